@@ -1,0 +1,158 @@
+# nebenkosten: one non-recursive Makefile. Each module describes itself in <dir>/module.mk.
+#
+#   make            release build (jemalloc) into build/release
+#   make test       everything CI runs: ASan+UBSan build, unit, fuzz-corpus and integration tests
+#   make run        local InfluxDB 1.x under var/ and meter-relay in front of it
+#   make deps       installs the Debian packages that are missing
+#
+# Build modes: SANITIZE=1 (ASan+UBSan, libc malloc) and FUZZ=1 (clang, libFuzzer) use their own
+# build directories, so switching modes never mixes objects.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+
+SANITIZE ?= 0
+FUZZ ?= 0
+BUILD_ROOT ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 60
+
+PACKAGES := libevent libcurl libcjson yaml-0.1 zlib
+# pkg-config may not know the packages yet when `make deps` runs on a fresh machine.
+PACKAGE_CFLAGS := $(shell pkg-config --cflags $(PACKAGES) 2>/dev/null)
+PACKAGE_LIBS := $(shell pkg-config --libs $(PACKAGES) 2>/dev/null) -lm
+CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla -Werror
+CFLAGS ?= -O2 -g
+SANITIZER_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+ifeq ($(FUZZ),1)
+CC := clang
+BUILD := $(BUILD_ROOT)/fuzz
+MODE_FLAGS := $(SANITIZER_FLAGS) -fsanitize=fuzzer-no-link
+ALLOCATOR_LIBS :=
+else ifeq ($(SANITIZE),1)
+BUILD := $(BUILD_ROOT)/sanitize
+MODE_FLAGS := $(SANITIZER_FLAGS)
+ALLOCATOR_LIBS :=
+else
+BUILD := $(BUILD_ROOT)/release
+MODE_FLAGS :=
+ALLOCATOR_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
+endif
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(MODE_FLAGS) -I. $(PACKAGE_CFLAGS) \
+	-DNEBENKOSTEN_VERSION='"$(VERSION)"' -DNEBENKOSTEN_COMMIT='"$(GIT_COMMIT)"' -MMD -MP
+ALL_LDFLAGS := $(MODE_FLAGS) $(LDFLAGS)
+
+# Filled in by the module.mk files.
+BINARIES :=
+UNIT_TESTS :=
+FUZZ_TARGETS :=
+BENCHMARKS :=
+OBJECTS :=
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# $(call module_library,NAME,SOURCES): a static library of one module.
+define module_library
+$(1)_OBJECTS := $$(patsubst %.c,$$(BUILD)/%.o,$(2))
+$(1)_LIBRARY := $$(BUILD)/lib/lib$(1).a
+OBJECTS += $$($(1)_OBJECTS)
+$$($(1)_LIBRARY): $$($(1)_OBJECTS)
+	@mkdir -p $$(@D)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
+
+# Dependencies point downwards (batch -> stream -> relay -> config), so modules are read in that
+# order: a module.mk may name the libraries of the modules below it.
+MODULES := config relay stream batch tests bench
+include $(MODULES:%=%/module.mk)
+
+-include $(OBJECTS:.o=.d)
+
+.PHONY: all test check check-unit check-fuzz-corpus check-integration unit-tests fuzz-targets fuzz \
+	fuzz-run bench run stop deps format format-check install clean
+all: $(BINARIES)
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# `make test` is what CI runs: formatting, the sanitizer build and every suite, then the fuzz
+# targets over their committed corpora. Builds run in parallel, suites one after another.
+test: format-check
+	$(MAKE) -j$(JOBS) SANITIZE=1 all unit-tests
+	$(MAKE) SANITIZE=1 check
+	$(MAKE) -j$(JOBS) FUZZ=1 fuzz-targets
+	$(MAKE) FUZZ=1 check-fuzz-corpus
+
+unit-tests: $(UNIT_TESTS)
+fuzz-targets: $(FUZZ_TARGETS)
+
+check: check-unit check-integration
+
+check-unit: $(UNIT_TESTS)
+	@status=0; for t in $(UNIT_TESTS); do \
+	    echo "== $$t"; $$t --jobs 2 || status=1; \
+	done; exit $$status
+
+check-integration: $(BINARIES)
+	BIN_DIR=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+check-fuzz-corpus: $(FUZZ_TARGETS)
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	    name=$${t##*/fuzz_}; echo "== $$t over tests/fuzz/corpus/$$name"; \
+	    $$t -runs=0 tests/fuzz/corpus/$$name 2>&1 | tail -n 2 || status=1; \
+	    [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	done; exit $$status
+
+# Runs every fuzz target for FUZZ_SECONDS; new inputs land in build/, not in the committed corpus.
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	    name=$${t##*/fuzz_}; mkdir -p $(BUILD)/corpus/$$name; \
+	    echo "== fuzzing $$name for $(FUZZ_SECONDS)s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/ $(BUILD)/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+bench: $(BENCHMARKS)
+	@for b in $(BENCHMARKS); do echo "== $$b"; $$b || exit 1; done
+
+run: deps
+	$(MAKE) all
+	deploy/run-local.sh start
+
+stop:
+	deploy/run-local.sh stop
+
+deps:
+	deploy/install-packages.sh
+
+SOURCES_TO_FORMAT = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(SOURCES_TO_FORMAT)
+
+format-check:
+	clang-format --dry-run --Werror $(SOURCES_TO_FORMAT)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)/etc/nebenkosten
+	install -m 644 config/config.yaml config/meters.yaml config/seasonal_patterns.yaml \
+	    $(DESTDIR)/etc/nebenkosten/
+	install -d -m 700 $(DESTDIR)/etc/nebenkosten/secrets
+	install -m 600 secrets/*.env.example $(DESTDIR)/etc/nebenkosten/secrets/
+	install -d $(DESTDIR)/var/lib/nebenkosten
+
+clean:
+	rm -rf $(BUILD_ROOT)

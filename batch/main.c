@@ -1,0 +1,14 @@
+/* meter-batch: the nightly reconciler and the Tibber poller. main only dispatches. */
+#include "config/command.h"
+#include "config/config.h"
+
+static const struct command batch_commands[] = {
+    {"check-config", config_command_check,
+     "print the effective configuration (secrets masked) or every error"},
+};
+
+int main(int argc, char **argv)
+{
+    return command_main("meter-batch", batch_commands,
+                        sizeof batch_commands / sizeof batch_commands[0], argc, argv);
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# `make run` / `make stop`: a local InfluxDB 1.x (Debian's influxd) with its data under var/, and
+# meter-relay in front of it with the example configuration. Safe to run again: a server that is
+# already up is reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+var="$repo/var"
+influx_dir="$var/influxdb"
+pid_file="$influx_dir/influxd.pid"
+bin="$repo/build/release/bin"
+
+influx_port=8086
+
+port_is_free() {
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+influx_answers() { # port: does an InfluxDB answer /ping there?
+    curl -fsS -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/ping" 2>/dev/null | grep -q 204
+}
+
+influx_running() {
+    [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
+
+stop() {
+    if influx_running; then
+        kill "$(cat "$pid_file")"
+        for _ in $(seq 50); do influx_running || break; sleep 0.1; done
+        echo "stopped InfluxDB (pid $(cat "$pid_file"))"
+    else
+        echo "no InfluxDB started by make run is running"
+    fi
+    rm -f "$pid_file"
+}
+
+free_port_pick() {
+    local port
+    for port in $(seq 18086 18186); do
+        port_is_free "$port" && port_is_free $((port + 1000)) && { echo "$port"; return; }
+    done
+    echo "run-local: no free port between 18086 and 18186" >&2
+    exit 1
+}
+
+start_influxdb() {
+    mkdir -p "$influx_dir"
+    if influx_running; then
+        influx_port=$(cat "$influx_dir/port")
+        echo "InfluxDB already running (pid $(cat "$pid_file")) on 127.0.0.1:$influx_port"
+        return
+    fi
+    if ! port_is_free 8086; then
+        if influx_answers 8086; then
+            # Most likely the system InfluxDB that Debian's package starts: use it, don't fight it.
+            echo "an InfluxDB already answers on 127.0.0.1:8086; using it"
+            influx_port=8086
+            echo "$influx_port" >"$influx_dir/port"
+            return
+        fi
+        influx_port=$(free_port_pick)
+    fi
+    local rpc_port=$((influx_port + 1000))
+    cat >"$influx_dir/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$rpc_port"
+[meta]
+  dir = "$influx_dir/meta"
+[data]
+  dir = "$influx_dir/data"
+  wal-dir = "$influx_dir/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$influx_port"
+  log-enabled = false
+CONF
+    echo "$influx_port" >"$influx_dir/port"
+    nohup influxd -config "$influx_dir/influxdb.conf" >"$influx_dir/influxd.log" 2>&1 &
+    echo $! >"$pid_file"
+    for _ in $(seq 100); do
+        influx_answers "$influx_port" && break
+        influx_running || { echo "influxd exited; see $influx_dir/influxd.log" >&2; tail -5 "$influx_dir/influxd.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    influx_answers "$influx_port" || { echo "influxd did not answer within 10 s; see $influx_dir/influxd.log" >&2; exit 1; }
+    echo "started InfluxDB $(influxd version | awk '{print $2}') on http://127.0.0.1:$influx_port (data in var/influxdb, log var/influxdb/influxd.log)"
+}
+
+# The example configuration, pointed at the InfluxDB above and with state under var/.
+write_config() {
+    local config="$var/config.yaml"
+    sed -e "s#http://127.0.0.1:8086#http://127.0.0.1:$influx_port#g" \
+        -e "s#^meters_config:.*#meters_config: $repo/config/meters.yaml#" \
+        -e "s#^seasonal_patterns_config:.*#seasonal_patterns_config: $repo/config/seasonal_patterns.yaml#" \
+        "$repo/config/config.yaml" >"$config"
+    grep -q '^meters_config:' "$config" || echo "meters_config: $repo/config/meters.yaml" >>"$config"
+    grep -q '^seasonal_patterns_config:' "$config" ||
+        echo "seasonal_patterns_config: $repo/config/seasonal_patterns.yaml" >>"$config"
+    grep -q '^secrets_dir:' "$config" || echo "secrets_dir: $repo/secrets" >>"$config"
+    echo "$config"
+}
+
+start() {
+    start_influxdb
+    local config
+    config=$(write_config)
+    echo "checking the configuration ($config):"
+    if ! "$bin/meter-relay" check-config -c "$config" >"$var/check-config.out" 2>&1; then
+        cat "$var/check-config.out" >&2
+        echo "the configuration has errors (above); InfluxDB keeps running, \`make stop\` stops it" >&2
+        exit 1
+    fi
+    echo "  configuration ok (effective configuration: var/check-config.out)"
+    local listen
+    listen=$(sed -n 's/^ *listen: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$var/check-config.out" | head -n 1)
+    echo
+    echo "InfluxDB:    http://127.0.0.1:$influx_port   (database: create one with"
+    echo "             curl -XPOST 'http://127.0.0.1:$influx_port/query' --data-urlencode 'q=CREATE DATABASE lampfi')"
+    echo "meter-relay: will listen on http://${listen:-127.0.0.1:8087} — the relay daemon is built"
+    echo "             by the ingest issue; until then point Telegraf or Home Assistant at InfluxDB."
+    echo "Stop with:   make stop"
+}
+
+case "${1:-start}" in
+start) start ;;
+stop) stop ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
