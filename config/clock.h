@@ -8,7 +8,7 @@
 struct clock {
     /* Wall-clock time in nanoseconds since the Unix epoch (UTC). */
     int64_t (*realtime_ns)(void *context);
-    /* A clock that never jumps, for timeouts and durations; nanoseconds from an arbitrary origin. */
+    /* A clock that never jumps, for timeouts and durations; ns from an arbitrary origin. */
     int64_t (*monotonic_ns)(void *context);
     void *context; /* borrowed; passed to both callbacks */
 };
