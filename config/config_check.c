@@ -1,0 +1,75 @@
+/* `check-config [-c FILE]` of meter-relay and meter-batch. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+
+static void config_check_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s check-config [-c FILE]\n\n"
+            "Loads the configuration (-c FILE, else %s, else %s,\n"
+            "else the built-in defaults) with the meters, seasonal patterns and secrets files it\n"
+            "names. Prints the effective configuration as YAML (secrets masked) and any warnings,\n"
+            "and exits 0; or prints every error, one per line as file:line:column: key: problem,\n"
+            "and exits 1.\n\n"
+            "options:\n"
+            "  -c, --config FILE  the configuration file\n"
+            "  -h, --help         this text\n",
+            program_invocation_short_name, CONFIG_DEFAULT_PATH, CONFIG_SYSTEM_PATH);
+}
+
+int config_command_check(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0) {
+            config_check_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argument, "-c") == 0 || strcmp(argument, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s check-config: %s needs a file name\n\n",
+                        program_invocation_short_name, argument);
+                config_check_usage(stderr);
+                return 2;
+            }
+            path = argv[++i];
+            continue;
+        }
+        if (strncmp(argument, "--config=", 9) == 0) {
+            path = argument + 9;
+            continue;
+        }
+        fprintf(stderr, "%s check-config: unknown %s \"%s\"\n\n", program_invocation_short_name,
+                argument[0] == '-' ? "option" : "argument", argument);
+        config_check_usage(stderr);
+        return 2;
+    }
+    struct config_diagnostics diagnostics = {0};
+    struct config *config = NULL;
+    int status = config_load(path, &config, &diagnostics);
+    for (size_t i = 0; i < diagnostics.note_count; i++)
+        fprintf(stderr, "note: %s\n", diagnostics.notes[i]);
+    for (size_t i = 0; i < diagnostics.error_count; i++)
+        fprintf(stderr, "%s\n", diagnostics.errors[i]);
+    if (diagnostics.out_of_memory)
+        fprintf(stderr, "%s check-config: out of memory; some messages were lost\n",
+                program_invocation_short_name);
+    for (size_t i = 0; i < diagnostics.warning_count; i++)
+        fprintf(stderr, "warning: %s\n", diagnostics.warnings[i]);
+    int exit_status = 1;
+    if (status == 0) {
+        exit_status = 0;
+        if (config_print(config, stdout) != 0) {
+            fprintf(stderr, "%s check-config: cannot write the configuration: %s\n",
+                    program_invocation_short_name, strerror(errno));
+            exit_status = 1;
+        }
+    }
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+    return exit_status;
+}
