@@ -1,6 +1,6 @@
 #include "config/cron.h"
+#include "config/error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -36,19 +36,6 @@ struct cron_slice {
     size_t length;
 };
 
-static void cron_error_set(char *error, size_t error_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void cron_error_set(char *error, size_t error_size, const char *format, ...)
-{
-    if (!error || error_size == 0)
-        return;
-    va_list arguments;
-    va_start(arguments, format);
-    vsnprintf(error, error_size, format, arguments);
-    va_end(arguments);
-}
-
 static bool cron_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -63,15 +50,15 @@ static int cron_value_parse(const struct cron_field *field, struct cron_slice te
         for (size_t i = 0; i < text.length; i++) {
             char c = text.data[i];
             if (c < '0' || c > '9' || value > 1000) {
-                cron_error_set(error, error_size, "%s: \"%.*s\" is not a number", field->name,
-                               (int)text.length, text.data);
+                error_message_set(error, error_size, "%s: \"%.*s\" is not a number", field->name,
+                                  (int)text.length, text.data);
                 return -1;
             }
             value = value * 10 + (c - '0');
         }
         if (value < field->minimum || value > field->maximum) {
-            cron_error_set(error, error_size, "%s: \"%.*s\" is out of range %d-%d", field->name,
-                           (int)text.length, text.data, field->minimum, field->maximum);
+            error_message_set(error, error_size, "%s: \"%.*s\" is out of range %d-%d", field->name,
+                              (int)text.length, text.data, field->minimum, field->maximum);
             return -1;
         }
         *out = value;
@@ -86,12 +73,12 @@ static int cron_value_parse(const struct cron_field *field, struct cron_slice te
         }
     }
     if (field->names)
-        cron_error_set(error, error_size, "%s: \"%.*s\" is not a number %d-%d or %s", field->name,
-                       (int)text.length, text.data, field->minimum, field->maximum,
-                       field->names_hint);
+        error_message_set(error, error_size, "%s: \"%.*s\" is not a number %d-%d or %s",
+                          field->name, (int)text.length, text.data, field->minimum, field->maximum,
+                          field->names_hint);
     else
-        cron_error_set(error, error_size, "%s: \"%.*s\" is not a number %d-%d", field->name,
-                       (int)text.length, text.data, field->minimum, field->maximum);
+        error_message_set(error, error_size, "%s: \"%.*s\" is not a number %d-%d", field->name,
+                          (int)text.length, text.data, field->minimum, field->maximum);
     return -1;
 }
 
@@ -100,9 +87,9 @@ static int cron_element_parse(const struct cron_field *field, struct cron_slice 
                               uint64_t *bits, char *error, size_t error_size)
 {
     if (element.length == 0) {
-        cron_error_set(error, error_size,
-                       "%s: empty list element; expected a number, a range a-b, * or a step /n",
-                       field->name);
+        error_message_set(error, error_size,
+                          "%s: empty list element; expected a number, a range a-b, * or a step /n",
+                          field->name);
         return -1;
     }
     struct cron_slice base = element;
@@ -120,9 +107,10 @@ static int cron_element_parse(const struct cron_field *field, struct cron_slice 
             step = step * 10 + (step_text.data[i] - '0');
         }
         if (!valid || step < 1 || step > maximum_step) {
-            cron_error_set(error, error_size, "%s: step \"%.*s\" in \"%.*s\" must be a number 1-%d",
-                           field->name, (int)step_text.length, step_text.data, (int)element.length,
-                           element.data, maximum_step);
+            error_message_set(error, error_size,
+                              "%s: step \"%.*s\" in \"%.*s\" must be a number 1-%d", field->name,
+                              (int)step_text.length, step_text.data, (int)element.length,
+                              element.data, maximum_step);
             return -1;
         }
         has_step = true;
@@ -144,9 +132,9 @@ static int cron_element_parse(const struct cron_field *field, struct cron_slice 
             if (cron_value_parse(field, second, &high, error, error_size) < 0)
                 return -1;
             if (high < low) {
-                cron_error_set(error, error_size,
-                               "%s: range \"%.*s\" runs backwards; expected low-high", field->name,
-                               (int)base.length, base.data);
+                error_message_set(error, error_size,
+                                  "%s: range \"%.*s\" runs backwards; expected low-high",
+                                  field->name, (int)base.length, base.data);
                 return -1;
             }
         }
@@ -208,10 +196,11 @@ int cron_expression_parse(const char *text, struct cron_expression *out, char *e
             p = NULL;
         }
         if (!p) {
-            cron_error_set(error, error_size,
-                           "\"%s\" is not a known shortcut; expected @yearly, @monthly, @weekly, "
-                           "@daily or @hourly, or five fields",
-                           text);
+            error_message_set(
+                error, error_size,
+                "\"%s\" is not a known shortcut; expected @yearly, @monthly, @weekly, "
+                "@daily or @hourly, or five fields",
+                text);
             return -1;
         }
     }
@@ -228,9 +217,9 @@ int cron_expression_parse(const char *text, struct cron_expression *out, char *e
         count++;
     }
     if (count != CRON_FIELDS) {
-        cron_error_set(error, error_size,
-                       "expected 5 fields (minute hour day-of-month month day-of-week), found %zu",
-                       count);
+        error_message_set(
+            error, error_size,
+            "expected 5 fields (minute hour day-of-month month day-of-week), found %zu", count);
         return -1;
     }
     uint64_t bits[CRON_FIELDS];

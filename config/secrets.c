@@ -1,8 +1,8 @@
 #include "config/secrets.h"
+#include "config/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +30,6 @@ struct secrets_slice {
     const char *data;
     size_t length;
 };
-
-static void secrets_error_set(char *error, size_t error_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void secrets_error_set(char *error, size_t error_size, const char *format, ...)
-{
-    if (!error || error_size == 0)
-        return;
-    va_list arguments;
-    va_start(arguments, format);
-    vsnprintf(error, error_size, format, arguments);
-    va_end(arguments);
-}
 
 static bool secrets_is_space(char c)
 {
@@ -163,7 +150,7 @@ static int secrets_value_parse(const char *path, int line_number, const char *ke
     if (text.length == 0 || (text.data[0] != '"' && text.data[0] != '\'')) {
         *value = secrets_slice_copy(text);
         if (!*value) {
-            secrets_error_set(error, error_size, "%s: out of memory", path);
+            error_message_set(error, error_size, "%s: out of memory", path);
             return -1;
         }
         return 0;
@@ -174,11 +161,11 @@ static int secrets_value_parse(const char *path, int line_number, const char *ke
     if (quote == '"') {
         int status = secrets_double_quoted_decode(inner, value, &consumed);
         if (status < 0) {
-            secrets_error_set(error, error_size, "%s: out of memory", path);
+            error_message_set(error, error_size, "%s: out of memory", path);
             return -1;
         }
         if (status > 0) {
-            secrets_error_set(error, error_size,
+            error_message_set(error, error_size,
                               "%s:%d: %s: expected a closing \" for the value, found end of line",
                               path, line_number, key);
             return -1;
@@ -186,7 +173,7 @@ static int secrets_value_parse(const char *path, int line_number, const char *ke
     } else {
         const char *end = memchr(inner.data, '\'', inner.length);
         if (!end) {
-            secrets_error_set(error, error_size,
+            error_message_set(error, error_size,
                               "%s:%d: %s: expected a closing ' for the value, found end of line",
                               path, line_number, key);
             return -1;
@@ -194,7 +181,7 @@ static int secrets_value_parse(const char *path, int line_number, const char *ke
         consumed = (size_t)(end - inner.data) + 1;
         *value = secrets_slice_copy((struct secrets_slice){inner.data, consumed - 1});
         if (!*value) {
-            secrets_error_set(error, error_size, "%s: out of memory", path);
+            error_message_set(error, error_size, "%s: out of memory", path);
             return -1;
         }
     }
@@ -204,7 +191,7 @@ static int secrets_value_parse(const char *path, int line_number, const char *ke
     if (rest.length > 0 && rest.data[0] != '#') {
         free(*value);
         *value = NULL;
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s:%d: %s: expected end of line or a # comment after the closing "
                           "quote, found more text",
                           path, line_number, key);
@@ -227,7 +214,7 @@ static int secrets_line_parse(struct secrets_file *file, int line_number, struct
     if (!equals) {
         char found[64];
         secrets_line_describe(text, found, sizeof found);
-        secrets_error_set(error, error_size, "%s:%d: expected KEY=value, found \"%s\"", path,
+        error_message_set(error, error_size, "%s:%d: expected KEY=value, found \"%s\"", path,
                           line_number, found);
         return -1;
     }
@@ -239,7 +226,7 @@ static int secrets_line_parse(struct secrets_file *file, int line_number, struct
     if (!key_valid) {
         char found[64];
         secrets_line_describe(key, found, sizeof found);
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s:%d: expected KEY=value with KEY made of letters, digits and _ "
                           "(not starting with a digit), found key \"%s\"",
                           path, line_number, found);
@@ -247,11 +234,11 @@ static int secrets_line_parse(struct secrets_file *file, int line_number, struct
     }
     char *key_copy = secrets_slice_copy(key);
     if (!key_copy) {
-        secrets_error_set(error, error_size, "%s: out of memory", path);
+        error_message_set(error, error_size, "%s: out of memory", path);
         return -1;
     }
     if (secrets_entry_find(file, key.data, key.length)) {
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s:%d: %s is set twice in this file; keep one of the lines", path,
                           line_number, key_copy);
         free(key_copy);
@@ -268,7 +255,7 @@ static int secrets_line_parse(struct secrets_file *file, int line_number, struct
     if (secrets_entry_add(file, key_copy, value) < 0) {
         free(key_copy);
         free(value);
-        secrets_error_set(error, error_size, "%s: out of memory", path);
+        error_message_set(error, error_size, "%s: out of memory", path);
         return -1;
     }
     return 0;
@@ -298,13 +285,13 @@ static int secrets_fd_read(int fd, const char *path, char **out, size_t *out_len
     size_t capacity = 4096, length = 0;
     char *buffer = malloc(capacity);
     if (!buffer) {
-        secrets_error_set(error, error_size, "%s: out of memory", path);
+        error_message_set(error, error_size, "%s: out of memory", path);
         return -1;
     }
     for (;;) {
         if (length == capacity) {
             if (capacity >= SECRETS_FILE_MAX_BYTES) {
-                secrets_error_set(error, error_size,
+                error_message_set(error, error_size,
                                   "%s: larger than %d bytes; expected a short KEY=value file", path,
                                   SECRETS_FILE_MAX_BYTES);
                 free(buffer);
@@ -312,7 +299,7 @@ static int secrets_fd_read(int fd, const char *path, char **out, size_t *out_len
             }
             char *bigger = realloc(buffer, capacity * 2);
             if (!bigger) {
-                secrets_error_set(error, error_size, "%s: out of memory", path);
+                error_message_set(error, error_size, "%s: out of memory", path);
                 free(buffer);
                 return -1;
             }
@@ -323,7 +310,7 @@ static int secrets_fd_read(int fd, const char *path, char **out, size_t *out_len
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            secrets_error_set(error, error_size, "%s: cannot read: %s", path, strerror(errno));
+            error_message_set(error, error_size, "%s: cannot read: %s", path, strerror(errno));
             free(buffer);
             return -1;
         }
@@ -347,23 +334,23 @@ static int secrets_file_open_checked(const char *path, bool *missing, char *erro
             *missing = true;
             return -1;
         }
-        secrets_error_set(error, error_size, "%s: cannot open: %s", path, strerror(errno));
+        error_message_set(error, error_size, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     struct stat status;
     if (fstat(fd, &status) < 0) {
-        secrets_error_set(error, error_size, "%s: cannot stat: %s", path, strerror(errno));
+        error_message_set(error, error_size, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(status.st_mode)) {
-        secrets_error_set(error, error_size, "%s: not a regular file; expected a KEY=value file",
+        error_message_set(error, error_size, "%s: not a regular file; expected a KEY=value file",
                           path);
         close(fd);
         return -1;
     }
     if (status.st_mode & (S_IRWXG | S_IRWXO)) {
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s: refused: mode %04o lets group or others access the secrets; run "
                           "`chmod 600 %s`",
                           path, (unsigned)(status.st_mode & 07777), path);
@@ -383,7 +370,7 @@ int secrets_file_load(const char *path, bool required, struct secrets_file **out
     *out = NULL;
     struct secrets_file *file = calloc(1, sizeof *file);
     if (!file || !(file->path = strdup(path))) {
-        secrets_error_set(error, error_size, "%s: out of memory", path);
+        error_message_set(error, error_size, "%s: out of memory", path);
         goto cleanup;
     }
     bool missing = false;
@@ -392,7 +379,7 @@ int secrets_file_load(const char *path, bool required, struct secrets_file **out
         if (!missing)
             goto cleanup;
         if (required) {
-            secrets_error_set(error, error_size,
+            error_message_set(error, error_size,
                               "%s: not found; create it (see secrets/README.md) with mode 600",
                               path);
             goto cleanup;
@@ -408,7 +395,7 @@ int secrets_file_load(const char *path, bool required, struct secrets_file **out
     int close_status = close(fd);
     fd = -1;
     if (close_status < 0) {
-        secrets_error_set(error, error_size, "%s: cannot close: %s", path, strerror(errno));
+        error_message_set(error, error_size, "%s: cannot close: %s", path, strerror(errno));
         goto cleanup;
     }
     if (secrets_text_parse(file, text, length, error, error_size) < 0)
@@ -464,13 +451,13 @@ const char *secrets_file_require(const struct secrets_file *file, const char *ke
     if (value && value[0] != '\0')
         return value;
     if (!file)
-        secrets_error_set(error, error_size, "%s is not set: looked in the environment", key);
+        error_message_set(error, error_size, "%s is not set: looked in the environment", key);
     else if (!file->exists)
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s is not set: looked in the environment and in %s (file not found)",
                           key, file->path);
     else
-        secrets_error_set(error, error_size,
+        error_message_set(error, error_size,
                           "%s is not set: looked in the environment and in %s; add a line %s=...",
                           key, file->path, key);
     return NULL;

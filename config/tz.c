@@ -1,9 +1,9 @@
 #include "config/tz.h"
+#include "config/error.h"
 #include "config/tz_rule.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +32,6 @@ struct tz_header {
     uint32_t utc_indicator_count, standard_indicator_count, leap_count, time_count, type_count,
         character_count;
 };
-
-static void tz_error_set(char *error, size_t error_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void tz_error_set(char *error, size_t error_size, const char *format, ...)
-{
-    if (!error || error_size == 0)
-        return;
-    va_list arguments;
-    va_start(arguments, format);
-    vsnprintf(error, error_size, format, arguments);
-    va_end(arguments);
-}
 
 static int64_t tz_floor_divide(int64_t value, int64_t divisor)
 {
@@ -161,17 +148,17 @@ static int tz_image_parse(struct tz_zone *zone, const unsigned char *data, size_
 {
     struct tz_header header;
     if (tz_header_parse(data, length, &header) < 0) {
-        tz_error_set(error, error_size, "not a TZif file (bad header)");
+        error_message_set(error, error_size, "not a TZif file (bad header)");
         return -1;
     }
     size_t block_size = tz_block_size(&header, 4);
     if (length - TZ_HEADER_BYTES < block_size) {
-        tz_error_set(error, error_size, "truncated TZif file");
+        error_message_set(error, error_size, "truncated TZif file");
         return -1;
     }
     if (header.version == '\0') {
         if (tz_block_load(zone, &header, data + TZ_HEADER_BYTES, 4) < 0) {
-            tz_error_set(error, error_size, "invalid TZif data (transitions or types)");
+            error_message_set(error, error_size, "invalid TZif data (transitions or types)");
             return -1;
         }
         return 0;
@@ -179,40 +166,40 @@ static int tz_image_parse(struct tz_zone *zone, const unsigned char *data, size_
     const unsigned char *second = data + TZ_HEADER_BYTES + block_size;
     size_t remaining = length - TZ_HEADER_BYTES - block_size;
     if (remaining < TZ_HEADER_BYTES) {
-        tz_error_set(error, error_size, "truncated TZif file (no 64-bit header)");
+        error_message_set(error, error_size, "truncated TZif file (no 64-bit header)");
         return -1;
     }
     if (tz_header_parse(second, remaining, &header) < 0) {
-        tz_error_set(error, error_size, "not a TZif file (bad second header)");
+        error_message_set(error, error_size, "not a TZif file (bad second header)");
         return -1;
     }
     block_size = tz_block_size(&header, 8);
     remaining -= TZ_HEADER_BYTES;
     if (remaining < block_size) {
-        tz_error_set(error, error_size, "truncated TZif file (64-bit data)");
+        error_message_set(error, error_size, "truncated TZif file (64-bit data)");
         return -1;
     }
     if (tz_block_load(zone, &header, second + TZ_HEADER_BYTES, 8) < 0) {
-        tz_error_set(error, error_size, "invalid TZif data (transitions or types)");
+        error_message_set(error, error_size, "invalid TZif data (transitions or types)");
         return -1;
     }
     const char *footer = (const char *)second + TZ_HEADER_BYTES + block_size;
     remaining -= block_size;
     if (remaining < 2 || footer[0] != '\n') {
-        tz_error_set(error, error_size, "TZif footer missing");
+        error_message_set(error, error_size, "TZif footer missing");
         return -1;
     }
     const char *end = memchr(footer + 1, '\n', remaining - 1);
     if (!end) {
-        tz_error_set(error, error_size, "TZif footer not terminated by a newline");
+        error_message_set(error, error_size, "TZif footer not terminated by a newline");
         return -1;
     }
     size_t footer_length = (size_t)(end - footer - 1);
     if (footer_length == 0)
         return 0;
     if (tz_rule_parse(footer + 1, footer_length, &zone->rule) < 0) {
-        tz_error_set(error, error_size, "TZif footer \"%.*s\" is not a POSIX TZ string",
-                     (int)footer_length, footer + 1);
+        error_message_set(error, error_size, "TZif footer \"%.*s\" is not a POSIX TZ string",
+                          (int)footer_length, footer + 1);
         return -1;
     }
     zone->has_rule = true;
@@ -283,10 +270,10 @@ struct tz_zone *tz_zone_load(const char *name, char *error, size_t error_size)
     unsigned char *data = NULL;
     char *path = NULL;
     if (!name || !tz_name_is_safe(name)) {
-        tz_error_set(error, error_size,
-                     "time zone \"%s\": expected a zone name like Europe/Berlin or UTC (no "
-                     "absolute path, no \"..\")",
-                     name ? name : "");
+        error_message_set(error, error_size,
+                          "time zone \"%s\": expected a zone name like Europe/Berlin or UTC (no "
+                          "absolute path, no \"..\")",
+                          name ? name : "");
         return NULL;
     }
     zone = calloc(1, sizeof *zone);
@@ -309,22 +296,22 @@ struct tz_zone *tz_zone_load(const char *name, char *error, size_t error_size)
     }
     size_t length = 0;
     if (tz_file_read(path, &data, &length) < 0) {
-        tz_error_set(error, error_size,
-                     "time zone \"%s\": cannot read %s: %s (names are like Europe/Berlin; the "
-                     "tzdata package provides them, $TZDIR overrides the directory)",
-                     name, path, strerror(errno));
+        error_message_set(error, error_size,
+                          "time zone \"%s\": cannot read %s: %s (names are like Europe/Berlin; the "
+                          "tzdata package provides them, $TZDIR overrides the directory)",
+                          name, path, strerror(errno));
         goto fail;
     }
     char reason[256];
     if (tz_image_parse(zone, data, length, reason, sizeof reason) < 0) {
-        tz_error_set(error, error_size, "time zone \"%s\": %s: %s", name, path, reason);
+        error_message_set(error, error_size, "time zone \"%s\": %s: %s", name, path, reason);
         goto fail;
     }
     free(data);
     free(path);
     return zone;
 out_of_memory:
-    tz_error_set(error, error_size, "time zone \"%s\": out of memory", name);
+    error_message_set(error, error_size, "time zone \"%s\": out of memory", name);
 fail:
     free(data);
     free(path);

@@ -112,11 +112,18 @@ start() {
         exit 1
     fi
     echo "  configuration ok (effective configuration: var/check-config.out)"
-    local listen
-    listen=$(sed -n 's/^ *listen: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$var/check-config.out" | head -n 1)
+    local listen database
+    listen=$(sed -n "s/^  listen: *['\"]\{0,1\}\([^'\"]*\).*/\1/p" "$var/check-config.out" | head -n 1)
+    # The raw and processed databases the configuration names, so writes work at once.
+    for key in bucket_raw bucket_processed; do
+        database=$(sed -n "s/^  $key: *['\"]\{0,1\}\([^'\"]*\).*/\1/p" "$var/check-config.out" | head -n 1)
+        [ -n "$database" ] || continue
+        curl -fsS -o /dev/null -XPOST "http://127.0.0.1:$influx_port/query" \
+            --data-urlencode "q=CREATE DATABASE \"$database\"" &&
+            echo "  database $database ready"
+    done
     echo
-    echo "InfluxDB:    http://127.0.0.1:$influx_port   (database: create one with"
-    echo "             curl -XPOST 'http://127.0.0.1:$influx_port/query' --data-urlencode 'q=CREATE DATABASE lampfi')"
+    echo "InfluxDB:    http://127.0.0.1:$influx_port"
     echo "meter-relay: will listen on http://${listen:-127.0.0.1:8087} — the relay daemon is built"
     echo "             by the ingest issue; until then point Telegraf or Home Assistant at InfluxDB."
     echo "Stop with:   make stop"
