@@ -1,0 +1,166 @@
+/* Numbers of the line protocol: precisions, the float range limit, float conversion on demand
+ * and decimal formatting of integers and floats. */
+#include "relay/lineproto.h"
+#include "relay/lineproto_internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The decimal digits of 2^1024 - 2^970: the smallest magnitude that rounds to infinity (the
+ * midpoint between DBL_MAX and 2^1024, which round-half-even sends upwards). */
+static const char lineproto_float_overflow_digits[] =
+    "17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797"
+    "75872070963302864166928879109465555478519404026306574886715058206819089020007083836762738548"
+    "45817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711"
+    "559699508093042880177904174497792";
+
+bool lineproto_float_digits_overflow(const struct lineproto_float_digits *digits)
+{
+    const char *parts[2][2] = {{digits->integer_start, digits->integer_end},
+                               {digits->fraction_start, digits->fraction_end}};
+    size_t index = 0;
+    const size_t limit_length = sizeof lineproto_float_overflow_digits - 1;
+    for (size_t part = 0; part < 2; part++) {
+        for (const char *p = parts[part][0]; p < parts[part][1]; p++, index++) {
+            char limit = index < limit_length ? lineproto_float_overflow_digits[index] : '0';
+            if (*p != limit)
+                return *p > limit;
+        }
+    }
+    /* Equal so far: the literal is a prefix of the limit, i.e. >= it only if the rest is zeros. */
+    for (; index < limit_length; index++)
+        if (lineproto_float_overflow_digits[index] != '0')
+            return false;
+    return true;
+}
+
+int lineproto_field_float(const struct lineproto_field *field, double *out)
+{
+    if (field->type != LINEPROTO_VALUE_FLOAT)
+        return -1;
+    /* strtod needs a terminated copy: the literal is followed by more input (or nothing). */
+    char local[128];
+    char *text = local;
+    if (field->value.length >= sizeof local) {
+        text = malloc(field->value.length + 1);
+        if (!text)
+            return -1;
+    }
+    memcpy(text, field->value.data, field->value.length);
+    text[field->value.length] = '\0';
+    /* The parser validated the syntax and the range: strtod sees digits, '.', 'e' and signs only,
+     * and may report ERANGE just for an underflow to zero or a subnormal, which is fine. */
+    *out = strtod(text, NULL);
+    if (text != local)
+        free(text);
+    return 0;
+}
+
+int lineproto_precision_parse(const char *text, size_t length, enum lineproto_precision *out)
+{
+    static const struct {
+        const char *name;
+        size_t length;
+        enum lineproto_precision precision;
+    } names[] = {
+        {"n", 1, LINEPROTO_PRECISION_NANOSECOND},
+        {"ns", 2, LINEPROTO_PRECISION_NANOSECOND},
+        {"u", 1, LINEPROTO_PRECISION_MICROSECOND},
+        {"us", 2, LINEPROTO_PRECISION_MICROSECOND},
+        {"\xC2\xB5", 2, LINEPROTO_PRECISION_MICROSECOND}, /* µ */
+        {"ms", 2, LINEPROTO_PRECISION_MILLISECOND},
+        {"s", 1, LINEPROTO_PRECISION_SECOND},
+        {"m", 1, LINEPROTO_PRECISION_MINUTE},
+        {"h", 1, LINEPROTO_PRECISION_HOUR},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].length == length && memcmp(names[i].name, text, length) == 0) {
+            *out = names[i].precision;
+            return 0;
+        }
+    return -1;
+}
+
+const char *lineproto_precision_name(enum lineproto_precision precision)
+{
+    switch (precision) {
+    case LINEPROTO_PRECISION_NANOSECOND:
+        return "ns";
+    case LINEPROTO_PRECISION_MICROSECOND:
+        return "us";
+    case LINEPROTO_PRECISION_MILLISECOND:
+        return "ms";
+    case LINEPROTO_PRECISION_SECOND:
+        return "s";
+    case LINEPROTO_PRECISION_MINUTE:
+        return "m";
+    case LINEPROTO_PRECISION_HOUR:
+        return "h";
+    }
+    return "?";
+}
+
+int64_t lineproto_precision_nanoseconds(enum lineproto_precision precision)
+{
+    switch (precision) {
+    case LINEPROTO_PRECISION_NANOSECOND:
+        return 1;
+    case LINEPROTO_PRECISION_MICROSECOND:
+        return 1000;
+    case LINEPROTO_PRECISION_MILLISECOND:
+        return 1000000;
+    case LINEPROTO_PRECISION_SECOND:
+        return 1000000000;
+    case LINEPROTO_PRECISION_MINUTE:
+        return 60 * (int64_t)1000000000;
+    case LINEPROTO_PRECISION_HOUR:
+        return 3600 * (int64_t)1000000000;
+    }
+    return 1;
+}
+
+int64_t lineproto_time_truncate(int64_t receive_time, enum lineproto_precision precision)
+{
+    int64_t unit = lineproto_precision_nanoseconds(precision);
+    int64_t remainder = receive_time % unit;
+    if (remainder < 0)
+        remainder += unit;
+    return receive_time - remainder;
+}
+
+size_t lineproto_int64_format(int64_t value, char *out)
+{
+    char digits[24];
+    size_t count = 0;
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    size_t length = 0;
+    if (value < 0)
+        out[length++] = '-';
+    while (count > 0)
+        out[length++] = digits[--count];
+    out[length] = '\0';
+    return length;
+}
+
+size_t lineproto_float_format(double value, char *out)
+{
+    /* For normal doubles, decimals of 15 significant digits are spaced wider than the doubles,
+     * so at most one lies in the interval that rounds to value: when a decimal of <= 15 digits
+     * reads back as value, %.15g (the nearest 15-digit decimal, trailing zeros dropped) is it;
+     * otherwise the first of 16 and 17 digits that reads back is the shortest (17 always does).
+     * Subnormals are spaced wider than that, so there every precision is tried. */
+    int precision = fabs(value) < DBL_MIN ? 1 : 15;
+    int length = 0;
+    for (; precision <= 17; precision++) {
+        length = snprintf(out, LINEPROTO_NUMBER_SIZE, "%.*g", precision, value);
+        if (strtod(out, NULL) == value)
+            break;
+    }
+    return length > 0 ? (size_t)length : 0;
+}
