@@ -78,22 +78,30 @@ include $(MODULES:%=%/module.mk)
 
 -include $(OBJECTS:.o=.d)
 
-.PHONY: all test check check-unit check-fuzz-corpus check-integration unit-tests fuzz-targets fuzz \
-	fuzz-run bench run stop deps format format-check install clean
+.PHONY: all test check check-unit check-fuzz-corpus check-integration check-valgrind unit-tests fuzz-targets \
+	benchmarks fuzz fuzz-run bench run stop deps format format-check install clean
 all: $(BINARIES)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-# `make test` is what CI runs: formatting, the sanitizer build and every suite, then the fuzz
-# targets over their committed corpora. Builds run in parallel, suites one after another.
+# `make test` is what CI runs: formatting, the sanitizer build and every suite, the fuzz targets
+# over their committed corpora, then the release build with the unit tests under valgrind.
+# Builds run in parallel, suites one after another.
 test: format-check
 	$(MAKE) -j$(JOBS) SANITIZE=1 all unit-tests
 	$(MAKE) SANITIZE=1 check
 	$(MAKE) -j$(JOBS) FUZZ=1 fuzz-targets
 	$(MAKE) FUZZ=1 check-fuzz-corpus
+	$(MAKE) -j$(JOBS) all unit-tests benchmarks
+	$(MAKE) check-valgrind
 
 unit-tests: $(UNIT_TESTS)
 fuzz-targets: $(FUZZ_TARGETS)
+benchmarks: $(BENCHMARKS)
+
+# The unit tests under valgrind memcheck (release build: no sanitizer runtime in the way).
+check-valgrind: $(UNIT_TESTS)
+	tests/valgrind.sh $(UNIT_TESTS)
 
 check: check-unit check-integration
 
