@@ -1,0 +1,287 @@
+/* Fault injection through the I/O seam: short writes, ENOSPC, EIO, fsync failures; admission;
+ * sync modes. Each test states which sequence numbers are committed and durable afterwards. */
+#include "test_spool_support.h"
+
+static char *directory;
+static struct fault_io fault;
+static struct spool_io io;
+static struct clock_fake fake_time;
+static struct clock fake_clock;
+
+static void faults_setup(void)
+{
+    directory = temp_dir_make();
+    io = fault_io_make(&fault);
+    fake_time =
+        (struct clock_fake){.realtime_ns = 1700000000000000000LL, .monotonic_ns = 5000000000LL};
+    fake_clock = clock_fake_make(&fake_time);
+}
+
+static void faults_teardown(void)
+{
+    temp_dir_remove(directory);
+    directory = NULL;
+}
+
+TestSuite(spool_faults, .init = faults_setup, .fini = faults_teardown);
+
+static struct spool_options fault_options(void)
+{
+    struct spool_options options = test_options(directory, &io);
+    options.segment_bytes = 1 << 20;
+    options.min_free_bytes = 1000;
+    options.clock = &fake_clock;
+    fault.use_free_bytes = 1;
+    fault.free_bytes = 1 << 30;
+    return options;
+}
+
+/* Reopens the directory with the real I/O and checks records 1..count are there, in order. */
+static void expect_on_disk(uint64_t count)
+{
+    struct spool_options options = test_options(directory, NULL);
+    options.segment_bytes = 1 << 20;
+    struct spool_recovery_report report;
+    struct spool *spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.records, count);
+    cr_assert_eq(report.truncated_bytes, 0);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "verify", &cursor), 0);
+    cr_assert_eq(test_read_all(cursor, 1), count);
+    spool_close(spool);
+}
+
+static void disk_full_then_space_returns(int write_errno)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    uint64_t size = spool_size_bytes(spool);
+    char segment[4096], reserve[4096];
+    snprintf(segment, sizeof segment, "%s/seg/%020d.seg", directory, 1);
+    snprintf(reserve, sizeof reserve, "%s/reserve", directory);
+    uint64_t segment_size = file_size(segment);
+    cr_assert(path_exists(reserve));
+
+    fault.pwritev_countdown = 1;
+    fault.pwritev_errno = write_errno;
+    fault.free_bytes = 0;
+    char payload[64];
+    size_t length = test_payload(payload, 3);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -ENOSPC);
+    cr_assert(spool_is_read_only(spool));
+    cr_assert_eq(file_size(segment), segment_size, "the partial record is cut off");
+    cr_assert_eq(spool_size_bytes(spool), size);
+    cr_assert_not(path_exists(reserve), "the reserve is given up for recovery room");
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EROFS);
+    test_commit(spool, 2);
+    cr_assert_eq(spool_durable_sequence(spool), 2);
+
+    /* Still full a second later: stays read-only. */
+    clock_fake_advance(&fake_time, 1500000000LL);
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EROFS);
+    cr_assert_eq(spool_read_only_retry(spool), -EROFS);
+    /* Space returns: the next append after the cache expires leaves read-only by itself. */
+    fault.free_bytes = 1 << 30;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EROFS,
+                 "the free-space reading is cached for a second");
+    clock_fake_advance(&fake_time, 1500000000LL);
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), 0);
+    cr_assert_eq(sequence, 3);
+    cr_assert_not(spool_is_read_only(spool));
+    cr_assert(path_exists(reserve));
+    test_commit(spool, 3);
+    cr_assert_eq(spool_durable_sequence(spool), 3);
+    spool_close(spool);
+    expect_on_disk(3);
+}
+
+Test(spool_faults, short_write_truncates_and_goes_read_only)
+{
+    disk_full_then_space_returns(0);
+}
+
+Test(spool_faults, enospc_truncates_and_goes_read_only)
+{
+    disk_full_then_space_returns(ENOSPC);
+}
+
+Test(spool_faults, read_only_retry_leaves_when_space_returns)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    fault.pwritev_countdown = 1;
+    fault.pwritev_errno = ENOSPC;
+    char payload[64];
+    size_t length = test_payload(payload, 2);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -ENOSPC);
+    cr_assert_eq(spool_read_only_retry(spool), 0, "1 GiB free: writable at once");
+    cr_assert_eq(test_append(spool, 2), 2);
+    test_commit(spool, 2);
+    spool_close(spool);
+    expect_on_disk(2);
+}
+
+Test(spool_faults, eio_on_write_is_fatal_and_keeps_committed_records)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    fault.pwritev_countdown = 1;
+    fault.pwritev_errno = EIO;
+    char payload[64];
+    size_t length = test_payload(payload, 3);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EIO);
+    cr_assert(spool_has_failed(spool));
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EIO);
+    uint64_t committed = 99;
+    cr_assert_eq(spool_commit(spool, &committed), -EIO);
+    cr_assert_eq(committed, 99, "a failed commit reports nothing");
+    cr_assert_eq(spool_committed_sequence(spool), 2);
+    cr_assert_eq(spool_durable_sequence(spool), 2);
+    spool_close(spool);
+    expect_on_disk(2);
+}
+
+Test(spool_faults, fsync_failure_is_fatal_and_acknowledges_nothing_new)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    test_append(spool, 3);
+    test_append(spool, 4);
+    fault.fdatasync_countdown = 1;
+    uint64_t committed = 0;
+    cr_assert_eq(spool_commit(spool, &committed), -EIO);
+    cr_assert_eq(committed, 0);
+    cr_assert(spool_has_failed(spool));
+    cr_assert_eq(spool_committed_sequence(spool), 2, "3 and 4 are never acknowledged");
+    cr_assert_eq(spool_durable_sequence(spool), 2);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "a", &cursor), -EIO);
+    spool_close(spool);
+    /* The page cache still had 3 and 4, so the restart finds them: re-sending is harmless. */
+    expect_on_disk(4);
+}
+
+Test(spool_faults, admission_at_max_bytes)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t empty = spool_size_bytes(spool);
+    cr_assert_eq(empty, 2 * SPOOL_SEGMENT_HEADER_SIZE);
+    test_append(spool, 1);
+    uint64_t record = spool_size_bytes(spool) - empty;
+    cr_assert_eq(record % 8, 0);
+    spool_close(spool);
+
+    temp_dir_remove(directory);
+    directory = temp_dir_make();
+    options = fault_options();
+    options.max_bytes = empty + 3 * record;
+    spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 3; n++)
+        cr_assert_eq(test_append(spool, n), n);
+    char payload[64];
+    size_t length = test_payload(payload, 4);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -ENOBUFS);
+    cr_assert_eq(spool_size_bytes(spool), empty + 3 * record);
+    cr_assert_not(spool_is_read_only(spool));
+    cr_assert_str_eq(spool_error_reason(-ENOBUFS),
+                     "spool is full (spool.max_bytes reached); waiting for delivery");
+    test_commit(spool, 3);
+    spool_close(spool);
+}
+
+Test(spool_faults, admission_at_the_free_space_floor)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    fault.free_bytes = 1000 + 1000; /* floor 1000 */
+    clock_fake_advance(&fake_time, 2000000000LL);
+    uint64_t sequence = 0;
+    struct spool_routing routing = test_routing();
+    char payload[64];
+    size_t length = test_payload(payload, 1);
+    uint64_t appended = 0;
+    int result;
+    while ((result = spool_append(spool, &routing, payload, length, &sequence)) == 0)
+        appended++;
+    cr_assert_eq(result, -ENOSPC);
+    /* ~1000 bytes above the floor, 64 bytes a record, counted against the cached reading. */
+    cr_assert_eq(appended, 1000 / 64);
+    cr_assert_not(spool_is_read_only(spool), "a floor refusal is admission, not a full disk");
+    spool_close(spool);
+}
+
+Test(spool_faults, interval_mode_syncs_at_most_once_per_interval)
+{
+    struct spool_options options = fault_options();
+    options.sync_mode = CONFIG_SYNC_INTERVAL;
+    options.sync_interval_ms = 100;
+    struct spool *spool = test_spool_open(&options, NULL);
+    int syncs = fault.fdatasync_calls;
+    test_append(spool, 1);
+    test_commit(spool, 1);
+    cr_assert_eq(spool_durable_sequence(spool), 0);
+    cr_assert_eq(fault.fdatasync_calls, syncs);
+    clock_fake_advance(&fake_time, 50000000LL);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    cr_assert_eq(spool_durable_sequence(spool), 0);
+    clock_fake_advance(&fake_time, 60000000LL);
+    test_commit(spool, 2);
+    cr_assert_eq(spool_durable_sequence(spool), 2);
+    cr_assert_eq(fault.fdatasync_calls, syncs + 1);
+    spool_close(spool);
+}
+
+Test(spool_faults, none_mode_never_syncs_until_flush)
+{
+    struct spool_options options = fault_options();
+    options.sync_mode = CONFIG_SYNC_NONE;
+    struct spool *spool = test_spool_open(&options, NULL);
+    int syncs = fault.fdatasync_calls;
+    test_append(spool, 1);
+    test_commit(spool, 1);
+    clock_fake_advance(&fake_time, 10000000000LL);
+    test_commit(spool, 1);
+    cr_assert_eq(fault.fdatasync_calls, syncs);
+    cr_assert_eq(spool_durable_sequence(spool), 0);
+    uint64_t committed = 0;
+    cr_assert_eq(spool_flush(spool, &committed), 0);
+    cr_assert_eq(committed, 1);
+    cr_assert_eq(spool_durable_sequence(spool), 1);
+    cr_assert_eq(fault.fdatasync_calls, syncs + 1);
+    spool_close(spool);
+}
+
+Test(spool_faults, always_mode_one_fdatasync_per_commit)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    int syncs = fault.fdatasync_calls;
+    for (uint64_t n = 1; n <= 50; n++)
+        test_append(spool, n);
+    test_commit(spool, 50);
+    cr_assert_eq(fault.fdatasync_calls, syncs + 1);
+    test_commit(spool, 50);
+    cr_assert_eq(fault.fdatasync_calls, syncs + 1, "nothing new: no fdatasync");
+    cr_assert_eq(spool_durable_sequence(spool), 50);
+    spool_close(spool);
+}

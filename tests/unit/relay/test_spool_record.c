@@ -1,0 +1,120 @@
+/* Spool codecs: segment header, routing meta, records, cursor slots. */
+#include "test_spool_support.h"
+
+Test(spool_record, segment_header_round_trip_and_crc)
+{
+    struct spool_segment_header header = {
+        .id = 42, .created_ns = 1700000000123456789LL, .first_sequence = 9001, .salt = 0xDEADBEEF};
+    uint8_t bytes[SPOOL_SEGMENT_HEADER_SIZE];
+    spool_segment_header_encode(&header, bytes);
+    cr_assert_eq(memcmp(bytes, "NKSPOOL", 8), 0);
+    struct spool_segment_header decoded;
+    cr_assert_eq(spool_segment_header_decode(bytes, &decoded), 0);
+    cr_assert_eq(decoded.id, 42);
+    cr_assert_eq(decoded.created_ns, 1700000000123456789LL);
+    cr_assert_eq(decoded.first_sequence, 9001);
+    cr_assert_eq(decoded.salt, 0xDEADBEEFu);
+    bytes[20] ^= 1;
+    cr_assert_eq(spool_segment_header_decode(bytes, &decoded), -1);
+}
+
+Test(spool_record, record_round_trip_with_routing)
+{
+    struct spool_routing routing = {0};
+    routing.db = (struct spool_slice){"home", 4};
+    routing.rp = (struct spool_slice){"", 0};
+    routing.bucket = (struct spool_slice){"raw", 3};
+    routing.org = (struct spool_slice){"family", 6};
+    routing.consumers[0] = (struct spool_slice){"influx-a", 8};
+    routing.consumers[1] = (struct spool_slice){"stream", 6};
+    routing.consumer_count = 2;
+    const char payload[] = "power,meter=main value=1.5 1700000000000000000\n";
+    size_t payload_length = sizeof payload - 1;
+
+    struct buffer meta = BUFFER_INITIALIZER;
+    cr_assert_eq(spool_meta_encode(&routing, &meta), 0);
+    cr_assert_eq(meta.length, 1 + 2 + 4 + 2 + 0 + 2 + 3 + 2 + 6 + 1 + 1 + 8 + 1 + 6);
+
+    uint8_t record[256];
+    memset(record, 0xAA, sizeof record);
+    spool_record_header_build(record, 77, 0x01020304, meta.data, meta.length, payload,
+                              payload_length);
+    memcpy(record + SPOOL_RECORD_HEADER_SIZE, meta.data, meta.length);
+    memcpy(record + SPOOL_RECORD_HEADER_SIZE + meta.length, payload, payload_length);
+    size_t length = SPOOL_RECORD_HEADER_SIZE + meta.length + payload_length;
+    size_t padded = (size_t)spool_record_padded(length);
+    memset(record + length, 0, padded - length);
+    cr_assert_eq(padded % 8, 0);
+    cr_assert_eq(spool_get_u32(record), length);
+    cr_assert_eq(record[4], SPOOL_RECORD_TYPE_DATA);
+    cr_assert_eq(spool_get_u16(record + 6), meta.length);
+    cr_assert_eq(spool_get_u64(record + 8), 77);
+    cr_assert_eq(spool_get_u32(record + 16), 0x01020304u);
+
+    struct spool_record_view view;
+    size_t needed = 0;
+    cr_assert_eq(spool_record_decode(record, padded, 0x01020304, &view, &needed), (int64_t)padded);
+    cr_assert_eq(view.sequence, 77);
+    cr_assert_eq(view.payload_length, payload_length);
+    cr_assert_eq(memcmp(view.payload, payload, payload_length), 0);
+    cr_assert_eq(view.routing.db.length, 4);
+    cr_assert_eq(memcmp(view.routing.db.data, "home", 4), 0);
+    cr_assert_eq(view.routing.rp.length, 0);
+    cr_assert_eq(memcmp(view.routing.bucket.data, "raw", 3), 0);
+    cr_assert_eq(memcmp(view.routing.org.data, "family", 6), 0);
+    cr_assert_eq(view.routing.consumer_count, 2);
+    cr_assert_eq(memcmp(view.routing.consumers[1].data, "stream", 6), 0);
+
+    /* Too few bytes: asks for the padded size. */
+    cr_assert_eq(spool_record_decode(record, padded - 1, 0x01020304, &view, &needed), 0);
+    cr_assert_eq(needed, padded);
+    /* Wrong salt (a stale record of an earlier file), any flipped bit: rejected. */
+    cr_assert_eq(spool_record_decode(record, padded, 0x01020305, &view, &needed), -1);
+    for (size_t bit = 0; bit < length * 8; bit += 7) {
+        record[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        cr_assert_leq(spool_record_decode(record, padded, 0x01020304, &view, &needed), 0, "bit %zu",
+                      bit);
+        record[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    buffer_release(&meta);
+}
+
+Test(spool_record, meta_limits)
+{
+    struct spool_routing routing = {0};
+    struct buffer meta = BUFFER_INITIALIZER;
+    routing.consumer_count = SPOOL_CONSUMERS_MAX + 1;
+    cr_assert_eq(spool_meta_encode(&routing, &meta), -EINVAL);
+    buffer_clear(&meta);
+    routing.consumer_count = 1;
+    char name[300];
+    memset(name, 'x', sizeof name);
+    routing.consumers[0] = (struct spool_slice){name, 256};
+    cr_assert_eq(spool_meta_encode(&routing, &meta), -EINVAL);
+    buffer_clear(&meta);
+    routing.consumer_count = 0;
+    routing.db = (struct spool_slice){name, 70000};
+    cr_assert_eq(spool_meta_encode(&routing, &meta), -EMSGSIZE);
+    buffer_release(&meta);
+    uint8_t bad[] = {2, 0, 0};
+    struct spool_routing decoded;
+    cr_assert_eq(spool_meta_decode(bad, sizeof bad, &decoded), -1);
+}
+
+Test(spool_record, cursor_image_prefers_valid_slot_with_higher_sequence)
+{
+    uint8_t image[SPOOL_CURSOR_FILE_BYTES];
+    memset(image, 0, sizeof image);
+    uint64_t sequence = 0, generation = 0;
+    cr_assert_eq(spool_cursor_image_decode(image, &sequence, &generation), -1);
+    spool_cursor_slot_encode(image + SPOOL_CURSOR_SLOT_OFFSET, 100, 1);
+    spool_cursor_slot_encode(image, 150, 2);
+    cr_assert_eq(spool_cursor_image_decode(image, &sequence, &generation), 0);
+    cr_assert_eq(sequence, 150);
+    cr_assert_eq(generation, 2);
+    /* The newer slot torn: the other one wins. */
+    image[17] ^= 0x40;
+    cr_assert_eq(spool_cursor_image_decode(image, &sequence, &generation), 0);
+    cr_assert_eq(sequence, 100);
+    cr_assert_eq(generation, 1);
+}

@@ -1,0 +1,317 @@
+/* Recovery at open: torn tails at every byte offset, corrupt middle segments, torn cursor slots,
+ * the LOCK. */
+#include "test_spool_support.h"
+
+static char *directory;
+
+static void recovery_setup(void)
+{
+    directory = temp_dir_make();
+}
+
+static void recovery_teardown(void)
+{
+    temp_dir_remove(directory);
+    directory = NULL;
+}
+
+TestSuite(spool_recovery, .init = recovery_setup, .fini = recovery_teardown);
+
+static void segment_file(char *out, size_t size, uint64_t id)
+{
+    snprintf(out, size, "%s/seg/%020" PRIu64 ".seg", directory, id);
+}
+
+static void file_write_all(const char *path, const void *bytes, size_t length)
+{
+    FILE *file = fopen(path, "wb");
+    cr_assert_not_null(file);
+    cr_assert_eq(fwrite(bytes, 1, length, file), length);
+    cr_assert_eq(fclose(file), 0);
+}
+
+static void *file_read_all(const char *path, size_t *length)
+{
+    *length = (size_t)file_size(path);
+    void *bytes = malloc(*length);
+    FILE *file = fopen(path, "rb");
+    cr_assert_not_null(file);
+    cr_assert_eq(fread(bytes, 1, *length, file), *length);
+    cr_assert_eq(fclose(file), 0);
+    return bytes;
+}
+
+/* After a crash mid-write the last record may be cut anywhere, or followed by zeros: every such
+ * tail is dropped, the records before it survive, and appends continue with its sequence. */
+Test(spool_recovery, torn_tail_at_every_byte_offset)
+{
+    struct spool_options options = test_options(directory, NULL);
+    options.segment_bytes = 1 << 20;
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    uint64_t record_start = spool->segments[0].bytes;
+    test_append(spool, 3);
+    test_commit(spool, 3);
+    uint64_t record_end = spool->segments[0].bytes;
+    spool_close(spool);
+
+    char path[4096];
+    segment_file(path, sizeof path, 1);
+    size_t length;
+    uint8_t *original = file_read_all(path, &length);
+    cr_assert_eq(length, record_end);
+
+    for (uint64_t cut = record_start; cut < record_end; cut++) {
+        for (int zero_fill = 0; zero_fill < 2; zero_fill++) {
+            uint8_t *damaged = malloc(length);
+            memcpy(damaged, original, length);
+            size_t damaged_length = zero_fill ? length : (size_t)cut;
+            if (zero_fill) {
+                memset(damaged + cut, 0, length - cut);
+                if (memcmp(damaged, original, length) == 0) {
+                    free(damaged); /* only the zero padding was "damaged" */
+                    continue;
+                }
+            }
+            file_write_all(path, damaged, damaged_length);
+            free(damaged);
+
+            struct spool_recovery_report report;
+            spool = test_spool_open(&options, &report);
+            cr_assert_eq(report.records, 2, "cut %" PRIu64 " zero %d", cut, zero_fill);
+            cr_assert_eq(report.truncated_bytes, damaged_length - record_start, "cut %" PRIu64,
+                         cut);
+            cr_assert_eq(report.quarantined_segments, 0);
+            cr_assert_eq(report.last_sequence, 2);
+            cr_assert_eq(file_size(path), record_start);
+            struct spool_cursor *cursor;
+            cr_assert_eq(spool_cursor_open(spool, "check", &cursor), 0);
+            cr_assert_eq(test_read_all(cursor, 1), 2);
+            cr_assert_eq(test_append(spool, 3), 3);
+            test_commit(spool, 3);
+            cr_assert_eq(test_read_all(cursor, 3), 1);
+            spool_close(spool);
+            file_write_all(path, original, length);
+        }
+    }
+    free(original);
+}
+
+Test(spool_recovery, corrupt_middle_segment_is_quarantined)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 200; n++)
+        test_append(spool, n);
+    test_commit(spool, 200);
+    cr_assert_geq(spool->segment_count, 4);
+    struct spool_segment middle = spool->segments[1];
+    uint64_t segments_before = spool->segment_count;
+    spool_close(spool);
+
+    char path[4096];
+    segment_file(path, sizeof path, middle.id);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t byte;
+    cr_assert_eq(pread(fd, &byte, 1, 300), 1);
+    byte ^= 0x10;
+    cr_assert_eq(pwrite(fd, &byte, 1, 300), 1);
+    cr_assert_eq(close(fd), 0);
+
+    struct spool_recovery_report report;
+    spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.quarantined_segments, 1);
+    cr_assert_eq(report.truncated_bytes, 0);
+    cr_assert_eq(report.records, 200 - (middle.last_sequence - middle.first_sequence + 1));
+    cr_assert_eq(report.first_sequence, 1);
+    cr_assert_eq(report.last_sequence, 200);
+    cr_assert_eq(spool->segment_count, segments_before - 1);
+    cr_assert_not(path_exists(path));
+    char quarantined[4096];
+    snprintf(quarantined, sizeof quarantined, "%s/quarantine/%020" PRIu64 ".seg", directory,
+             middle.id);
+    cr_assert(path_exists(quarantined));
+
+    /* The reader steps from the segment before the quarantined one to the one after it. */
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "reader", &cursor), 0);
+    struct spool_record record;
+    uint64_t expected = 1, count = 0;
+    while (spool_cursor_next(cursor, &record) == 1) {
+        if (expected == middle.first_sequence)
+            expected = middle.last_sequence + 1;
+        cr_assert_eq(record.sequence, expected);
+        char payload[64];
+        size_t length = test_payload(payload, expected);
+        cr_assert_eq(record.payload_length, length);
+        cr_assert_eq(memcmp(record.payload, payload, length), 0);
+        expected++;
+        count++;
+    }
+    cr_assert_eq(count, report.records);
+    cr_assert_eq(test_append(spool, 201), 201);
+    spool_close(spool);
+}
+
+Test(spool_recovery, torn_cursor_slot_falls_back_to_the_other_slot)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 10; n++)
+        test_append(spool, n);
+    test_commit(spool, 10);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream-a", &cursor), 0);
+    spool_cursor_acknowledge(cursor, 4);
+    cr_assert_eq(spool_cursor_store(cursor), 0); /* generation 1: slot 1 */
+    spool_cursor_acknowledge(cursor, 8);
+    cr_assert_eq(spool_cursor_store(cursor), 0); /* generation 2: slot 0 */
+    cr_assert_eq(spool_cursor_durable(cursor), 8);
+    spool_close(spool);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cursor/upstream-a.cur", directory);
+    cr_assert_eq(file_size(path), SPOOL_CURSOR_FILE_BYTES);
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "upstream-a", &cursor), 0);
+    cr_assert_eq(spool_cursor_acknowledged(cursor), 8);
+    spool_close(spool);
+
+    /* Tear the newer slot (slot 0, holding 8). */
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t garbage[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cr_assert_eq(pwrite(fd, garbage, sizeof garbage, 12), (ssize_t)sizeof garbage);
+    cr_assert_eq(close(fd), 0);
+
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "upstream-a", &cursor), 0);
+    cr_assert_eq(spool_cursor_acknowledged(cursor), 4);
+    cr_assert_eq(test_read_all(cursor, 5), 6);
+    /* The next store overwrites the torn slot and wins on the next load. */
+    spool_cursor_acknowledge(cursor, 10);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    spool_close(spool);
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "upstream-a", &cursor), 0);
+    cr_assert_eq(spool_cursor_acknowledged(cursor), 10);
+    spool_close(spool);
+}
+
+Test(spool_recovery, second_open_of_the_same_directory_is_refused)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *first = test_spool_open(&options, NULL);
+    struct spool *second = NULL;
+    char error[512] = "";
+    cr_assert_eq(spool_open(&options, &second, NULL, error, sizeof error), -EWOULDBLOCK);
+    cr_assert_null(second);
+    cr_assert(strstr(error, "in use by another meter-relay") != NULL, "%s", error);
+    cr_assert(strstr(error, directory) != NULL, "%s", error);
+    spool_close(first);
+    second = test_spool_open(&options, NULL);
+    spool_close(second);
+}
+
+Test(spool_recovery, fresh_directory_layout)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool_recovery_report report;
+    struct spool *spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.records, 0);
+    cr_assert_eq(report.segments, 2);
+    char path[4096];
+    segment_file(path, sizeof path, 1);
+    cr_assert_eq(file_size(path), SPOOL_SEGMENT_HEADER_SIZE);
+    segment_file(path, sizeof path, 2);
+    cr_assert_eq(file_size(path), SPOOL_SEGMENT_HEADER_SIZE);
+    snprintf(path, sizeof path, "%s/reserve", directory);
+    cr_assert_eq(file_size(path), 4096);
+    snprintf(path, sizeof path, "%s/quarantine", directory);
+    cr_assert(path_exists(path));
+    cr_assert_eq(test_append(spool, 1), 1);
+    spool_close(spool);
+}
+
+/* A bad record followed by good ones in the newest segment is corruption, not a torn write: the
+ * whole segment is copied to quarantine before the tail is cut, and no sequence number of the
+ * cut-off records is ever used again. */
+Test(spool_recovery, corruption_in_the_last_segment_keeps_a_quarantine_copy)
+{
+    struct spool_options options = test_options(directory, NULL);
+    options.segment_bytes = 1 << 20;
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 5; n++)
+        test_append(spool, n);
+    test_commit(spool, 5);
+    uint64_t record = (spool->segments[0].bytes - SPOOL_SEGMENT_HEADER_SIZE) / 5;
+    uint64_t size = spool->segments[0].bytes;
+    spool_close(spool);
+    cr_assert_eq(record, 64);
+
+    char path[4096];
+    segment_file(path, sizeof path, 1);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t byte = 0x5A;
+    cr_assert_eq(pwrite(fd, &byte, 1, (off_t)(SPOOL_SEGMENT_HEADER_SIZE + record + 40)), 1);
+    cr_assert_eq(close(fd), 0);
+
+    struct spool_recovery_report report;
+    spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.records, 1);
+    cr_assert_eq(report.quarantined_segments, 1);
+    cr_assert_eq(report.truncated_bytes, 4 * record);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s/quarantine/%020d.seg", directory, 1);
+    cr_assert_eq(file_size(copy), size, "the whole segment is kept");
+    cr_assert_eq(file_size(path), SPOOL_SEGMENT_HEADER_SIZE + record);
+    cr_assert_eq(test_append(spool, 6), 6, "2..5 were seen, so they are not reused");
+    cr_assert_eq(spool->segment_count, 2, "a sequence gap starts a new segment");
+    test_commit(spool, 6);
+    spool_close(spool);
+
+    spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.records, 2);
+    cr_assert_eq(report.truncated_bytes, 0);
+    cr_assert_eq(report.quarantined_segments, 0);
+    cr_assert_eq(report.last_sequence, 6);
+    spool_close(spool);
+}
+
+/* With sync interval or none a consumer can store a cursor past what survives a power loss: new
+ * records then continue after the cursor, or the consumer would skip them. */
+Test(spool_recovery, sequence_continues_after_a_cursor_ahead_of_the_data)
+{
+    struct spool_options options = test_options(directory, NULL);
+    options.segment_bytes = 1 << 20;
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 5; n++)
+        test_append(spool, n);
+    test_commit(spool, 5);
+    uint64_t three = SPOOL_SEGMENT_HEADER_SIZE + 3 * 64;
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "up", &cursor), 0);
+    cr_assert_eq(test_read_all(cursor, 1), 5);
+    spool_cursor_acknowledge(cursor, 5);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    spool_close(spool);
+    char path[4096];
+    segment_file(path, sizeof path, 1);
+    cr_assert_eq(truncate(path, (off_t)three), 0); /* records 4 and 5 never reached the disk */
+
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "up", &cursor), 0);
+    cr_assert_eq(test_append(spool, 6), 6);
+    test_commit(spool, 6);
+    cr_assert_eq(test_read_all(cursor, 6), 1, "the consumer gets the new record");
+    spool_close(spool);
+    struct spool_recovery_report report;
+    spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.records, 4);
+    cr_assert_eq(report.truncated_bytes, 0, "the gap is between segments, not inside one");
+    spool_close(spool);
+}
