@@ -57,6 +57,12 @@ int command_main(const char *program, const struct command *commands, size_t com
         index += 2;
     }
     if (index >= argc) {
+        /* A daemon starts without a subcommand, as InfluxDB's and Telegraf's do. */
+        for (size_t i = 0; i < command_count; i++)
+            if (strcmp(commands[i].name, "run") == 0) {
+                char *run_argv[] = {(char *)"run", NULL};
+                return command_run(&commands[i], config_path, 1, run_argv);
+            }
         command_usage_print(stderr, program, commands, command_count);
         return 2;
     }

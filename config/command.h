@@ -13,7 +13,8 @@ struct command {
     const char *summary; /* one line for the usage text */
 };
 
-/* Runs the command argv names. commands are borrowed. Exit status 2 for a usage error. */
+/* Runs the command argv names; with no command named (`PROGRAM [-c FILE]`), the one called "run"
+ * when the table has it. commands are borrowed. Exit status 2 for a usage error. */
 int command_main(const char *program, const struct command *commands, size_t command_count,
                  int argc, char **argv);
 

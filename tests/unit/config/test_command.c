@@ -74,3 +74,19 @@ Test(command, help_lists_commands_on_stdout, .init = cr_redirect_stdout)
                             "The configuration is read from -c FILE, else config/config.yaml, else "
                             "/etc/nebenkosten/config.yaml.\n");
 }
+
+static int command_run_record(int argc, char **argv)
+{
+    return command_record(argc, argv) + 1;
+}
+
+Test(command, no_command_runs_the_run_command_with_the_config_option)
+{
+    static const struct command daemon_commands[] = {
+        {"record", command_record, "records its arguments"},
+        {"run", command_run_record, "runs the daemon"},
+    };
+    char *argv[] = {"tool", "-c", "d.yaml", NULL};
+    cr_assert_eq(command_main("tool", daemon_commands, 2, 3, argv), 8);
+    cr_assert_str_eq(seen, "run -c d.yaml");
+}
