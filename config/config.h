@@ -302,6 +302,11 @@ int config_load_buffer(const char *file_name, const char *data, size_t length,
                        const struct config_load_options *options, struct config **out,
                        struct config_diagnostics *diagnostics);
 
+/* config_load for a command: writes every note ("note: ..."), error and warning ("warning: ...")
+ * to messages (borrowed), one per line, and returns the owned config, or NULL when there were
+ * errors. program (borrowed) prefixes the out-of-memory message. */
+struct config *config_load_reporting(const char *path, FILE *messages, const char *program);
+
 void config_free(struct config *config);
 
 /* Writes the effective configuration as YAML: a config.yaml document with every key, a meters.yaml

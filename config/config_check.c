@@ -48,20 +48,9 @@ int config_command_check(int argc, char **argv)
         config_check_usage(stderr);
         return 2;
     }
-    struct config_diagnostics diagnostics = {0};
-    struct config *config = NULL;
-    int status = config_load(path, &config, &diagnostics);
-    for (size_t i = 0; i < diagnostics.note_count; i++)
-        fprintf(stderr, "note: %s\n", diagnostics.notes[i]);
-    for (size_t i = 0; i < diagnostics.error_count; i++)
-        fprintf(stderr, "%s\n", diagnostics.errors[i]);
-    if (diagnostics.out_of_memory)
-        fprintf(stderr, "%s check-config: out of memory; some messages were lost\n",
-                program_invocation_short_name);
-    for (size_t i = 0; i < diagnostics.warning_count; i++)
-        fprintf(stderr, "warning: %s\n", diagnostics.warnings[i]);
+    struct config *config = config_load_reporting(path, stderr, program_invocation_short_name);
     int exit_status = 1;
-    if (status == 0) {
+    if (config) {
         exit_status = 0;
         if (config_print(config, stdout) != 0) {
             fprintf(stderr, "%s check-config: cannot write the configuration: %s\n",
@@ -70,6 +59,26 @@ int config_command_check(int argc, char **argv)
         }
     }
     config_free(config);
-    config_diagnostics_free(&diagnostics);
     return exit_status;
+}
+
+struct config *config_load_reporting(const char *path, FILE *messages, const char *program)
+{
+    struct config_diagnostics diagnostics = {0};
+    struct config *config = NULL;
+    int status = config_load(path, &config, &diagnostics);
+    for (size_t i = 0; i < diagnostics.note_count; i++)
+        fprintf(messages, "note: %s\n", diagnostics.notes[i]);
+    for (size_t i = 0; i < diagnostics.error_count; i++)
+        fprintf(messages, "%s\n", diagnostics.errors[i]);
+    if (diagnostics.out_of_memory)
+        fprintf(messages, "%s: out of memory; some messages were lost\n", program);
+    for (size_t i = 0; i < diagnostics.warning_count; i++)
+        fprintf(messages, "warning: %s\n", diagnostics.warnings[i]);
+    config_diagnostics_free(&diagnostics);
+    if (status != 0) {
+        config_free(config);
+        return NULL;
+    }
+    return config;
 }

@@ -7,4 +7,16 @@
 /* meter-relay parse [--precision P] [FILE|-]: line protocol in, one JSON object per point out. */
 int relay_command_parse(int argc, char **argv);
 
+/* meter-relay spool-check [--fix] DIR: spool_check() on DIR. Exit status 0 clean, 1 problems
+ * found (or repaired with --fix), 2 usage, 3 could not check (missing, locked, I/O error). */
+int relay_command_spool_check(int argc, char **argv);
+
+/* meter-relay spool-dump [--from SEQ] [--limit N] DIR: every record as a routing line and its line
+ * protocol, read-only and lock-free. Exit status 0, 1 damaged record or torn tail, 2 usage, 3 could
+ * not read. */
+int relay_command_spool_dump(int argc, char **argv);
+
+/* meter-relay [run] [-c FILE]: the daemon (the default when no command is given). */
+int relay_command_run(int argc, char **argv);
+
 #endif

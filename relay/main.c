@@ -6,7 +6,12 @@
 static const struct command relay_commands[] = {
     {"check-config", config_command_check,
      "print the effective configuration (secrets masked) or every error"},
+    {"run", relay_command_run, "run the relay (the default when no command is given)"},
     {"parse", relay_command_parse, "check line protocol: one JSON object per point or error"},
+    {"spool-check", relay_command_spool_check,
+     "report (or with --fix repair) torn tails and corrupt segments of a stopped relay's spool"},
+    {"spool-dump", relay_command_spool_dump,
+     "print the spool's records with their routing; safe while the relay runs"},
 };
 
 int main(int argc, char **argv)

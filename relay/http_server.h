@@ -1,0 +1,56 @@
+/* The HTTP server of meter-relay (libevent evhttp): binds relay.listen, strips relay.base_path,
+ * dispatches the routes of spec/wire.md, and the response helpers every endpoint uses (common
+ * headers, JSON error bodies in the v1 or v2 dialect). */
+#ifndef NEBENKOSTEN_RELAY_HTTP_SERVER_H
+#define NEBENKOSTEN_RELAY_HTTP_SERVER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct evhttp_request;
+struct relay;
+
+/* The version clients see in X-Influxdb-Version and /ping?verbose=true: numeric, because client
+ * libraries parse it to pick the API dialect. */
+#define HTTP_INFLUXDB_VERSION "1.8.10"
+/* Retry-After (seconds) of 503 answers. */
+#define HTTP_RETRY_AFTER_SECONDS "5"
+
+enum http_dialect { HTTP_DIALECT_V1, HTTP_DIALECT_V2 };
+
+struct http_server;
+
+/* Creates the server on base (borrowed) for relay (borrowed; both must outlive the server) and
+ * binds the configured address. Returns 0 and an owned server in *out (free with
+ * http_server_destroy), or -1 with a message in error (e.g. the address is in use). */
+int http_server_create(struct relay *relay, struct event_base *base, struct http_server **out,
+                       char *error, size_t error_size);
+/* The port actually bound (relay.listen may say 0). */
+int http_server_port(const struct http_server *server);
+/* Closes the listening socket; open connections keep being served. */
+void http_server_stop_accepting(struct http_server *server);
+/* Frees server (owned; NULL is fine) and every connection it still has. */
+void http_server_destroy(struct http_server *server);
+
+/* Sends code with body (borrowed; length bytes, may be 0) as Content-Type application/json (when
+ * length > 0). request is borrowed and released by libevent once answered. */
+void http_reply_json(struct evhttp_request *request, int code, const char *body, size_t length);
+/* {"error":message} (v1) or {"code":code_name,"message":message} (v2, plus the
+ * X-Platform-Error-Code header). message and code_name borrowed. */
+void http_reply_error(struct evhttp_request *request, enum http_dialect dialect, int code,
+                      const char *code_name, const char *message);
+/* 503 with Retry-After in the dialect's error body. */
+void http_reply_unavailable(struct evhttp_request *request, enum http_dialect dialect,
+                            const char *message);
+/* Builds the error body of http_reply_error; returns an owned NUL-terminated string or NULL. */
+char *http_error_body(enum http_dialect dialect, const char *code_name, const char *message);
+
+/* Endpoints (relay borrowed, request borrowed and answered). query is the raw query string
+ * (borrowed, NULL when absent). */
+void http_write_handle(struct relay *relay, struct evhttp_request *request,
+                       enum http_dialect dialect, const char *query);
+void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query);
+void http_health_handle(struct relay *relay, struct evhttp_request *request);
+void http_ready_handle(struct relay *relay, struct evhttp_request *request);
+
+#endif

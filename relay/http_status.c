@@ -1,0 +1,128 @@
+/* GET|HEAD /ping, GET /health, GET /ready: what load balancers, `influx ping` and client
+ * libraries ask before writing. */
+#include <cjson/cJSON.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "relay/http_server.h"
+#include "relay/relay.h"
+
+#define NANOSECONDS_PER_SECOND 1000000000LL
+
+/* Answers with the JSON of object (owned; deleted here). */
+static void http_status_reply(struct evhttp_request *request, int code, cJSON *object)
+{
+    char *text = object ? cJSON_PrintUnformatted(object) : NULL;
+    cJSON_Delete(object);
+    if (!text) {
+        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
+        return;
+    }
+    http_reply_json(request, code, text, strlen(text));
+    cJSON_free(text);
+}
+
+void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query)
+{
+    (void)relay;
+    struct evkeyvalq parameters;
+    TAILQ_INIT(&parameters);
+    bool verbose = false;
+    if (query && evhttp_parse_query_str(query, &parameters) == 0) {
+        const char *value = evhttp_find_header(&parameters, "verbose");
+        verbose = value && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0);
+    }
+    evhttp_clear_headers(&parameters);
+    if (!verbose) {
+        http_reply_json(request, 204, NULL, 0);
+        return;
+    }
+    cJSON *object = cJSON_CreateObject();
+    if (object)
+        cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
+    http_status_reply(request, 200, object);
+}
+
+void http_health_handle(struct relay *relay, struct evhttp_request *request)
+{
+    struct spool *spool = relay_spool(relay);
+    bool failed = spool_has_failed(spool);
+    bool read_only = spool_is_read_only(spool);
+    bool pass = !failed && !read_only && !relay_is_stopping(relay);
+    const char *spool_message = failed      ? "spool I/O error: the relay must restart"
+                                : read_only ? "spool is read-only: the disk is full"
+                                            : "accepting writes";
+    cJSON *object = cJSON_CreateObject();
+    cJSON *check = cJSON_CreateObject();
+    if (!object || !check) {
+        cJSON_Delete(check);
+        cJSON_Delete(object);
+        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
+        return;
+    }
+    cJSON_AddStringToObject(object, "name", "influxdb");
+    cJSON_AddStringToObject(object, "message",
+                            pass ? "ready for queries and writes" : "not accepting writes");
+    cJSON_AddStringToObject(object, "status", pass ? "pass" : "fail");
+    cJSON *checks = cJSON_AddArrayToObject(object, "checks");
+    cJSON_AddStringToObject(check, "name", "spool");
+    cJSON_AddStringToObject(check, "status", failed || read_only ? "fail" : "pass");
+    cJSON_AddStringToObject(check, "message", spool_message);
+    if (!checks || !cJSON_AddItemToArray(checks, check))
+        cJSON_Delete(check);
+    cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
+    cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
+    http_status_reply(request, pass ? 200 : 503, object);
+}
+
+/* Go's time.Duration text, which InfluxDB's /ready shows: "1h2m3.5s", "12.25s". */
+static void http_duration_format(int64_t nanoseconds, char *out, size_t size)
+{
+    if (nanoseconds < 0)
+        nanoseconds = 0;
+    int64_t hours = nanoseconds / (3600 * NANOSECONDS_PER_SECOND);
+    int64_t minutes = nanoseconds / (60 * NANOSECONDS_PER_SECOND) % 60;
+    int64_t seconds = nanoseconds / NANOSECONDS_PER_SECOND % 60;
+    int64_t fraction = nanoseconds % NANOSECONDS_PER_SECOND;
+    char fraction_text[16] = "";
+    if (fraction > 0) {
+        snprintf(fraction_text, sizeof fraction_text, ".%09" PRId64, fraction);
+        size_t length = strlen(fraction_text);
+        while (length > 0 && fraction_text[length - 1] == '0')
+            fraction_text[--length] = '\0';
+    }
+    if (hours > 0)
+        snprintf(out, size, "%" PRId64 "h%" PRId64 "m%" PRId64 "%ss", hours, minutes, seconds,
+                 fraction_text);
+    else if (minutes > 0)
+        snprintf(out, size, "%" PRId64 "m%" PRId64 "%ss", minutes, seconds, fraction_text);
+    else
+        snprintf(out, size, "%" PRId64 "%ss", seconds, fraction_text);
+}
+
+void http_ready_handle(struct relay *relay, struct evhttp_request *request)
+{
+    int64_t started = relay_started_ns(relay);
+    int64_t now = clock_realtime_ns(relay_clock(relay));
+    time_t seconds = (time_t)(started / NANOSECONDS_PER_SECOND);
+    struct tm utc;
+    char started_text[64] = "";
+    if (gmtime_r(&seconds, &utc))
+        snprintf(started_text, sizeof started_text, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z",
+                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                 utc.tm_sec, (int64_t)(started % NANOSECONDS_PER_SECOND));
+    char up[64];
+    http_duration_format(now - started, up, sizeof up);
+    cJSON *object = cJSON_CreateObject();
+    if (object) {
+        cJSON_AddStringToObject(object, "status", "ready");
+        cJSON_AddStringToObject(object, "started", started_text);
+        cJSON_AddStringToObject(object, "up", up);
+    }
+    http_status_reply(request, 200, object);
+}

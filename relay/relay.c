@@ -1,0 +1,402 @@
+/* The relay context: event loop, spool, HTTP server, group commit and the waiting requests,
+ * signals and shutdown. */
+#include "relay/relay.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "config/error.h"
+
+/* After shutdown answered everyone, the loop runs this long so the answers reach the clients. */
+#define RELAY_SHUTDOWN_GRACE_US 200000
+
+/* A write request parked until the commit covering its record. */
+struct relay_waiter {
+    struct relay *relay;
+    struct evhttp_request *request;
+    enum http_dialect dialect;
+    uint64_t sequence;
+    int code;
+    char *body; /* owned, from cJSON; NULL = empty */
+    struct relay_waiter *previous;
+    struct relay_waiter *next;
+};
+
+struct relay {
+    const struct config *config;
+    struct logger *logger;
+    struct clock clock;
+    struct event_base *base;
+    struct spool *spool;
+    struct http_server *server;
+    struct event *commit_event;
+    bool commit_armed;
+    struct event *sync_timer; /* sync interval mode: keeps committing so the tail gets synced */
+    struct event *terminate_signal;
+    struct event *interrupt_signal;
+    struct lineproto_parser *parser;
+    struct buffer body;
+    struct buffer lines;
+    struct relay_waiter *first; /* ascending sequence */
+    struct relay_waiter *last;
+    int64_t started_ns;
+    bool stopping;
+    int exit_status;
+    uint64_t random_state;
+};
+
+const struct config *relay_config(const struct relay *relay)
+{
+    return relay->config;
+}
+
+struct logger *relay_logger(struct relay *relay)
+{
+    return relay->logger;
+}
+
+const struct clock *relay_clock(const struct relay *relay)
+{
+    return &relay->clock;
+}
+
+struct spool *relay_spool(struct relay *relay)
+{
+    return relay->spool;
+}
+
+struct lineproto_parser *relay_parser(struct relay *relay)
+{
+    return relay->parser;
+}
+
+struct buffer *relay_body_buffer(struct relay *relay)
+{
+    return &relay->body;
+}
+
+struct buffer *relay_lines_buffer(struct relay *relay)
+{
+    return &relay->lines;
+}
+
+int64_t relay_started_ns(const struct relay *relay)
+{
+    return relay->started_ns;
+}
+
+bool relay_is_stopping(const struct relay *relay)
+{
+    return relay->stopping;
+}
+
+void relay_request_id_generate(struct relay *relay, char *out)
+{
+    /* xorshift64*: request ids need to be unique, not secret. */
+    uint64_t words[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t x = relay->random_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        relay->random_state = x;
+        words[i] = x * 0x2545F4914F6CDD1DULL;
+    }
+    words[0] = (words[0] & ~0xf000ULL) | 0x4000ULL;       /* version 4 */
+    words[1] = (words[1] & ~(3ULL << 62)) | (2ULL << 62); /* RFC 4122 variant */
+    snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+             words[0] >> 32, (words[0] >> 16) & 0xffff, words[0] & 0xffff, words[1] >> 48,
+             (uint64_t)(words[1] & 0xffffffffffffULL));
+}
+
+static void relay_waiter_unlink(struct relay_waiter *waiter)
+{
+    struct relay *relay = waiter->relay;
+    if (waiter->previous)
+        waiter->previous->next = waiter->next;
+    else
+        relay->first = waiter->next;
+    if (waiter->next)
+        waiter->next->previous = waiter->previous;
+    else
+        relay->last = waiter->previous;
+}
+
+/* The client went away while its data was being committed: forget the request. */
+static void relay_waiter_closed(struct evhttp_connection *connection, void *argument)
+{
+    (void)connection;
+    struct relay_waiter *waiter = argument;
+    relay_waiter_unlink(waiter);
+    /* A request libevent detached from its connection is ours to free; an attached one goes
+     * with the connection. */
+    if (!evhttp_request_get_connection(waiter->request))
+        evhttp_request_free(waiter->request);
+    cJSON_free(waiter->body);
+    free(waiter);
+}
+
+/* Answers waiter (unlinked and freed here): its prepared answer, or 503 when durable is false. */
+static void relay_waiter_answer(struct relay_waiter *waiter, bool durable)
+{
+    relay_waiter_unlink(waiter);
+    struct evhttp_request *request = waiter->request;
+    struct evhttp_connection *connection = evhttp_request_get_connection(request);
+    if (connection)
+        evhttp_connection_set_closecb(connection, NULL, NULL);
+    if (durable) {
+        http_reply_json(request, waiter->code, waiter->body,
+                        waiter->body ? strlen(waiter->body) : 0);
+    } else {
+        struct evkeyvalq *headers = evhttp_request_get_output_headers(request);
+        evhttp_remove_header(headers, "X-Influxdb-Error");
+        evhttp_remove_header(headers, "X-Platform-Error-Code");
+        http_reply_unavailable(request, waiter->dialect,
+                               "the spool failed; the data was not stored, retry later");
+    }
+    cJSON_free(waiter->body);
+    free(waiter);
+}
+
+/* Answers every waiter up to committed (all of them with 503 when durable is false). */
+static void relay_waiters_answer(struct relay *relay, uint64_t committed, bool durable)
+{
+    while (relay->first && (!durable || relay->first->sequence <= committed))
+        relay_waiter_answer(relay->first, durable);
+}
+
+static void relay_shutdown_finish(struct relay *relay)
+{
+    http_server_stop_accepting(relay->server);
+    struct timeval grace = {0, RELAY_SHUTDOWN_GRACE_US};
+    event_base_loopexit(relay->base, &grace);
+}
+
+void relay_fail(struct relay *relay, const char *reason)
+{
+    if (relay->exit_status != 0)
+        return;
+    relay->exit_status = 1;
+    relay->stopping = true;
+    log_error(relay->logger, "spool failed: stopping; recovery runs at the next start",
+              LOG_STRING("reason", reason), LOG_STRING("dir", relay->config->relay.spool.dir));
+    relay_waiters_answer(relay, 0, false);
+    relay_shutdown_finish(relay);
+}
+
+static void relay_commit(struct relay *relay)
+{
+    relay->commit_armed = false;
+    if (relay->exit_status != 0)
+        return;
+    uint64_t committed = 0;
+    int status = spool_commit(relay->spool, &committed);
+    if (status != 0) {
+        relay_fail(relay, spool_error_reason(status));
+        return;
+    }
+    relay_waiters_answer(relay, committed, true);
+}
+
+static void relay_commit_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    relay_commit(argument);
+}
+
+int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum http_dialect dialect,
+                     uint64_t sequence, int code, char *body)
+{
+    struct relay_waiter *waiter = calloc(1, sizeof *waiter);
+    if (!waiter) {
+        cJSON_free(body);
+        return -1;
+    }
+    *waiter = (struct relay_waiter){.relay = relay,
+                                    .request = request,
+                                    .dialect = dialect,
+                                    .sequence = sequence,
+                                    .code = code,
+                                    .body = body,
+                                    .previous = relay->last};
+    if (relay->last)
+        relay->last->next = waiter;
+    else
+        relay->first = waiter;
+    relay->last = waiter;
+    struct evhttp_connection *connection = evhttp_request_get_connection(request);
+    if (connection)
+        evhttp_connection_set_closecb(connection, relay_waiter_closed, waiter);
+    if (!relay->commit_armed) {
+        relay->commit_armed = true;
+        int64_t delay_us = relay->config->relay.spool.commit_max_delay_us;
+        if (delay_us > 0) {
+            struct timeval delay = {delay_us / 1000000, delay_us % 1000000};
+            event_add(relay->commit_event, &delay);
+        } else {
+            /* Runs after the other ready events of this pass: their appends join this commit. */
+            event_active(relay->commit_event, EV_TIMEOUT, 0);
+        }
+    }
+    return 0;
+}
+
+static void relay_sync_timer_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct relay *relay = argument;
+    if (!relay->stopping &&
+        spool_durable_sequence(relay->spool) < spool_committed_sequence(relay->spool))
+        relay_commit(relay);
+}
+
+static void relay_signal_event(evutil_socket_t signal_number, short what, void *argument)
+{
+    (void)what;
+    struct relay *relay = argument;
+    if (relay->stopping)
+        return;
+    relay->stopping = true;
+    log_info(relay->logger, "shutting down", LOG_INTEGER("signal", signal_number));
+    http_server_stop_accepting(relay->server);
+    if (relay->commit_armed) {
+        event_del(relay->commit_event);
+        relay->commit_armed = false;
+    }
+    uint64_t committed = 0;
+    int status = spool_flush(relay->spool, &committed);
+    if (status != 0) {
+        relay_fail(relay, spool_error_reason(status));
+        return;
+    }
+    relay_waiters_answer(relay, committed, true);
+    relay_waiters_answer(relay, 0, false); /* none expected: every append was flushed */
+    relay_shutdown_finish(relay);
+}
+
+static void relay_recovery_log(struct relay *relay, const struct spool_recovery_report *report)
+{
+    log_info(relay->logger, "spool recovered", LOG_STRING("dir", relay->config->relay.spool.dir),
+             LOG_INTEGER("segments", (int64_t)report->segments),
+             LOG_INTEGER("records", (int64_t)report->records),
+             LOG_INTEGER("truncated_bytes", (int64_t)report->truncated_bytes),
+             LOG_INTEGER("quarantined_segments", (int64_t)report->quarantined_segments),
+             LOG_INTEGER("first_sequence", (int64_t)report->first_sequence),
+             LOG_INTEGER("last_sequence", (int64_t)report->last_sequence),
+             LOG_NUMBER("duration_ms", (double)report->duration_ns / 1e6));
+}
+
+static int relay_events_create(struct relay *relay, char *error, size_t error_size)
+{
+    relay->commit_event = event_new(relay->base, -1, 0, relay_commit_event, relay);
+    relay->terminate_signal = evsignal_new(relay->base, SIGTERM, relay_signal_event, relay);
+    relay->interrupt_signal = evsignal_new(relay->base, SIGINT, relay_signal_event, relay);
+    if (!relay->commit_event || !relay->terminate_signal || !relay->interrupt_signal ||
+        event_add(relay->terminate_signal, NULL) != 0 ||
+        event_add(relay->interrupt_signal, NULL) != 0) {
+        error_message_set(error, error_size, "cannot set up the event loop (libevent)");
+        return -1;
+    }
+    const struct config_sync *sync = &relay->config->relay.spool.sync;
+    if (sync->mode == CONFIG_SYNC_INTERVAL && sync->interval_ms > 0) {
+        relay->sync_timer = event_new(relay->base, -1, EV_PERSIST, relay_sync_timer_event, relay);
+        struct timeval interval = {sync->interval_ms / 1000, (sync->interval_ms % 1000) * 1000};
+        if (!relay->sync_timer || event_add(relay->sync_timer, &interval) != 0) {
+            error_message_set(error, error_size, "cannot set up the sync timer (libevent)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int relay_create(const struct config *config, struct logger *logger, const struct clock *clock,
+                 struct relay **out, char *error, size_t error_size)
+{
+    struct relay *relay = calloc(1, sizeof *relay);
+    if (!relay) {
+        error_message_set(error, error_size, "out of memory creating the relay");
+        return -1;
+    }
+    relay->config = config;
+    relay->logger = logger;
+    relay->clock = clock ? *clock : clock_system();
+    relay->started_ns = clock_realtime_ns(&relay->clock);
+    if (getrandom(&relay->random_state, sizeof relay->random_state, 0) !=
+        (ssize_t)sizeof relay->random_state)
+        relay->random_state = (uint64_t)relay->started_ns;
+    relay->random_state |= 1; /* xorshift never leaves 0 */
+    /* A client that hangs up must not kill the relay: writes then fail with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
+    relay->parser = lineproto_parser_create();
+    relay->base = event_base_new();
+    if (!relay->parser || !relay->base) {
+        error_message_set(error, error_size, "out of memory creating the event loop");
+        goto failure;
+    }
+    struct spool_options options;
+    spool_options_from_config(&options, &config->relay.spool);
+    options.clock = &relay->clock;
+    options.logger = logger;
+    struct spool_recovery_report report = {0};
+    int status = spool_open(&options, &relay->spool, &report, error, error_size);
+    if (status != 0)
+        goto failure;
+    relay_recovery_log(relay, &report);
+    if (relay_events_create(relay, error, error_size) != 0)
+        goto failure;
+    if (http_server_create(relay, relay->base, &relay->server, error, error_size) != 0)
+        goto failure;
+    const struct config_listen *listen = &config->relay.listen;
+    log_info(logger, "listening",
+             LOG_STRING("host", listen->host && listen->host[0] ? listen->host : "*"),
+             LOG_INTEGER("port", http_server_port(relay->server)),
+             LOG_STRING("base_path", config->relay.base_path ? config->relay.base_path : ""));
+    *out = relay;
+    return 0;
+failure:
+    relay_destroy(relay);
+    return -1;
+}
+
+int relay_run(struct relay *relay)
+{
+    if (event_base_dispatch(relay->base) < 0) {
+        log_error(relay->logger, "the event loop failed");
+        return 1;
+    }
+    return relay->exit_status;
+}
+
+void relay_destroy(struct relay *relay)
+{
+    if (!relay)
+        return;
+    relay_waiters_answer(relay, 0, false);
+    http_server_destroy(relay->server);
+    if (relay->commit_event)
+        event_free(relay->commit_event);
+    if (relay->sync_timer)
+        event_free(relay->sync_timer);
+    if (relay->terminate_signal)
+        event_free(relay->terminate_signal);
+    if (relay->interrupt_signal)
+        event_free(relay->interrupt_signal);
+    spool_close(relay->spool);
+    if (relay->base)
+        event_base_free(relay->base);
+    lineproto_parser_destroy(relay->parser);
+    buffer_release(&relay->body);
+    buffer_release(&relay->lines);
+    free(relay);
+}

@@ -1,0 +1,69 @@
+/* The one context of the meter-relay daemon: configuration, logger, clock, event loop, spool,
+ * HTTP server and the requests waiting for their data to become durable.
+ *
+ * Write path (spec/spool.md): a write handler appends its record and parks the request with
+ * relay_write_wait(); one commit event per loop pass calls spool_commit() and answers every
+ * waiter whose sequence is covered. SIGTERM/SIGINT: stop accepting, final spool_flush, answer
+ * every waiter, exit 0. An I/O error of the spool is fatal: 503 to every waiter, exit status 1. */
+#ifndef NEBENKOSTEN_RELAY_RELAY_H
+#define NEBENKOSTEN_RELAY_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/clock.h"
+#include "config/config.h"
+#include "config/log.h"
+#include "relay/buffer.h"
+#include "relay/http_server.h"
+#include "relay/lineproto.h"
+#include "relay/spool.h"
+
+struct evhttp_request;
+struct relay;
+
+/* Opens the spool (its recovery report is logged), binds the HTTP server to relay.listen and
+ * installs the signal events. config, logger and clock are borrowed and must outlive the relay
+ * (clock NULL = clock_system()). Returns 0 and an owned relay in *out (free with relay_destroy),
+ * or -1 with a message for the user in error. */
+int relay_create(const struct config *config, struct logger *logger, const struct clock *clock,
+                 struct relay **out, char *error, size_t error_size);
+
+/* Runs the event loop until SIGTERM/SIGINT or a fatal spool error. Returns the process exit
+ * status: 0 after a clean shutdown, 1 after a fatal error. */
+int relay_run(struct relay *relay);
+
+/* Frees relay (owned; NULL is fine): answers any request still waiting with 503, closes the
+ * server and the spool. */
+void relay_destroy(struct relay *relay);
+
+/* Accessors for the HTTP handlers; results are borrowed from relay. */
+const struct config *relay_config(const struct relay *relay);
+struct logger *relay_logger(struct relay *relay);
+const struct clock *relay_clock(const struct relay *relay);
+struct spool *relay_spool(struct relay *relay);
+/* The parser and two scratch buffers reused by every write (one request at a time). */
+struct lineproto_parser *relay_parser(struct relay *relay);
+struct buffer *relay_body_buffer(struct relay *relay);
+struct buffer *relay_lines_buffer(struct relay *relay);
+/* Wall-clock start time (ns) for /ready. */
+int64_t relay_started_ns(const struct relay *relay);
+/* True once shutdown began or the spool failed: writes get 503. */
+bool relay_is_stopping(const struct relay *relay);
+
+/* Parks request (borrowed; answered and released by the relay) until a commit covers sequence,
+ * then answers it with code and body (owned by the relay from now on, NUL-terminated JSON from
+ * cJSON; NULL for an empty body); a failure answers 503 in dialect instead. Headers the answer
+ * needs must already be on the request's output headers. Arms the commit event. Returns 0, or -1
+ * when out of memory (body is freed then; the caller answers 503). */
+int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum http_dialect dialect,
+                     uint64_t sequence, int code, char *body);
+
+/* Reports a fatal spool error (-EIO): every waiter gets 503 and the loop exits with status 1. */
+void relay_fail(struct relay *relay, const char *reason);
+
+/* Fills out (caller-owned, at least 37 bytes) with a fresh request id (UUID v4 text). */
+void relay_request_id_generate(struct relay *relay, char *out);
+
+#endif
