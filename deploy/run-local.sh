@@ -8,9 +8,12 @@ repo=$(pwd)
 var="$repo/var"
 influx_dir="$var/influxdb"
 pid_file="$influx_dir/influxd.pid"
+relay_pid_file="$var/meter-relay.pid"
+relay_log="$var/meter-relay.log"
 bin="$repo/build/release/bin"
 
 influx_port=8086
+relay_port=8087
 
 port_is_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -24,7 +27,18 @@ influx_running() {
     [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
 }
 
+relay_running() {
+    [ -f "$relay_pid_file" ] && kill -0 "$(cat "$relay_pid_file")" 2>/dev/null
+}
+
 stop() {
+    if relay_running; then
+        # SIGTERM: the relay stops accepting, syncs the spool and answers every waiting client.
+        kill "$(cat "$relay_pid_file")"
+        for _ in $(seq 100); do relay_running || break; sleep 0.1; done
+        echo "stopped meter-relay (pid $(cat "$relay_pid_file"))"
+    fi
+    rm -f "$relay_pid_file"
     if influx_running; then
         kill "$(cat "$pid_file")"
         for _ in $(seq 50); do influx_running || break; sleep 0.1; done
@@ -56,6 +70,7 @@ start_influxdb() {
             # Most likely the system InfluxDB that Debian's package starts: use it, don't fight it.
             echo "an InfluxDB already answers on 127.0.0.1:8086; using it"
             influx_port=8086
+relay_port=8087
             echo "$influx_port" >"$influx_dir/port"
             return
         fi
@@ -91,6 +106,7 @@ CONF
 write_config() {
     local config="$var/config.yaml"
     sed -e "s#http://127.0.0.1:8086#http://127.0.0.1:$influx_port#g" \
+        -e "s#listen: 127.0.0.1:8087#listen: 127.0.0.1:$relay_port#" \
         -e "s#^meters_config:.*#meters_config: $repo/config/meters.yaml#" \
         -e "s#^seasonal_patterns_config:.*#seasonal_patterns_config: $repo/config/seasonal_patterns.yaml#" \
         "$repo/config/config.yaml" >"$config"
@@ -101,8 +117,28 @@ write_config() {
     echo "$config"
 }
 
+start_relay() { # config listen
+    local config=$1 listen=$2
+    if relay_running; then
+        echo "meter-relay already running (pid $(cat "$relay_pid_file")); \`make stop\` first to restart it"
+        return
+    fi
+    nohup "$bin/meter-relay" run -c "$config" >>"$relay_log" 2>&1 &
+    echo $! >"$relay_pid_file"
+    for _ in $(seq 100); do
+        [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$listen/ping")" = 204 ] && break
+        relay_running || { echo "meter-relay exited; see var/meter-relay.log:" >&2; tail -5 "$relay_log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "started meter-relay on http://$listen (pid $(cat "$relay_pid_file"))"
+}
+
 start() {
     start_influxdb
+    if ! relay_running && ! port_is_free "$relay_port"; then
+        relay_port=$(free_port_pick)
+        echo "port 8087 is taken; meter-relay will listen on $relay_port"
+    fi
     local config
     config=$(write_config)
     echo "checking the configuration ($config):"
@@ -122,10 +158,13 @@ start() {
             --data-urlencode "q=CREATE DATABASE \"$database\"" &&
             echo "  database $database ready"
     done
+    start_relay "$config" "${listen:-127.0.0.1:8087}"
     echo
     echo "InfluxDB:    http://127.0.0.1:$influx_port"
-    echo "meter-relay: will listen on http://${listen:-127.0.0.1:8087} — the relay daemon is built"
-    echo "             by the ingest issue; until then point Telegraf or Home Assistant at InfluxDB."
+    echo "meter-relay: http://${listen:-127.0.0.1:8087}   <- point Telegraf, Home Assistant and client"
+    echo "             libraries here (log: var/meter-relay.log, spool: var/spool)."
+    echo "             Writes are made durable in the spool (meter-relay spool-dump var/spool shows"
+    echo "             them); forwarding to InfluxDB comes with the upstream-delivery issue."
     echo "Stop with:   make stop"
 }
 
