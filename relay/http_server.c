@@ -119,28 +119,50 @@ static void http_method_not_allowed(struct evhttp_request *request, const char *
     http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed", "method not allowed");
 }
 
+/* The path of request below relay.base_path (borrowed from request), or NULL when the URI does
+ * not parse or lies outside the base path. */
+static const char *http_route_path(struct relay *relay, struct evhttp_request *request)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *base = relay_config(relay)->relay.base_path;
+    size_t base_length = base ? strlen(base) : 0;
+    if (!path || base_length == 0)
+        return path;
+    if (strncmp(path, base, base_length) != 0 ||
+        (path[base_length] != '/' && path[base_length] != '\0'))
+        return NULL;
+    return path + base_length;
+}
+
+/* Runs once the answer went out, whichever code path sent it (also the parked writes). */
+static void http_request_completed(struct evhttp_request *request, void *argument)
+{
+    struct http_server *server = argument;
+    const char *path = http_route_path(server->relay, request);
+    if (!path)
+        path = "";
+    metrics_request_count(relay_metrics(server->relay), path, strlen(path),
+                          evhttp_request_get_response_code(request));
+}
+
 /* Every request arrives here: strip the base path, pick the route. */
 static void http_request_dispatch(struct evhttp_request *request, void *argument)
 {
     struct http_server *server = argument;
     struct relay *relay = server->relay;
+    evhttp_request_set_on_complete_cb(request, http_request_completed, server);
     http_common_headers_add(relay, request);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!path) {
+    if (!uri || !evhttp_uri_get_path(uri)) {
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the request URI");
         return;
     }
-    const char *base = relay_config(relay)->relay.base_path;
-    size_t base_length = base ? strlen(base) : 0;
-    if (base_length > 0) {
-        if (strncmp(path, base, base_length) != 0 ||
-            (path[base_length] != '/' && path[base_length] != '\0')) {
-            http_reply_error(request, HTTP_DIALECT_V1, 404, "not found", "not found");
-            return;
-        }
-        path += base_length;
+    const char *path = http_route_path(relay, request);
+    if (!path) {
+        http_reply_error(request, HTTP_DIALECT_V1, 404, "not found", "not found");
+        return;
     }
     enum evhttp_cmd_type method = evhttp_request_get_command(request);
     bool reading = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
@@ -163,6 +185,16 @@ static void http_request_dispatch(struct evhttp_request *request, void *argument
     } else if (strcmp(path, "/ready") == 0) {
         if (reading)
             http_ready_handle(relay, request);
+        else
+            http_method_not_allowed(request, "GET, HEAD");
+    } else if (strcmp(path, "/query") == 0) {
+        if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_POST)
+            http_query_handle(relay, request, query);
+        else
+            http_method_not_allowed(request, "GET, POST");
+    } else if (strcmp(path, "/metrics") == 0) {
+        if (reading)
+            http_metrics_handle(relay, request);
         else
             http_method_not_allowed(request, "GET, HEAD");
     } else {

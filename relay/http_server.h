@@ -52,5 +52,9 @@ void http_write_handle(struct relay *relay, struct evhttp_request *request,
 void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query);
 void http_health_handle(struct relay *relay, struct evhttp_request *request);
 void http_ready_handle(struct relay *relay, struct evhttp_request *request);
+/* GET|POST /query: CREATE DATABASE and SHOW DATABASES answered locally, 501 for the rest. */
+void http_query_handle(struct relay *relay, struct evhttp_request *request, const char *query);
+/* GET /metrics: Prometheus text format 0.0.4. */
+void http_metrics_handle(struct relay *relay, struct evhttp_request *request);
 
 #endif

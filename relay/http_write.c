@@ -14,6 +14,7 @@
 #include "relay/gzip_inflate.h"
 #include "relay/http_auth.h"
 #include "relay/http_server.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 
 #define HTTP_WRITE_MESSAGE_SIZE 1024
@@ -217,6 +218,7 @@ static void http_write_accept(struct relay *relay, struct evhttp_request *reques
     if (result.has_error)
         lineproto_error_message(&result.first_error, parse_message, sizeof parse_message);
     if (result.accepted == 0) {
+        metrics_lines_count(relay_metrics(relay), 0, result.rejected);
         if (!result.has_error) {
             http_reply_json(request, 204, NULL, 0); /* only comments and blank lines */
             return;
@@ -239,6 +241,7 @@ static void http_write_accept(struct relay *relay, struct evhttp_request *reques
         http_write_append_failed(relay, request, dialect, status);
         return;
     }
+    metrics_lines_count(relay_metrics(relay), result.accepted, result.rejected);
     int code = 204;
     char *text = NULL;
     if (result.rejected > 0) {

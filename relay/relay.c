@@ -48,6 +48,8 @@ struct relay {
     struct buffer lines;
     struct relay_waiter *first; /* ascending sequence */
     struct relay_waiter *last;
+    struct metrics *metrics;
+    cJSON *databases; /* names from CREATE DATABASE */
     int64_t started_ns;
     bool stopping;
     int exit_status;
@@ -87,6 +89,16 @@ struct buffer *relay_body_buffer(struct relay *relay)
 struct buffer *relay_lines_buffer(struct relay *relay)
 {
     return &relay->lines;
+}
+
+struct metrics *relay_metrics(struct relay *relay)
+{
+    return relay->metrics;
+}
+
+cJSON *relay_databases(struct relay *relay)
+{
+    return relay->databases;
 }
 
 int64_t relay_started_ns(const struct relay *relay)
@@ -198,12 +210,18 @@ static void relay_commit(struct relay *relay)
     relay->commit_armed = false;
     if (relay->exit_status != 0)
         return;
+    uint64_t before = spool_committed_sequence(relay->spool);
     uint64_t committed = 0;
+    int64_t start_ns = clock_monotonic_ns(&relay->clock);
     int status = spool_commit(relay->spool, &committed);
     if (status != 0) {
         relay_fail(relay, spool_error_reason(status));
         return;
     }
+    if (committed > before)
+        metrics_commit_observe(relay->metrics,
+                               (double)(clock_monotonic_ns(&relay->clock) - start_ns) / 1e9,
+                               committed - before);
     relay_waiters_answer(relay, committed, true);
 }
 
@@ -340,7 +358,9 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     signal(SIGPIPE, SIG_IGN);
     relay->parser = lineproto_parser_create();
     relay->base = event_base_new();
-    if (!relay->parser || !relay->base) {
+    relay->metrics = metrics_create();
+    relay->databases = cJSON_CreateArray();
+    if (!relay->parser || !relay->base || !relay->metrics || !relay->databases) {
         error_message_set(error, error_size, "out of memory creating the event loop");
         goto failure;
     }
@@ -353,6 +373,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     if (status != 0)
         goto failure;
     relay_recovery_log(relay, &report);
+    metrics_recovery_set(relay->metrics, report.truncated_bytes, (double)report.duration_ns / 1e9);
     if (relay_events_create(relay, error, error_size) != 0)
         goto failure;
     if (http_server_create(relay, relay->base, &relay->server, error, error_size) != 0)
@@ -398,5 +419,7 @@ void relay_destroy(struct relay *relay)
     lineproto_parser_destroy(relay->parser);
     buffer_release(&relay->body);
     buffer_release(&relay->lines);
+    metrics_destroy(relay->metrics);
+    cJSON_Delete(relay->databases);
     free(relay);
 }

@@ -18,8 +18,10 @@
 #include "relay/buffer.h"
 #include "relay/http_server.h"
 #include "relay/lineproto.h"
+#include "relay/metrics.h"
 #include "relay/spool.h"
 
+struct cJSON;
 struct evhttp_request;
 struct relay;
 
@@ -47,6 +49,10 @@ struct spool *relay_spool(struct relay *relay);
 struct lineproto_parser *relay_parser(struct relay *relay);
 struct buffer *relay_body_buffer(struct relay *relay);
 struct buffer *relay_lines_buffer(struct relay *relay);
+/* The counters of /metrics. */
+struct metrics *relay_metrics(struct relay *relay);
+/* The databases created with CREATE DATABASE (cJSON array of strings, in memory only). */
+struct cJSON *relay_databases(struct relay *relay);
 /* Wall-clock start time (ns) for /ready. */
 int64_t relay_started_ns(const struct relay *relay);
 /* True once shutdown began or the spool failed: writes get 503. */

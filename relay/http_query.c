@@ -1,0 +1,496 @@
+/* GET|POST /query (the statements the relay answers itself) and GET /metrics: the read endpoints
+ * of spec/wire.md that do not touch the write path. */
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include "relay/http_auth.h"
+#include "relay/http_server.h"
+#include "relay/metrics.h"
+#include "relay/relay.h"
+
+/* More statements in one q than any dashboard sends; bounds the work of one request. */
+#define HTTP_QUERY_STATEMENTS_MAX 64
+#define HTTP_QUERY_MESSAGE_SIZE 512
+
+enum http_query_kind { HTTP_QUERY_CREATE_DATABASE, HTTP_QUERY_SHOW_DATABASES };
+
+/* One statement of q; name points into the statement text (still quoted/escaped when quoted). */
+struct http_query_statement {
+    enum http_query_kind kind;
+    const char *name;
+    size_t name_length;
+    bool name_quoted;
+};
+
+/* A cursor over one statement: (pointer, length), never NUL-terminated on its own. */
+struct http_query_scanner {
+    const char *text;
+    size_t length;
+    size_t position;
+};
+
+enum http_query_result { HTTP_QUERY_OK, HTTP_QUERY_INVALID, HTTP_QUERY_UNSUPPORTED };
+
+static bool http_query_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool http_query_is_identifier(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+static void http_query_spaces_skip(struct http_query_scanner *scanner)
+{
+    while (scanner->position < scanner->length &&
+           http_query_is_space(scanner->text[scanner->position]))
+        scanner->position++;
+}
+
+/* Consumes keyword (case-insensitive) when it is the next whole word. */
+static bool http_query_keyword_take(struct http_query_scanner *scanner, const char *keyword,
+                                    size_t keyword_length)
+{
+    http_query_spaces_skip(scanner);
+    size_t rest = scanner->length - scanner->position;
+    const char *at = scanner->text + scanner->position;
+    if (rest < keyword_length || strncasecmp(at, keyword, keyword_length) != 0)
+        return false;
+    if (rest > keyword_length && http_query_is_identifier(at[keyword_length], false))
+        return false;
+    scanner->position += keyword_length;
+    return true;
+}
+
+#define HTTP_QUERY_KEYWORD(scanner, word) http_query_keyword_take(scanner, word, sizeof word - 1)
+
+/* Describes what the scanner is looking at, for "found X" in error messages. */
+static void http_query_found_describe(const struct http_query_scanner *scanner, char *out,
+                                      size_t size)
+{
+    size_t start = scanner->position;
+    size_t end = start;
+    while (end < scanner->length && !http_query_is_space(scanner->text[end]) && end - start < 32)
+        end++;
+    if (end == start)
+        snprintf(out, size, "EOF");
+    else
+        snprintf(out, size, "%.*s", (int)(end - start), scanner->text + start);
+}
+
+/* Reads a database name: bare identifier or "double quoted" with backslash escapes. */
+static int http_query_name_take(struct http_query_scanner *scanner,
+                                struct http_query_statement *statement)
+{
+    http_query_spaces_skip(scanner);
+    const char *text = scanner->text;
+    size_t start = scanner->position;
+    if (start < scanner->length && text[start] == '"') {
+        size_t end = start + 1;
+        while (end < scanner->length && text[end] != '"') {
+            if (text[end] == '\\')
+                end++;
+            end++;
+        }
+        if (end >= scanner->length || end == start + 1)
+            return -1;
+        statement->name = text + start + 1;
+        statement->name_length = end - start - 1;
+        statement->name_quoted = true;
+        scanner->position = end + 1;
+        return 0;
+    }
+    size_t end = start;
+    while (end < scanner->length && http_query_is_identifier(text[end], end == start))
+        end++;
+    if (end == start)
+        return -1;
+    statement->name = text + start;
+    statement->name_length = end - start;
+    statement->name_quoted = false;
+    scanner->position = end;
+    return 0;
+}
+
+/* Recognises one statement (text borrowed, length bytes, whitespace allowed around it). */
+static enum http_query_result http_query_statement_parse(const char *text, size_t length,
+                                                         struct http_query_statement *statement,
+                                                         char *message, size_t message_size)
+{
+    struct http_query_scanner scanner = {.text = text, .length = length};
+    char found[48];
+    if (HTTP_QUERY_KEYWORD(&scanner, "CREATE")) {
+        if (!HTTP_QUERY_KEYWORD(&scanner, "DATABASE"))
+            return HTTP_QUERY_UNSUPPORTED; /* CREATE USER, CREATE RETENTION POLICY, ... */
+        statement->kind = HTTP_QUERY_CREATE_DATABASE;
+        if (http_query_name_take(&scanner, statement) != 0) {
+            http_query_found_describe(&scanner, found, sizeof found);
+            snprintf(message, message_size,
+                     "error parsing query: found %s, expected a database name (bare or "
+                     "\"double quoted\") at char %zu",
+                     found, scanner.position + 1);
+            return HTTP_QUERY_INVALID;
+        }
+        /* WITH DURATION/REPLICATION/SHARD DURATION/NAME: retention is the upstream's business. */
+        http_query_spaces_skip(&scanner);
+        if (scanner.position == scanner.length || HTTP_QUERY_KEYWORD(&scanner, "WITH"))
+            return HTTP_QUERY_OK;
+        http_query_found_describe(&scanner, found, sizeof found);
+        snprintf(message, message_size,
+                 "error parsing query: found %s, expected WITH or ; at char %zu", found,
+                 scanner.position + 1);
+        return HTTP_QUERY_INVALID;
+    }
+    scanner.position = 0;
+    if (HTTP_QUERY_KEYWORD(&scanner, "SHOW") && HTTP_QUERY_KEYWORD(&scanner, "DATABASES")) {
+        statement->kind = HTTP_QUERY_SHOW_DATABASES;
+        http_query_spaces_skip(&scanner);
+        if (scanner.position == scanner.length)
+            return HTTP_QUERY_OK;
+        http_query_found_describe(&scanner, found, sizeof found);
+        snprintf(message, message_size, "error parsing query: found %s, expected ; at char %zu",
+                 found, scanner.position + 1);
+        return HTTP_QUERY_INVALID;
+    }
+    return HTTP_QUERY_UNSUPPORTED;
+}
+
+/* Splits q (borrowed, length bytes) at ';' outside double quotes and parses every non-empty
+ * statement into statements (caller-owned, HTTP_QUERY_STATEMENTS_MAX). */
+static enum http_query_result http_query_statements_parse(const char *q, size_t length,
+                                                          struct http_query_statement *statements,
+                                                          size_t *count, char *message,
+                                                          size_t message_size)
+{
+    *count = 0;
+    size_t start = 0;
+    bool quoted = false;
+    for (size_t i = 0; i <= length; i++) {
+        if (i < length) {
+            if (q[i] == '\\' && quoted) {
+                i++;
+                continue;
+            }
+            if (q[i] == '"')
+                quoted = !quoted;
+            if (q[i] != ';' || quoted)
+                continue;
+        }
+        struct http_query_scanner blank = {.text = q + start, .length = i - start};
+        http_query_spaces_skip(&blank);
+        if (blank.position < blank.length) {
+            if (*count == HTTP_QUERY_STATEMENTS_MAX) {
+                snprintf(message, message_size, "too many statements: at most %d per request",
+                         HTTP_QUERY_STATEMENTS_MAX);
+                return HTTP_QUERY_INVALID;
+            }
+            enum http_query_result result = http_query_statement_parse(
+                q + start, i - start, &statements[*count], message, message_size);
+            if (result != HTTP_QUERY_OK)
+                return result;
+            (*count)++;
+        }
+        start = i + 1;
+    }
+    if (*count == 0) {
+        snprintf(message, message_size, "error parsing query: found EOF, expected a statement");
+        return HTTP_QUERY_INVALID;
+    }
+    return HTTP_QUERY_OK;
+}
+
+/* The name without quotes and escapes; returns an owned string or NULL. */
+static char *http_query_name_copy(const struct http_query_statement *statement)
+{
+    char *name = malloc(statement->name_length + 1);
+    if (!name)
+        return NULL;
+    size_t out = 0;
+    for (size_t i = 0; i < statement->name_length; i++) {
+        if (statement->name_quoted && statement->name[i] == '\\' && i + 1 < statement->name_length)
+            i++;
+        name[out++] = statement->name[i];
+    }
+    name[out] = '\0';
+    return name;
+}
+
+static bool http_query_database_listed(const cJSON *values, const char *name)
+{
+    const cJSON *row;
+    cJSON_ArrayForEach(row, values)
+    {
+        const cJSON *first = cJSON_GetArrayItem(row, 0);
+        if (cJSON_IsString(first) && strcmp(first->valuestring, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appends ["name"] to values unless present. Returns 0 or -1 (out of memory). */
+static int http_query_database_add(cJSON *values, const char *name)
+{
+    if (!name || http_query_database_listed(values, name))
+        return 0;
+    cJSON *row = cJSON_CreateArray();
+    if (!row || !cJSON_AddItemToArray(values, row)) {
+        cJSON_Delete(row);
+        return -1;
+    }
+    cJSON *item = cJSON_CreateString(name);
+    if (!item || !cJSON_AddItemToArray(row, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+/* The series of SHOW DATABASES: the configured buckets, then the created databases. */
+static cJSON *http_query_databases_series(struct relay *relay)
+{
+    const struct config_influxdb *influxdb = &relay_config(relay)->influxdb;
+    cJSON *series = cJSON_CreateObject();
+    if (!series)
+        return NULL;
+    cJSON_AddStringToObject(series, "name", "databases");
+    cJSON *columns = cJSON_AddArrayToObject(series, "columns");
+    cJSON *column = cJSON_CreateString("name");
+    if (!columns || !column || !cJSON_AddItemToArray(columns, column)) {
+        cJSON_Delete(column);
+        cJSON_Delete(series);
+        return NULL;
+    }
+    cJSON *values = cJSON_AddArrayToObject(series, "values");
+    if (!values || http_query_database_add(values, influxdb->bucket_raw) != 0 ||
+        http_query_database_add(values, influxdb->bucket_processed) != 0) {
+        cJSON_Delete(series);
+        return NULL;
+    }
+    const cJSON *created;
+    cJSON_ArrayForEach(created, relay_databases(relay))
+    {
+        if (http_query_database_add(values, created->valuestring) != 0) {
+            cJSON_Delete(series);
+            return NULL;
+        }
+    }
+    return series;
+}
+
+/* Runs one statement and adds its result to results. Returns 0 or -1 (out of memory). */
+static int http_query_statement_run(struct relay *relay,
+                                    const struct http_query_statement *statement, size_t index,
+                                    cJSON *results)
+{
+    cJSON *result = cJSON_CreateObject();
+    if (!result || !cJSON_AddItemToArray(results, result)) {
+        cJSON_Delete(result);
+        return -1;
+    }
+    if (!cJSON_AddNumberToObject(result, "statement_id", (double)index))
+        return -1;
+    if (statement->kind == HTTP_QUERY_CREATE_DATABASE) {
+        char *name = http_query_name_copy(statement);
+        if (!name)
+            return -1;
+        cJSON *databases = relay_databases(relay);
+        bool known = false;
+        const cJSON *created;
+        cJSON_ArrayForEach(created, databases)
+        {
+            if (strcmp(created->valuestring, name) == 0)
+                known = true;
+        }
+        cJSON *item = known ? NULL : cJSON_CreateString(name);
+        free(name);
+        if (known)
+            return 0;
+        if (!item || !cJSON_AddItemToArray(databases, item)) {
+            cJSON_Delete(item);
+            return -1;
+        }
+        return 0;
+    }
+    cJSON *series = cJSON_AddArrayToObject(result, "series");
+    cJSON *databases = http_query_databases_series(relay);
+    if (!series || !databases || !cJSON_AddItemToArray(series, databases)) {
+        cJSON_Delete(databases);
+        return -1;
+    }
+    return 0;
+}
+
+static void http_query_statements_run(struct relay *relay,
+                                      const struct http_query_statement *statements, size_t count,
+                                      struct evhttp_request *request)
+{
+    cJSON *object = cJSON_CreateObject();
+    cJSON *results = object ? cJSON_AddArrayToObject(object, "results") : NULL;
+    char *text = NULL;
+    bool failed = !results;
+    for (size_t i = 0; i < count && !failed; i++)
+        failed = http_query_statement_run(relay, &statements[i], i, results) != 0;
+    if (!failed)
+        text = cJSON_PrintUnformatted(object);
+    cJSON_Delete(object);
+    if (!text) {
+        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
+        return;
+    }
+    http_reply_json(request, 200, text, strlen(text));
+    cJSON_free(text);
+}
+
+static void http_query_unsupported(struct relay *relay, struct evhttp_request *request)
+{
+    const struct config_relay *config = &relay_config(relay)->relay;
+    const char *url = relay_config(relay)->influxdb.url;
+    for (size_t i = 0; i < config->upstream_count; i++)
+        if (config->query_upstream && config->upstreams[i].name &&
+            strcmp(config->upstreams[i].name, config->query_upstream) == 0)
+            url = config->upstreams[i].url;
+    char message[HTTP_QUERY_MESSAGE_SIZE];
+    snprintf(message, sizeof message,
+             "only CREATE DATABASE and SHOW DATABASES are answered by the relay itself; query "
+             "InfluxDB directly at %s for now",
+             url ? url : "the query upstream");
+    http_reply_error(request, HTTP_DIALECT_V1, 501, "not implemented", message);
+}
+
+static bool http_query_form_posted(struct evhttp_request *request)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    const char *type =
+        evhttp_find_header(evhttp_request_get_input_headers(request), "Content-Type");
+    return type && strncasecmp(type, form, sizeof form - 1) == 0 &&
+           (type[sizeof form - 1] == '\0' || type[sizeof form - 1] == ';' ||
+            type[sizeof form - 1] == ' ');
+}
+
+/* Parses the form body of a POST into form (caller-initialised). Returns 0 or -1. */
+static int http_query_form_parse(struct evhttp_request *request, struct evkeyvalq *form)
+{
+    struct evbuffer *input = evhttp_request_get_input_buffer(request);
+    size_t length = evbuffer_get_length(input);
+    char *body = malloc(length + 1);
+    if (!body)
+        return -1;
+    /* evhttp_parse_query_str wants a NUL-terminated "a=b&c=d". */
+    if (evbuffer_copyout(input, body, length) != (ev_ssize_t)length) {
+        free(body);
+        return -1;
+    }
+    body[length] = '\0';
+    int status = evhttp_parse_query_str(body, form);
+    free(body);
+    return status;
+}
+
+static const char *http_query_parameter(struct evkeyvalq *form, struct evkeyvalq *parameters,
+                                        const char *key)
+{
+    const char *value = evhttp_find_header(form, key);
+    return value ? value : evhttp_find_header(parameters, key);
+}
+
+void http_query_handle(struct relay *relay, struct evhttp_request *request, const char *query)
+{
+    struct evkeyvalq parameters;
+    struct evkeyvalq form;
+    TAILQ_INIT(&parameters);
+    TAILQ_INIT(&form);
+    if (query && evhttp_parse_query_str(query, &parameters) != 0) {
+        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the query string");
+        goto cleanup;
+    }
+    if (evhttp_request_get_command(request) == EVHTTP_REQ_POST && http_query_form_posted(request) &&
+        http_query_form_parse(request, &form) != 0) {
+        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid",
+                         "cannot parse the application/x-www-form-urlencoded body");
+        goto cleanup;
+    }
+    struct http_auth_request credentials = {
+        .authorization =
+            evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization"),
+        .user = http_query_parameter(&form, &parameters, "u"),
+        .password = http_query_parameter(&form, &parameters, "p"),
+    };
+    if (!http_auth_allows(&relay_config(relay)->relay, HTTP_DIALECT_V1, &credentials)) {
+        evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate",
+                          "Basic realm=\"InfluxDB\"");
+        http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");
+        goto cleanup;
+    }
+    const char *q = http_query_parameter(&form, &parameters, "q");
+    if (!q) {
+        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid",
+                         "missing required parameter \"q\"");
+        goto cleanup;
+    }
+    struct http_query_statement statements[HTTP_QUERY_STATEMENTS_MAX];
+    size_t count = 0;
+    char message[HTTP_QUERY_MESSAGE_SIZE];
+    /* q is libevent's decoded copy, NUL-terminated; from here on it is a (pointer, length). */
+    enum http_query_result result =
+        http_query_statements_parse(q, strlen(q), statements, &count, message, sizeof message);
+    if (result == HTTP_QUERY_UNSUPPORTED)
+        http_query_unsupported(relay, request);
+    else if (result == HTTP_QUERY_INVALID)
+        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", message);
+    else
+        http_query_statements_run(relay, statements, count, request);
+cleanup:
+    evhttp_clear_headers(&form);
+    evhttp_clear_headers(&parameters);
+}
+
+static const char *http_metrics_sync_mode(enum config_sync_mode mode)
+{
+    switch (mode) {
+    case CONFIG_SYNC_ALWAYS:
+        return "always";
+    case CONFIG_SYNC_INTERVAL:
+        return "interval";
+    case CONFIG_SYNC_NONE:
+        return "none";
+    }
+    return "unknown";
+}
+
+void http_metrics_handle(struct relay *relay, struct evhttp_request *request)
+{
+    struct spool *spool = relay_spool(relay);
+    struct metrics_snapshot snapshot = {
+        .spool_bytes = spool_size_bytes(spool),
+        .spool_segments = spool_segment_count(spool),
+        .spool_committed_sequence = spool_committed_sequence(spool),
+        .spool_read_only = spool_is_read_only(spool),
+        .sync_mode = http_metrics_sync_mode(relay_config(relay)->relay.spool.sync.mode),
+    };
+    metrics_allocator_read(&snapshot);
+    size_t length = 0;
+    char *text = metrics_render(relay_metrics(relay), &snapshot, &length);
+    struct evbuffer *buffer = text ? evbuffer_new() : NULL;
+    if (!buffer || evbuffer_add(buffer, text, length) != 0) {
+        if (buffer)
+            evbuffer_free(buffer);
+        free(text);
+        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
+        return;
+    }
+    free(text);
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(request);
+    evhttp_remove_header(headers, "Content-Type");
+    evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_send_reply(request, 200, "OK", buffer);
+    evbuffer_free(buffer);
+}

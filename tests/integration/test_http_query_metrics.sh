@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# GET|POST /query (CREATE DATABASE and SHOW DATABASES answered by the relay, 501 for the rest
+# until the query pass-through exists) and GET /metrics against the real meter-relay.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/relay_helpers.sh"
+
+unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
+
+dir=$work_dir/relay
+relay_config_write "$dir"
+if ! relay_start "$dir"; then
+    check_fail "meter-relay starts"
+    finish
+    exit
+fi
+trap 'relay_stop; rm -rf "$work_dir"' EXIT
+
+# CREATE DATABASE via GET (bare name, WITH clause ignored) and via a POSTed form body.
+http_request create_get -G "$relay_url/query" \
+    --data-urlencode 'q=create database home_meters WITH DURATION 30d NAME "weekly"'
+expect_equal "CREATE DATABASE via GET: 200" 200 "$http_code"
+expect_equal "CREATE DATABASE via GET: body" '{"results":[{"statement_id":0}]}' "$http_body"
+expect_contains "CREATE DATABASE: JSON" "Content-Type: application/json" "$http_headers"
+
+http_request create_post -XPOST "$relay_url/query" --data-urlencode 'q=CREATE DATABASE "my db"'
+expect_equal "CREATE DATABASE via POST form: 200" 200 "$http_code"
+expect_equal "CREATE DATABASE via POST form: body" '{"results":[{"statement_id":0}]}' "$http_body"
+
+# Creating a configured or an existing one again lists it once.
+http_request create_again -XPOST "$relay_url/query?q=CREATE+DATABASE+lampfi"
+expect_equal "CREATE DATABASE with q in the POST URL: 200" 200 "$http_code"
+
+http_request show "$relay_url/query?q=SHOW%20DATABASES"
+expect_equal "SHOW DATABASES: 200" 200 "$http_code"
+expect_equal "SHOW DATABASES: configured buckets, then created ones" \
+    '{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"]]}]}]}' \
+    "$http_body"
+
+http_request two -XPOST "$relay_url/query" --data-urlencode 'q=CREATE DATABASE x; show databases;'
+expect_equal "two statements: 200" 200 "$http_code"
+expect_equal "two statements: one result each" \
+    '{"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"],["x"]]}]}]}' \
+    "$http_body"
+
+# Everything else is for InfluxDB itself for now.
+http_request select -G "$relay_url/query" --data-urlencode 'q=SELECT * FROM power'
+expect_equal "SELECT: 501" 501 "$http_code"
+expect_equal "SELECT: says where to query" \
+    '{"error":"only CREATE DATABASE and SHOW DATABASES are answered by the relay itself; query InfluxDB directly at http://127.0.0.1:9 for now"}' \
+    "$http_body"
+
+http_request missing "$relay_url/query"
+expect_equal "missing q: 400" 400 "$http_code"
+expect_equal "missing q: body" '{"error":"missing required parameter \"q\""}' "$http_body"
+
+http_request bad_name -G "$relay_url/query" --data-urlencode 'q=CREATE DATABASE 1x'
+expect_equal "CREATE DATABASE with a bad name: 400" 400 "$http_code"
+expect_contains "bad name: what was found" 'found 1x, expected a database name' "$http_body"
+
+http_request put -XPUT "$relay_url/query?q=SHOW+DATABASES"
+expect_equal "PUT /query: 405" 405 "$http_code"
+
+# Metrics after two writes.
+http_request w1 -XPOST "$relay_url/write?db=home" --data-binary $'power value=1 1700000000000000000\npower value=2 1700000001000000000\n'
+expect_equal "write 1: 204" 204 "$http_code"
+http_request w2 -XPOST "$relay_url/write?db=home" --data-binary 'gas value=3 1700000002000000000'
+expect_equal "write 2: 204" 204 "$http_code"
+
+http_request metrics "$relay_url/metrics"
+expect_equal "/metrics: 200" 200 "$http_code"
+expect_contains "/metrics: Prometheus content type" "Content-Type: text/plain; version=0.0.4" "$http_headers"
+expect_contains "/metrics: writes counted by route and code" \
+    'nebenkosten_http_requests_total{route="/write",code="204"} 2' "$http_body"
+expect_contains "/metrics: queries counted" \
+    'nebenkosten_http_requests_total{route="/query",code="501"} 1' "$http_body"
+expect_contains "/metrics: lines accepted" $'\nnebenkosten_lines_accepted_total 3\n' "$http_body"
+expect_contains "/metrics: committed sequence" $'\nnebenkosten_spool_committed_sequence 2\n' "$http_body"
+expect_contains "/metrics: sync mode" 'nebenkosten_spool_sync_mode{mode="always"} 1' "$http_body"
+expect_contains "/metrics: HELP and TYPE" \
+    $'# HELP nebenkosten_spool_bytes Bytes of all spool segments.\n# TYPE nebenkosten_spool_bytes gauge' \
+    "$http_body"
+fsync_count=$(sed -n 's/^nebenkosten_spool_fsync_seconds_count //p' <<<"$http_body")
+if [ -n "$fsync_count" ] && [ "$fsync_count" -ge 1 ]; then
+    check_pass "/metrics: fsync histogram count >= 1 ($fsync_count)"
+else
+    check_fail "/metrics: fsync histogram count >= 1" "actual: '$fsync_count'"
+fi
+expect_contains "/metrics: commit size histogram" 'nebenkosten_spool_commit_records_bucket{le="+Inf"}' "$http_body"
+
+relay_stop
+expect_equal "relay: exit status 0" 0 "$relay_exit_status"
+
+# Auth as for /write v1.
+auth_dir=$work_dir/token
+relay_config_write "$auth_dir" "  auth: token"
+printf 'RELAY_TOKENS=s3cret-token\n' >"$auth_dir/secrets/relay.env"
+chmod 600 "$auth_dir/secrets/relay.env"
+if relay_start "$auth_dir"; then
+    http_request a1 "$relay_url/query?q=SHOW+DATABASES"
+    expect_equal "auth: no credentials 401" 401 "$http_code"
+    expect_equal "auth: body" '{"error":"authorization failed"}' "$http_body"
+    http_request a2 "$relay_url/query?q=SHOW+DATABASES" -H 'Authorization: Token s3cret-token'
+    expect_equal "auth: Token 200" 200 "$http_code"
+    http_request a3 -XPOST "$relay_url/query" --data-urlencode 'q=SHOW DATABASES' \
+        --data-urlencode 'u=any' --data-urlencode 'p=s3cret-token'
+    expect_equal "auth: u/p in the form body 200" 200 "$http_code"
+    http_request a4 "$relay_url/query?q=SHOW+DATABASES" -u 'any:wrong'
+    expect_equal "auth: wrong Basic 401" 401 "$http_code"
+    relay_stop
+    expect_equal "token relay: exit status 0" 0 "$relay_exit_status"
+else
+    check_fail "token relay starts"
+fi
+finish
