@@ -78,7 +78,7 @@ include $(MODULES:%=%/module.mk)
 
 -include $(OBJECTS:.o=.d)
 
-.PHONY: all test check check-unit check-fuzz-corpus check-integration check-valgrind unit-tests fuzz-targets \
+.PHONY: all test check check-unit check-fuzz-corpus check-integration check-clients check-crash check-valgrind unit-tests fuzz-targets \
 	benchmarks fuzz fuzz-run bench run stop deps format format-check install clean
 all: $(BINARIES)
 
@@ -103,7 +103,7 @@ benchmarks: $(BENCHMARKS)
 check-valgrind: $(UNIT_TESTS)
 	tests/valgrind.sh $(UNIT_TESTS)
 
-check: check-unit check-integration
+check: check-unit check-integration check-clients check-crash
 
 check-unit: $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do \
@@ -112,6 +112,14 @@ check-unit: $(UNIT_TESTS)
 
 check-integration: $(BINARIES)
 	BIN_DIR=$(abspath $(BUILD)/bin) tests/integration/run.sh
+
+# The official client libraries (npm, locked in tests/clients/package-lock.json) against the relay.
+check-clients: $(BINARIES)
+	BIN_DIR=$(abspath $(BUILD)/bin) tests/clients/run.sh
+
+# kill -9 and full-disk loops: every acknowledged point survives.
+check-crash: $(BINARIES)
+	BIN_DIR=$(abspath $(BUILD)/bin) tests/crash/run.sh
 
 check-fuzz-corpus: $(FUZZ_TARGETS)
 	@status=0; for t in $(FUZZ_TARGETS); do \
