@@ -302,6 +302,17 @@ int config_load_buffer(const char *file_name, const char *data, size_t length,
                        const struct config_load_options *options, struct config **out,
                        struct config_diagnostics *diagnostics);
 
+/* The arguments of a command whose only options are -c/--config FILE and -h/--help (argv[0] is
+ * the command's name). */
+enum config_arguments {
+    CONFIG_ARGUMENTS_RUN,         /* *path set (NULL: the default search) */
+    CONFIG_ARGUMENTS_HELP,        /* print the usage to stdout, exit 0 */
+    CONFIG_ARGUMENTS_USAGE_ERROR, /* what was wrong is on stderr: print the usage there, exit 2 */
+};
+/* command (borrowed) prefixes the messages ("meter-relay run"); *path borrows from argv. */
+enum config_arguments config_arguments_parse(int argc, char **argv, const char *command,
+                                             const char **path);
+
 /* config_load for a command: writes every note ("note: ..."), error and warning ("warning: ...")
  * to messages (borrowed), one per line, and returns the owned config, or NULL when there were
  * errors. program (borrowed) prefixes the out-of-memory message. */

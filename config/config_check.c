@@ -23,30 +23,17 @@ static void config_check_usage(FILE *out)
 int config_command_check(int argc, char **argv)
 {
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0) {
-            config_check_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argument, "-c") == 0 || strcmp(argument, "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s check-config: %s needs a file name\n\n",
-                        program_invocation_short_name, argument);
-                config_check_usage(stderr);
-                return 2;
-            }
-            path = argv[++i];
-            continue;
-        }
-        if (strncmp(argument, "--config=", 9) == 0) {
-            path = argument + 9;
-            continue;
-        }
-        fprintf(stderr, "%s check-config: unknown %s \"%s\"\n\n", program_invocation_short_name,
-                argument[0] == '-' ? "option" : "argument", argument);
+    char command[64];
+    snprintf(command, sizeof command, "%s check-config", program_invocation_short_name);
+    switch (config_arguments_parse(argc, argv, command, &path)) {
+    case CONFIG_ARGUMENTS_HELP:
+        config_check_usage(stdout);
+        return 0;
+    case CONFIG_ARGUMENTS_USAGE_ERROR:
         config_check_usage(stderr);
         return 2;
+    case CONFIG_ARGUMENTS_RUN:
+        break;
     }
     struct config *config = config_load_reporting(path, stderr, program_invocation_short_name);
     int exit_status = 1;
@@ -81,4 +68,28 @@ struct config *config_load_reporting(const char *path, FILE *messages, const cha
         return NULL;
     }
     return config;
+}
+
+enum config_arguments config_arguments_parse(int argc, char **argv, const char *command,
+                                             const char **path)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0)
+            return CONFIG_ARGUMENTS_HELP;
+        if (strcmp(argument, "-c") == 0 || strcmp(argument, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs a file name\n\n", command, argument);
+                return CONFIG_ARGUMENTS_USAGE_ERROR;
+            }
+            *path = argv[++i];
+        } else if (strncmp(argument, "--config=", 9) == 0) {
+            *path = argument + 9;
+        } else {
+            fprintf(stderr, "%s: unknown %s \"%s\"\n\n", command,
+                    argument[0] == '-' ? "option" : "argument", argument);
+            return CONFIG_ARGUMENTS_USAGE_ERROR;
+        }
+    }
+    return CONFIG_ARGUMENTS_RUN;
 }

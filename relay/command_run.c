@@ -24,29 +24,15 @@ static void run_usage_print(FILE *out)
 int relay_command_run(int argc, char **argv)
 {
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0) {
-            run_usage_print(stdout);
-            return 0;
-        }
-        if (strcmp(argument, "-c") == 0 || strcmp(argument, "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "meter-relay run: %s needs a file name\n\n", argument);
-                run_usage_print(stderr);
-                return 2;
-            }
-            path = argv[++i];
-            continue;
-        }
-        if (strncmp(argument, "--config=", 9) == 0) {
-            path = argument + 9;
-            continue;
-        }
-        fprintf(stderr, "meter-relay run: unknown %s \"%s\"\n\n",
-                argument[0] == '-' ? "option" : "argument", argument);
+    switch (config_arguments_parse(argc, argv, "meter-relay run", &path)) {
+    case CONFIG_ARGUMENTS_HELP:
+        run_usage_print(stdout);
+        return 0;
+    case CONFIG_ARGUMENTS_USAGE_ERROR:
         run_usage_print(stderr);
         return 2;
+    case CONFIG_ARGUMENTS_RUN:
+        break;
     }
     struct config *config = config_load_reporting(path, stderr, "meter-relay run");
     if (!config)
