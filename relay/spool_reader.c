@@ -29,6 +29,7 @@ struct spool_directory_reader {
     int fd; /* -1 when no segment is open */
     struct spool_reader reader;
     uint64_t expected; /* sequence of the next record in this segment, 0 = unknown */
+    bool complete;     /* the open segment's end was re-read after the next segment started */
 };
 
 int spool_directory_reader_open(const char *dir, uint64_t from, struct spool_directory_reader **out,
@@ -153,10 +154,45 @@ static int reader_segment_open(struct spool_directory_reader *reader, char *erro
         return -EIO;
     }
     reader->fd = fd;
+    reader->complete = false;
     reader->expected = header.first_sequence;
     spool_reader_init(&reader->reader, &reader->spool.io, fd, header.salt,
                       SPOOL_SEGMENT_HEADER_SIZE, (uint64_t)status.st_size);
     return 0;
+}
+
+/* True when the segment listed after the open one holds bytes past its header. A relay finishes a
+ * segment before it writes to the next, so the open one is then complete. */
+static bool reader_next_segment_started(const struct spool_directory_reader *reader)
+{
+    if (reader->index + 1 >= reader->segment_count)
+        return false;
+    char path[4096 + 32];
+    if (spool_segment_path(&reader->spool, reader->segments[reader->index + 1].id, path,
+                           sizeof path) != 0)
+        return false;
+    struct stat status;
+    return stat(path, &status) == 0 && (uint64_t)status.st_size > SPOOL_SEGMENT_HEADER_SIZE;
+}
+
+/* At the end of the open segment as last seen: returns 1 to go on reading it (a running relay
+ * appended to it before moving on to the next segment), 0 to go to the next segment, 2 when this
+ * is the newest data (stop here, so the dump stays a gap-free prefix), -EIO. */
+static int reader_segment_end(struct spool_directory_reader *reader)
+{
+    if (reader->complete)
+        return 0;
+    if (!reader_next_segment_started(reader))
+        return 2;
+    reader->complete = true;
+    struct stat status;
+    if (fstat(reader->fd, &status) != 0)
+        return -EIO;
+    if ((uint64_t)status.st_size == reader->reader.end)
+        return 0;
+    reader->reader.end = (uint64_t)status.st_size;
+    buffer_clear(&reader->reader.window); /* re-read from the offset with the new end */
+    return 1;
 }
 
 /* Re-reads the record at the reader's offset a few times: a running relay may be writing it.
@@ -201,7 +237,18 @@ int spool_directory_reader_next(struct spool_directory_reader *reader, struct sp
         struct spool_record_view view;
         int64_t padded = spool_reader_peek(&reader->reader, &view);
         if (padded == 0) {
+            int end = reader_segment_end(reader);
+            if (end == 1)
+                continue;
+            if (end < 0) {
+                error_message_set(error, error_size, "%s/%020" PRIu64 ".seg: cannot stat: %s",
+                                  reader->segment_dir, reader->segments[reader->index].id,
+                                  strerror(errno));
+                return end;
+            }
             reader_segment_close(reader);
+            if (end == 2)
+                reader->index = reader->segment_count;
             continue;
         }
         if (padded > 0 && reader->expected != 0 && view.sequence != reader->expected)
