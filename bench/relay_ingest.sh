@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Ingest benchmark of meter-relay: wrk against /write with the spool on the real disk.
+#
+#   bench/relay_ingest.sh [SECONDS per case, default 10]
+#
+# Expects a release build (`make all`: build/release/bin/meter-relay, jemalloc); builds nothing.
+# Set METER_RELAY to bench another binary. For each spool.sync mode (always, none) and each
+# case, a fresh relay on a free 127.0.0.1 port with an empty spool under build/ (never /tmp,
+# which may be tmpfs) gets `wrk -t1 -c<N> -d<S>s --latency`; the table shows acknowledged lines/s
+# and requests/s, p50/p99 latency, relay CPU (user+system seconds per wall second, from
+# /proc/<pid>/stat) and the relay's peak RSS (VmHWM). Any answer other than 204 or any socket
+# error fails the run.
+set -euo pipefail
+
+repo_dir=$(cd "$(dirname "$0")/.." && pwd)
+duration=${1:-10}
+relay_binary=${METER_RELAY:-$repo_dir/build/release/bin/meter-relay}
+lua_dir=$repo_dir/bench/relay_ingest
+batch_lines=5000
+
+for tool in wrk gzip curl; do
+    command -v "$tool" >/dev/null || { echo "relay_ingest: $tool is not installed" >&2; exit 1; }
+done
+if [ ! -x "$relay_binary" ]; then
+    echo "relay_ingest: $relay_binary not found; run 'make all' first" >&2
+    exit 1
+fi
+
+mkdir -p "$repo_dir/build"
+work_dir=$(mktemp -d "$repo_dir/build/relay-ingest.XXXXXX")
+relay_pid=
+cleanup() {
+    if [ -n "$relay_pid" ]; then
+        kill -TERM "$relay_pid" 2>/dev/null || true
+        wait "$relay_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work_dir"
+}
+trap cleanup EXIT
+
+# Telegraf-like batch: cpu, mem and disk lines in turn with 3-5 tags and integer, float and
+# boolean fields, about 230 bytes a line, nanosecond timestamps 10 s apart.
+awk -v lines="$batch_lines" 'BEGIN {
+    base = 1764184000
+    for (i = 0; i < lines; i++) {
+        host = sprintf("meter-gateway-%02d", i % 17)
+        stamp = sprintf("%d%09d", base + 10 * int(i / 3), i % 1000)
+        if (i % 3 == 0)
+            printf "cpu,host=%s,cpu=cpu%d,region=eu-central,datacenter=fra1,env=production,rack=r12 usage_user=%.4f,usage_system=%.4f,usage_idle=%.4f,usage_iowait=%.4f,usage_irq=0,usage_steal=0 %s\n", host, i % 8, (i * 7 % 1000) / 10.0, (i * 3 % 500) / 10.0, 100 - (i % 97), (i % 13) / 100.0, stamp
+        else if (i % 3 == 1)
+            printf "mem,host=%s,region=eu-central,datacenter=fra1,env=production,rack=r12 total=16777216000i,available=%di,used=%di,used_percent=%.6f,free=%di,cached=%di,swap_free=0i %s\n", host, 8000000000 + i * 12345, 8777216000 - i * 12345, 52.3 + (i % 100) / 100.0, 1000000000 + i * 777, 2000000000 + i, stamp
+        else
+            printf "disk,host=%s,device=nvme0n1p%d,fstype=ext4,mode=rw,path=/srv/data%d total=1000204886016i,free=%di,used=%di,used_percent=%.5f,inodes_free=%di,readonly=false %s\n", host, i % 4, i % 4, 500000000000 + i * 4096, 500204886016 - i * 4096, 50.01 + (i % 50) / 10.0, 60000000 - i, stamp
+    }
+}' >"$work_dir/batch.lp"
+gzip -6 -c "$work_dir/batch.lp" >"$work_dir/batch.lp.gz"
+batch_bytes=$(wc -c <"$work_dir/batch.lp")
+gzip_bytes=$(wc -c <"$work_dir/batch.lp.gz")
+
+relay_config_write() {
+    local dir=$1 sync=$2
+    mkdir -p "$dir/secrets"
+    chmod 700 "$dir/secrets"
+    # The upstream is a closed port: the relay only spools here (forwarding retries in the
+    # background, as when InfluxDB is down).
+    cat >"$dir/config.yaml" <<YAML
+influxdb:
+  url: http://127.0.0.1:9
+secrets_dir: secrets
+meters_config: meters.yaml
+seasonal_patterns_config: seasonal_patterns.yaml
+logging:
+  level: info
+  format: json
+relay:
+  listen: 127.0.0.1:0
+  spool:
+    dir: spool
+    sync: $sync
+    max_bytes: 32GiB
+stream:
+  enabled: false
+YAML
+    : >"$dir/meters.yaml"
+    : >"$dir/seasonal_patterns.yaml"
+}
+
+relay_start() {
+    local dir=$1 port="" _
+    "$relay_binary" run -c "$dir/config.yaml" 2>"$dir/relay.log" &
+    relay_pid=$!
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$dir/relay.log" | head -n 1)
+        [ -n "$port" ] && break
+        kill -0 "$relay_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "relay_ingest: meter-relay did not start:" >&2
+        cat "$dir/relay.log" >&2
+        return 1
+    fi
+    relay_url=http://127.0.0.1:$port
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$relay_url/ping")" = 204 ] && return 0
+        sleep 0.1
+    done
+    echo "relay_ingest: meter-relay does not answer /ping at $relay_url" >&2
+    return 1
+}
+
+relay_stop() {
+    kill -TERM "$relay_pid"
+    wait "$relay_pid" || { echo "relay_ingest: meter-relay exited with $?" >&2; return 1; }
+    relay_pid=
+}
+
+# CPU ticks (utime + stime) of a process: fields 14 and 15 of /proc/PID/stat, counted after the
+# ")" that ends the command name (which may contain spaces).
+cpu_ticks() {
+    local stat
+    stat=$(<"/proc/$1/stat")
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # splitting the fields is the point
+    set -- $stat
+    echo $((${12} + ${13}))
+}
+
+ticks_per_second=$(getconf CLK_TCK)
+failures=0
+results=()
+
+# run_case SYNC NAME CONNECTIONS LINES_PER_REQUEST LUA [LUA ARGUMENTS...]
+run_case() {
+    local sync=$1 name=$2 connections=$3 lines_per_request=$4 lua=$5
+    shift 5
+    local dir=$work_dir/case
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    relay_config_write "$dir" "$sync"
+    relay_start "$dir"
+    local ticks_before ticks_after peak_kib output result
+    ticks_before=$(cpu_ticks "$relay_pid")
+    output=$(RELAY_INGEST_LUA_DIR=$lua_dir wrk -t1 -c"$connections" -d"${duration}s" --latency \
+        -s "$lua_dir/$lua" "$relay_url" -- "$@")
+    ticks_after=$(cpu_ticks "$relay_pid")
+    peak_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$relay_pid/status")
+    relay_stop
+    result=$(grep '^RESULT ' <<<"$output") || {
+        echo "relay_ingest: wrk printed no RESULT line:" >&2
+        echo "$output" >&2
+        exit 1
+    }
+    local requests duration_us p50_us p99_us non_204 socket_errors first_non_204
+    eval "$(sed 's/^RESULT //; s/ /\n/g' <<<"$result" | sed 's/^\([a-z0-9_]*\)=\(.*\)$/\1='"'"'\2'"'"'/')"
+    if [ "$non_204" != 0 ] || [ "$socket_errors" != 0 ]; then
+        echo "relay_ingest: $sync $name c=$connections: $non_204 answers not 204" \
+            "(first: $first_non_204), $socket_errors socket errors" >&2
+        failures=$((failures + 1))
+    fi
+    results+=("$(awk -v sync="$sync" -v name="$name" -v c="$connections" -v n="$requests" \
+        -v us="$duration_us" -v lines="$lines_per_request" -v p50="$p50_us" -v p99="$p99_us" \
+        -v ticks=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" -v kib="$peak_kib" \
+        -v bad="$non_204" 'BEGIN {
+            seconds = us / 1e6
+            ok = n - bad
+            printf "| %-6s | %-12s | %3d | %11.0f | %8.0f | %7.2f | %7.2f | %8.2f | %7.1f |\n",
+                sync, name, c, ok * lines / seconds, ok / seconds, p50 / 1000, p99 / 1000,
+                ticks / hz / seconds, kib / 1024
+        }')")
+    printf '%s\n' "${results[-1]}"
+}
+
+printf 'meter-relay: %s\n' "$relay_binary"
+printf 'machine: nproc %s, %s, kernel %s, %s\n' "$(nproc)" \
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(uname -r)" \
+    "$(date -u '+%Y-%m-%d %H:%M UTC')"
+printf 'spool: %s (%s); batch: %d lines, %d bytes (%d bytes a line), gzip %d bytes; %ss a case\n' \
+    "$work_dir" "$(findmnt -n -o FSTYPE -T "$work_dir")" "$batch_lines" "$batch_bytes" \
+    $((batch_bytes / batch_lines)) "$gzip_bytes" "$duration"
+printf 'load average before: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+header='| sync   | case         |   c |     lines/s |    req/s | p50 ms  | p99 ms  | CPU s/s  | RSS MiB |'
+rule='|--------|--------------|----:|------------:|---------:|--------:|--------:|---------:|--------:|'
+printf '%s\n%s\n' "$header" "$rule"
+for sync in always none; do
+    for connections in 16 64; do
+        run_case "$sync" "batch plain" "$connections" "$batch_lines" batch.lua "$work_dir/batch.lp"
+        run_case "$sync" "batch gzip" "$connections" "$batch_lines" batch.lua \
+            "$work_dir/batch.lp.gz" gzip
+        run_case "$sync" "single line" "$connections" 1 single.lua
+    done
+done
+printf '\nload average after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$failures" != 0 ]; then
+    echo "relay_ingest: $failures case(s) had answers other than 204 or socket errors" >&2
+    exit 1
+fi
