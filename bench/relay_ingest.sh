@@ -57,63 +57,11 @@ gzip -6 -c "$work_dir/batch.lp" >"$work_dir/batch.lp.gz"
 batch_bytes=$(wc -c <"$work_dir/batch.lp")
 gzip_bytes=$(wc -c <"$work_dir/batch.lp.gz")
 
-relay_config_write() {
-    local dir=$1 sync=$2
-    mkdir -p "$dir/secrets"
-    chmod 700 "$dir/secrets"
-    # The upstream is a closed port: the relay only spools here (forwarding retries in the
-    # background, as when InfluxDB is down).
-    cat >"$dir/config.yaml" <<YAML
-influxdb:
-  url: http://127.0.0.1:9
-secrets_dir: secrets
-meters_config: meters.yaml
-seasonal_patterns_config: seasonal_patterns.yaml
-logging:
-  level: info
-  format: json
-relay:
-  listen: 127.0.0.1:0
-  spool:
-    dir: spool
-    sync: $sync
-    max_bytes: 32GiB
-stream:
-  enabled: false
-YAML
-    : >"$dir/meters.yaml"
-    : >"$dir/seasonal_patterns.yaml"
-}
-
-relay_start() {
-    local dir=$1 port="" _
-    "$relay_binary" run -c "$dir/config.yaml" 2>"$dir/relay.log" &
-    relay_pid=$!
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$dir/relay.log" | head -n 1)
-        [ -n "$port" ] && break
-        kill -0 "$relay_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
-        echo "relay_ingest: meter-relay did not start:" >&2
-        cat "$dir/relay.log" >&2
-        return 1
-    fi
-    relay_url=http://127.0.0.1:$port
-    for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$relay_url/ping")" = 204 ] && return 0
-        sleep 0.1
-    done
-    echo "relay_ingest: meter-relay does not answer /ping at $relay_url" >&2
-    return 1
-}
-
-relay_stop() {
-    kill -TERM "$relay_pid"
-    wait "$relay_pid" || { echo "relay_ingest: meter-relay exited with $?" >&2; return 1; }
-    relay_pid=
-}
+# The tests' relay helpers (relay_config_write, relay_start, relay_stop) run the relay here too:
+# the upstream is a closed port, so the relay only spools.
+BIN_DIR=$(dirname "$relay_binary")
+# shellcheck source=../tests/integration/relay_helpers.sh
+source "$repo_dir/tests/integration/relay_helpers.sh"
 
 # CPU ticks (utime + stime) of a process: fields 14 and 15 of /proc/PID/stat, counted after the
 # ")" that ends the command name (which may contain spaces).
@@ -137,7 +85,8 @@ run_case() {
     local dir=$work_dir/case
     rm -rf "$dir"
     mkdir -p "$dir"
-    relay_config_write "$dir" "$sync"
+    relay_config_write "$dir" "    sync: $sync
+    max_bytes: 32GiB"
     relay_start "$dir"
     local ticks_before ticks_after peak_kib output result
     ticks_before=$(cpu_ticks "$relay_pid")
@@ -146,6 +95,10 @@ run_case() {
     ticks_after=$(cpu_ticks "$relay_pid")
     peak_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$relay_pid/status")
     relay_stop
+    if [ "$relay_exit_status" != 0 ]; then
+        echo "relay_ingest: meter-relay exited with $relay_exit_status" >&2
+        exit 1
+    fi
     result=$(grep '^RESULT ' <<<"$output") || {
         echo "relay_ingest: wrk printed no RESULT line:" >&2
         echo "$output" >&2
