@@ -3,6 +3,9 @@
 #
 #   bench/relay_ingest.sh [SECONDS per case, default 10]
 #
+# RELAY_INGEST_CASES (an extended regular expression, default all) picks cases by
+# "SYNC NAME CONNECTIONS", e.g. RELAY_INGEST_CASES='always single line 64'.
+#
 # Expects a release build (`make all`: build/release/bin/meter-relay, jemalloc); builds nothing.
 # Set METER_RELAY to bench another binary. For each spool.sync mode (always, none) and each
 # case, a fresh relay on a free 127.0.0.1 port with an empty spool under build/ (never /tmp,
@@ -82,6 +85,7 @@ results=()
 run_case() {
     local sync=$1 name=$2 connections=$3 lines_per_request=$4 lua=$5
     shift 5
+    [[ "$sync $name $connections" =~ ${RELAY_INGEST_CASES:-.} ]] || return 0
     local dir=$work_dir/case
     rm -rf "$dir"
     mkdir -p "$dir"

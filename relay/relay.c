@@ -40,6 +40,9 @@ struct relay {
     struct http_server *server;
     struct event *commit_event;
     bool commit_armed;
+    struct event *commit_completed_event; /* the sync thread finished an fdatasync */
+    uint64_t commit_before;               /* committed sequence when the commit in flight began */
+    int64_t commit_started_ns;
     struct event *sync_timer; /* sync interval mode: keeps committing so the tail gets synced */
     struct event *terminate_signal;
     struct event *interrupt_signal;
@@ -125,9 +128,16 @@ void relay_request_id_generate(struct relay *relay, char *out)
     }
     words[0] = (words[0] & ~0xf000ULL) | 0x4000ULL;       /* version 4 */
     words[1] = (words[1] & ~(3ULL << 62)) | (2ULL << 62); /* RFC 4122 variant */
-    snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-             words[0] >> 32, (words[0] >> 16) & 0xffff, words[0] & 0xffff, words[1] >> 48,
-             (uint64_t)(words[1] & 0xffffffffffffULL));
+    /* 8-4-4-4-12 hex digits by hand: snprintf showed up in the per-request profile. */
+    static const char digits[] = "0123456789abcdef";
+    size_t at = 0;
+    for (int i = 0; i < 32; i++) {
+        if (i == 8 || i == 12 || i == 16 || i == 20)
+            out[at++] = '-';
+        uint64_t word = words[i / 16];
+        out[at++] = digits[(word >> (60 - 4 * (i % 16))) & 0xf];
+    }
+    out[at] = '\0';
 }
 
 static void relay_waiter_unlink(struct relay_waiter *waiter)
@@ -205,24 +215,57 @@ void relay_fail(struct relay *relay, const char *reason)
     relay_shutdown_finish(relay);
 }
 
+/* A commit finished (here or on the sync thread): counts it, answers its waiters. */
+static void relay_commit_finished(struct relay *relay, uint64_t committed)
+{
+    if (committed > relay->commit_before)
+        metrics_commit_observe(
+            relay->metrics,
+            (double)(clock_monotonic_ns(&relay->clock) - relay->commit_started_ns) / 1e9,
+            committed - relay->commit_before);
+    relay->commit_started_ns = 0;
+    relay_waiters_answer(relay, committed, true);
+}
+
 static void relay_commit(struct relay *relay)
 {
     relay->commit_armed = false;
     if (relay->exit_status != 0)
         return;
     uint64_t before = spool_committed_sequence(relay->spool);
+    int64_t started_ns = clock_monotonic_ns(&relay->clock);
     uint64_t committed = 0;
-    int64_t start_ns = clock_monotonic_ns(&relay->clock);
-    int status = spool_commit(relay->spool, &committed);
+    int status = spool_commit_start(relay->spool, &committed);
+    if (status < 0) {
+        relay_fail(relay, spool_error_reason(status));
+        return;
+    }
+    if (status == 1 || relay->commit_started_ns == 0) {
+        relay->commit_before = before;
+        relay->commit_started_ns = started_ns;
+    }
+    if (status == 1)
+        relay_commit_finished(relay, committed);
+}
+
+/* The sync thread finished: answer what it made durable, then start the next fdatasync at once
+ * for everything appended meanwhile. */
+static void relay_commit_completed_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct relay *relay = argument;
+    uint64_t committed = 0;
+    int status = spool_commit_complete(relay->spool, &committed);
+    if (status == -EAGAIN)
+        return;
     if (status != 0) {
         relay_fail(relay, spool_error_reason(status));
         return;
     }
-    if (committed > before)
-        metrics_commit_observe(relay->metrics,
-                               (double)(clock_monotonic_ns(&relay->clock) - start_ns) / 1e9,
-                               committed - before);
-    relay_waiters_answer(relay, committed, true);
+    relay_commit_finished(relay, committed);
+    if (relay->first && !relay->stopping)
+        relay_commit(relay);
 }
 
 static void relay_commit_event(evutil_socket_t fd, short what, void *argument)
@@ -327,6 +370,20 @@ static int relay_events_create(struct relay *relay, char *error, size_t error_si
         return -1;
     }
     const struct config_sync *sync = &relay->config->relay.spool.sync;
+    if (sync->mode == CONFIG_SYNC_ALWAYS) {
+        int fd = spool_sync_thread_start(relay->spool);
+        if (fd < 0) {
+            error_message_set(error, error_size, "cannot start the spool's sync thread: %s",
+                              strerror(-fd));
+            return -1;
+        }
+        relay->commit_completed_event =
+            event_new(relay->base, fd, EV_READ | EV_PERSIST, relay_commit_completed_event, relay);
+        if (!relay->commit_completed_event || event_add(relay->commit_completed_event, NULL) != 0) {
+            error_message_set(error, error_size, "cannot set up the event loop (libevent)");
+            return -1;
+        }
+    }
     if (sync->mode == CONFIG_SYNC_INTERVAL && sync->interval_ms > 0) {
         relay->sync_timer = event_new(relay->base, -1, EV_PERSIST, relay_sync_timer_event, relay);
         struct timeval interval = {sync->interval_ms / 1000, (sync->interval_ms % 1000) * 1000};
@@ -336,6 +393,19 @@ static int relay_events_create(struct relay *relay, char *error, size_t error_si
         }
     }
     return 0;
+}
+
+/* The changelist lets libevent fold the add/remove pairs evhttp makes for every request into
+ * one epoll_ctl (or none) per pass: without it each request costs four system calls. */
+static struct event_base *relay_event_base_new(void)
+{
+    struct event_config *config = event_config_new();
+    if (!config)
+        return NULL;
+    event_config_set_flag(config, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(config);
+    event_config_free(config);
+    return base;
 }
 
 int relay_create(const struct config *config, struct logger *logger, const struct clock *clock,
@@ -357,7 +427,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     /* A client that hangs up must not kill the relay: writes then fail with EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
     relay->parser = lineproto_parser_create();
-    relay->base = event_base_new();
+    relay->base = relay_event_base_new();
     relay->metrics = metrics_create();
     relay->databases = cJSON_CreateArray();
     if (!relay->parser || !relay->base || !relay->metrics || !relay->databases) {
@@ -407,6 +477,8 @@ void relay_destroy(struct relay *relay)
     http_server_destroy(relay->server);
     if (relay->commit_event)
         event_free(relay->commit_event);
+    if (relay->commit_completed_event)
+        event_free(relay->commit_completed_event);
     if (relay->sync_timer)
         event_free(relay->sync_timer);
     if (relay->terminate_signal)

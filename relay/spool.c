@@ -289,6 +289,7 @@ void spool_close(struct spool *spool)
     if (!spool)
         return;
     const struct spool_io *io = &spool->io;
+    spool_sync_thread_stop(spool);
     spool_consumers_release(spool);
     if (spool->active_fd >= 0 && io->close(io->context, spool->active_fd) != 0)
         log_warning(spool->logger, "close of the active spool segment failed");
@@ -314,11 +315,38 @@ static int spool_fail(struct spool *spool, const char *what, int error)
     return -EIO;
 }
 
+/* Takes the result of the sync thread's job (result and sequence from
+ * spool_sync_thread_collect). Returns 0 or -EIO. */
+static int sync_result_apply(struct spool *spool, int result, uint64_t sequence)
+{
+    if (result != 0)
+        return spool_fail(spool, "fdatasync of the spool failed; the relay stops", -result);
+    if (sequence > spool->synced_sequence)
+        spool->synced_sequence = sequence;
+    if (spool->synced_sequence > spool->committed_sequence)
+        spool->committed_sequence = spool->synced_sequence;
+    spool->last_sync_ns = clock_monotonic_ns(&spool->clock);
+    return 0;
+}
+
+/* Waits for the sync thread's job in flight, if any, and takes its result: before the active
+ * segment is closed, or a synchronous commit. Returns 0 or -EIO. */
+static int sync_in_flight_settle(struct spool *spool)
+{
+    if (!spool->sync_in_flight)
+        return 0;
+    uint64_t sequence = 0;
+    int result = spool_sync_thread_collect(spool, true, &sequence);
+    return sync_result_apply(spool, result, sequence);
+}
+
 /* Switches appends to the pre-created segment, syncing the one it leaves first so that a commit
  * (which syncs only the active segment) covers everything appended. */
 static int segment_roll_over(struct spool *spool)
 {
     const struct spool_io *io = &spool->io;
+    if (sync_in_flight_settle(spool) != 0)
+        return -EIO;
     if (!spool->has_prepared) {
         int result = spool_segment_prepare(spool);
         if (result != 0)
@@ -460,9 +488,20 @@ int spool_append(struct spool *spool, const struct spool_routing *routing, const
     return 0;
 }
 
+/* Off the ack path of a commit: its caller answers first, so preparing the next segment here
+ * only delays the next loop pass, and only once per segment. Returns 0 or -EIO. */
+static int next_segment_prepare(struct spool *spool)
+{
+    if (spool->has_prepared || spool->read_only)
+        return 0;
+    if (spool_segment_prepare(spool) == -EIO)
+        return spool_fail(spool, "cannot pre-create the next spool segment", EIO);
+    return 0;
+}
+
 static int commit_run(struct spool *spool, bool force, uint64_t *committed)
 {
-    if (spool->failed)
+    if (spool->failed || sync_in_flight_settle(spool) != 0)
         return -EIO;
     uint64_t appended = spool->next_sequence - 1;
     bool sync = false;
@@ -482,14 +521,33 @@ static int commit_run(struct spool *spool, bool force, uint64_t *committed)
     spool->committed_sequence = appended;
     if (committed)
         *committed = appended;
-    /* Off the ack path of this pass: the caller answers after commit returns, so preparing the
-     * next segment here only delays the next pass, and only once per segment. */
-    if (!spool->has_prepared && !spool->read_only) {
-        int result = spool_segment_prepare(spool);
-        if (result == -EIO)
-            return spool_fail(spool, "cannot pre-create the next spool segment", EIO);
-    }
+    return next_segment_prepare(spool);
+}
+
+int spool_commit_start(struct spool *spool, uint64_t *committed)
+{
+    if (spool->failed)
+        return -EIO;
+    if (spool->sync_in_flight)
+        return 0;
+    uint64_t appended = spool->next_sequence - 1;
+    if (!spool->syncer || appended <= spool->synced_sequence)
+        return commit_run(spool, false, committed) == 0 ? 1 : -EIO;
+    spool_sync_thread_hand_over(spool, spool->active_fd, appended);
     return 0;
+}
+
+int spool_commit_complete(struct spool *spool, uint64_t *committed)
+{
+    uint64_t sequence = 0;
+    int result = spool_sync_thread_collect(spool, false, &sequence);
+    if (result == -EAGAIN)
+        return -EAGAIN;
+    if (sync_result_apply(spool, result, sequence) != 0)
+        return -EIO;
+    if (committed)
+        *committed = spool->committed_sequence;
+    return next_segment_prepare(spool);
 }
 
 int spool_commit(struct spool *spool, uint64_t *committed)

@@ -1,9 +1,11 @@
 /* The durable spool of meter-relay (spec/spool.md): append-only segments of CRC-protected
  * records, group commit with one fdatasync, per-consumer cursors, recovery at open.
  *
- * Synchronous and single-threaded: the HTTP layer calls spool_append() for each validated request
- * and spool_commit() once per loop pass, then answers every request whose sequence number is at
- * or below the committed one. Consumers (upstreams, the stream processor) read through cursors.
+ * Single-threaded API: the HTTP layer calls spool_append() for each validated request and
+ * spool_commit() (or spool_commit_start() with the sync thread) once per loop pass, then answers
+ * every request whose sequence number is at or below the committed one. Consumers (upstreams,
+ * the stream processor) read through cursors. The only other thread is the optional sync thread,
+ * which runs nothing but fdatasync.
  *
  * Layout under the spool directory: seg/<20-digit id>.seg, cursor/<consumer>.cur, quarantine/,
  * reserve, LOCK. Segment header (64 bytes, little-endian): magic "NKSPOOL\0", version u32,
@@ -13,7 +15,10 @@
  * without padding) | type u8 | flags u8 | meta_len u16 | seq u64 | salt u32 | crc32c u32 | meta |
  * payload, padded with zeros to a multiple of 8; the CRC covers the 24 header bytes (crc field
  * zero), meta and payload. Meta: version u8 (1), then db, rp, bucket, org each as u16 length +
- * bytes, then a u8 consumer count and each consumer name as u8 length + bytes. */
+ * bytes, then a u8 consumer count and each consumer name as u8 length + bytes.
+ * Segments are preallocated to segment_bytes (fallocate) and are zero after their last record: an
+ * all-zero record header ends the data, so does the end of the file (a file system that cannot
+ * preallocate, or a segment cut after a failed write). */
 #ifndef NEBENKOSTEN_RELAY_SPOOL_H
 #define NEBENKOSTEN_RELAY_SPOOL_H
 
@@ -134,6 +139,24 @@ int spool_append(struct spool *spool, const struct spool_routing *routing, const
  * sequence number (every record up to it may be acknowledged) in *committed (borrowed; may be
  * NULL). Returns 0 or -EIO (fatal: the fdatasync failed, the data may be lost; exit non-zero). */
 int spool_commit(struct spool *spool, uint64_t *committed);
+
+/* Starts the sync thread (sync mode always only): from now on spool_commit_start() hands the
+ * fdatasync to it, so the caller's loop keeps accepting while the disk syncs. Returns the eventfd
+ * (owned by the spool) that becomes readable when a commit finished: call
+ * spool_commit_complete() then. Returns -ENOTSUP in other sync modes, or another negative errno
+ * (the synchronous commit stays in use). */
+int spool_sync_thread_start(struct spool *spool);
+
+/* spool_commit() for an event loop. Returns 1 when the commit finished here (no sync thread, or
+ * nothing new to sync; *committed set as by spool_commit), 0 when its fdatasync is in flight on
+ * the sync thread (or one already was: its completion starts nothing by itself, so call this
+ * again after spool_commit_complete), or -EIO. */
+int spool_commit_start(struct spool *spool, uint64_t *committed);
+
+/* Collects the commit in flight once the eventfd of spool_sync_thread_start() is readable.
+ * Returns 0 with the highest committed sequence in *committed, -EAGAIN (nothing finished), or
+ * -EIO (the fdatasync failed: fatal as in spool_commit). */
+int spool_commit_complete(struct spool *spool, uint64_t *committed);
 
 /* spool_commit() with an fdatasync whatever the sync mode (shutdown, end of an interval). */
 int spool_flush(struct spool *spool, uint64_t *committed);

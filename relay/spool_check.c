@@ -78,9 +78,9 @@ static void check_segment_report(const struct spool_segment_scan *scan, size_t i
     fprintf(out, "segment %020" PRIu64 ".seg: ", scan->id);
     if (scan->records > 0)
         fprintf(out, "%" PRIu64 " records, sequence %" PRIu64 "..%" PRIu64 ", %" PRIu64 " bytes",
-                scan->records, scan->first_sequence, scan->last_sequence, scan->file_size);
+                scan->records, scan->first_sequence, scan->last_sequence, scan->valid_end);
     else
-        fprintf(out, "no records, %" PRIu64 " bytes", scan->file_size);
+        fprintf(out, "no records, %" PRIu64 " bytes", scan->valid_end);
     if (!scan->header_valid && (long)index < last) {
         fprintf(out, "; header invalid: would be quarantined");
         (*quarantine)++;
@@ -91,17 +91,17 @@ static void check_segment_report(const struct spool_segment_scan *scan, size_t i
         fprintf(out,
                 "; corrupt at offset %" PRIu64 " with good records after it: would be copied to "
                 "quarantine and truncated (%" PRIu64 " bytes)",
-                scan->valid_end, scan->file_size - scan->valid_end);
+                scan->valid_end, scan->data_end - scan->valid_end);
         (*quarantine)++;
-        *truncate += scan->file_size - scan->valid_end;
+        *truncate += scan->data_end - scan->valid_end;
     } else if (scan->damaged && (long)index == last) {
         fprintf(out, "; torn tail at offset %" PRIu64 ": %" PRIu64 " bytes would be truncated",
-                scan->valid_end, scan->file_size - scan->valid_end);
-        *truncate += scan->file_size - scan->valid_end;
+                scan->valid_end, scan->data_end - scan->valid_end);
+        *truncate += scan->data_end - scan->valid_end;
     } else if (scan->damaged || !scan->header_valid) {
         fprintf(out, "; incomplete after the tail: would be %s",
                 scan->header_valid ? "truncated" : "removed");
-        *truncate += scan->file_size - scan->valid_end;
+        *truncate += scan->data_end - scan->valid_end;
     }
     fputc('\n', out);
 }

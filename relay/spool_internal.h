@@ -46,6 +46,16 @@ int spool_meta_decode(const uint8_t *meta, size_t length, struct spool_routing *
 void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt, const void *meta,
                                size_t meta_length, const void *payload, size_t payload_length);
 
+/* True when the SPOOL_RECORD_HEADER_SIZE bytes at header (borrowed) are all zero: the end of the
+ * data in a preallocated segment. A torn write that lost only some header bytes is not an end. */
+static inline bool spool_record_is_end(const uint8_t *header)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < SPOOL_RECORD_HEADER_SIZE; i++)
+        any |= header[i];
+    return any == 0;
+}
+
 /* A record checked in place: slices point into the bytes given to spool_record_decode. */
 struct spool_record_view {
     uint64_t sequence;
@@ -77,7 +87,8 @@ void spool_reader_init(struct spool_reader *reader, const struct spool_io *io, i
                        uint32_t salt, uint64_t offset, uint64_t end);
 void spool_reader_release(struct spool_reader *reader);
 /* Decodes the record at reader->offset without moving past it (view borrowed into the window,
- * valid until the next call). Returns its padded size, 0 at end, -EBADMSG (bad or partial
+ * valid until the next call). Returns its padded size, 0 at end (reader->end, or an all-zero
+ * record header), -EBADMSG (bad or partial
  * record), -EIO (read failed), -ENOMEM. */
 int64_t spool_reader_peek(struct spool_reader *reader, struct spool_record_view *view);
 
@@ -134,7 +145,19 @@ struct spool {
     struct spool_consumer *consumers;
     size_t consumer_count, consumer_capacity;
     struct buffer scratch; /* meta of the record being appended */
+
+    struct spool_syncer *syncer; /* NULL until spool_sync_thread_start */
+    bool sync_in_flight;         /* a job was handed to the sync thread and not collected */
 };
+
+/* Sync thread (spool_sync.c). Hands the fdatasync of fd covering every record up to sequence to
+ * the thread; false when there is no thread. */
+bool spool_sync_thread_hand_over(struct spool *spool, int fd, uint64_t sequence);
+/* Collects the result of the job in flight, waiting for it when wait is set. Returns 0 with the
+ * job's sequence in *sequence, -EAGAIN (no job, or not finished), or the fdatasync's -errno. */
+int spool_sync_thread_collect(struct spool *spool, bool wait, uint64_t *sequence);
+/* Stops and joins the thread (after the job in flight). */
+void spool_sync_thread_stop(struct spool *spool);
 
 /* path helpers: "<directory>/<name>" into out (out_size bytes). Returns 0 or -ENAMETOOLONG. */
 int spool_path_join(char *out, size_t out_size, const char *directory, const char *name);
@@ -142,10 +165,19 @@ int spool_path_join(char *out, size_t out_size, const char *directory, const cha
 int spool_segment_path(const struct spool *spool, uint64_t id, char *out, size_t out_size);
 /* fsync of a directory. Returns 0 or -errno. */
 int spool_directory_sync(const struct spool *spool, const char *directory);
-/* Creates segment id (header with first_sequence, fdatasync, directory fsync); returns its fd or
- * a negative errno (-ENOSPC, -EIO). *segment is filled. */
+/* Creates segment id (header with first_sequence, preallocated to segment_bytes, fdatasync,
+ * directory fsync, prefetched); returns its fd or a negative errno (-ENOSPC, -EIO). *segment is
+ * filled. */
 int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequence,
                          struct spool_segment *segment);
+/* Allocates segment fd (borrowed) up to segment_bytes from offset from, so a commit's fdatasync
+ * never waits for block allocation and a full disk shows at segment creation, not in the middle
+ * of a write. Returns 0 (also when the file system cannot preallocate), -ENOSPC, -EIO. */
+int spool_segment_preallocate(struct spool *spool, int fd, uint64_t from);
+/* Asks the kernel to bring the preallocated range [from, to) of fd into the page cache: writing
+ * into cached pages costs a tenth of creating them during the write (measured: 4.4 GB/s against
+ * 0.45 GB/s), which is most of the loop's time on large batches. */
+void spool_segment_prefetch(int fd, uint64_t from, uint64_t to);
 /* Index of the first segment with id > id, or segment_count (binary search). */
 size_t spool_segment_after(const struct spool *spool, uint64_t id);
 /* The listed segment with this id (borrowed; valid until the list changes), or NULL. */
@@ -162,6 +194,7 @@ struct spool_segment_scan {
     struct spool_segment_header header;
     uint64_t file_size;
     uint64_t valid_end;        /* offset just past the last good record */
+    uint64_t data_end;         /* just past the last non-zero byte (= valid_end unless damaged) */
     bool damaged;              /* something after valid_end that is not a good record */
     bool records_after_damage; /* a good record further on: corruption, not a torn write */
     uint64_t highest_sequence; /* of any good record, those after damage included */

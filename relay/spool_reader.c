@@ -32,6 +32,20 @@ struct spool_directory_reader {
     bool complete;     /* the open segment's end was re-read after the next segment started */
 };
 
+/* True when the segment file at path holds a record (or part of one) after its header: the
+ * first record header is not all zero. Segments are preallocated, so the size says nothing. */
+static bool reader_path_has_records(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    uint8_t header[SPOOL_RECORD_HEADER_SIZE];
+    bool started = pread(fd, header, sizeof header, SPOOL_SEGMENT_HEADER_SIZE) > 0 &&
+                   !spool_record_is_end(header);
+    close(fd); /* read-only descriptor: nothing to lose */
+    return started;
+}
+
 int spool_directory_reader_open(const char *dir, uint64_t from, struct spool_directory_reader **out,
                                 char *error, size_t error_size)
 {
@@ -59,10 +73,11 @@ int spool_directory_reader_open(const char *dir, uint64_t from, struct spool_dir
     for (size_t i = 0; i < reader->segment_count; i++) {
         char path[4096 + 32];
         struct stat status;
-        if (spool_segment_path(&reader->spool, reader->segments[i].id, path, sizeof path) == 0 &&
-            stat(path, &status) == 0)
-            reader->segments[i].file_size = (uint64_t)status.st_size;
-        if (reader->segments[i].file_size > SPOOL_SEGMENT_HEADER_SIZE)
+        if (spool_segment_path(&reader->spool, reader->segments[i].id, path, sizeof path) != 0 ||
+            stat(path, &status) != 0)
+            continue;
+        reader->segments[i].file_size = (uint64_t)status.st_size;
+        if (reader_path_has_records(path))
             reader->tail = i;
     }
     *out = reader;
@@ -161,8 +176,8 @@ static int reader_segment_open(struct spool_directory_reader *reader, char *erro
     return 0;
 }
 
-/* True when the segment listed after the open one holds bytes past its header. A relay finishes a
- * segment before it writes to the next, so the open one is then complete. */
+/* True when the segment listed after the open one holds a record. A relay finishes a segment
+ * before it writes to the next, so the open one is then complete. */
 static bool reader_next_segment_started(const struct spool_directory_reader *reader)
 {
     if (reader->index + 1 >= reader->segment_count)
@@ -171,8 +186,7 @@ static bool reader_next_segment_started(const struct spool_directory_reader *rea
     if (spool_segment_path(&reader->spool, reader->segments[reader->index + 1].id, path,
                            sizeof path) != 0)
         return false;
-    struct stat status;
-    return stat(path, &status) == 0 && (uint64_t)status.st_size > SPOOL_SEGMENT_HEADER_SIZE;
+    return reader_path_has_records(path);
 }
 
 /* At the end of the open segment as last seen: returns 1 to go on reading it (a running relay
@@ -188,10 +202,10 @@ static int reader_segment_end(struct spool_directory_reader *reader)
     struct stat status;
     if (fstat(reader->fd, &status) != 0)
         return -EIO;
-    if ((uint64_t)status.st_size == reader->reader.end)
-        return 0;
+    /* Re-read from the offset: what looked like the end (zeros, or the file's end) may have been
+     * written since. */
     reader->reader.end = (uint64_t)status.st_size;
-    buffer_clear(&reader->reader.window); /* re-read from the offset with the new end */
+    buffer_clear(&reader->reader.window);
     return 1;
 }
 

@@ -225,6 +225,8 @@ int64_t spool_reader_peek(struct spool_reader *reader, struct spool_record_view 
             available = reader->window.length - skip;
         }
         size_t needed = SPOOL_RECORD_HEADER_SIZE;
+        if (bytes && available >= SPOOL_RECORD_HEADER_SIZE && spool_record_is_end(bytes))
+            return 0;
         if (bytes) {
             int64_t padded = spool_record_decode(bytes, available, reader->salt, view, &needed);
             if (padded != 0)

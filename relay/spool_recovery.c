@@ -80,11 +80,47 @@ int spool_segments_list(const struct spool *spool, struct spool_segment_scan **o
     return 0;
 }
 
+/* Finds scan->data_end: just past the last non-zero byte at or after scan->valid_end, reading
+ * backwards from the end of the file (a preallocated segment is zero after its data). Returns 0
+ * or -EIO, -ENOMEM. */
+static int scan_data_end(const struct spool_io *io, int fd, struct spool_segment_scan *scan)
+{
+    enum { CHUNK = 64 * 1024 };
+    uint8_t *chunk = malloc(CHUNK);
+    if (!chunk)
+        return -ENOMEM;
+    uint64_t end = scan->file_size;
+    int result = 0;
+    scan->data_end = scan->valid_end;
+    while (end > scan->valid_end) {
+        uint64_t start = end - scan->valid_end > CHUNK ? end - CHUNK : scan->valid_end;
+        size_t length = (size_t)(end - start);
+        if (io->pread(io->context, fd, chunk, length, (off_t)start) != (ssize_t)length) {
+            result = -EIO;
+            break;
+        }
+        size_t last = length;
+        while (last > 0 && chunk[last - 1] == 0)
+            last--;
+        if (last > 0) {
+            /* Records are 8-byte aligned: a record's zero padding counts as its bytes. */
+            scan->data_end = (start + last + 7) & ~(uint64_t)7;
+            if (scan->data_end > scan->file_size)
+                scan->data_end = scan->file_size;
+            break;
+        }
+        end = start;
+    }
+    free(chunk);
+    return result;
+}
+
 /* Looks for any good record at an 8-byte boundary after the damage: a torn write leaves none
  * (only the records of the last, unsynced commit can be torn), corruption usually does. */
 static int scan_after_damage(struct spool_reader *reader, struct spool_segment_scan *scan)
 {
     uint64_t offset = scan->valid_end + 8;
+    reader->end = scan->data_end;
     while (offset + SPOOL_RECORD_HEADER_SIZE <= reader->end) {
         struct spool_record_view view;
         reader->offset = offset;
@@ -111,17 +147,18 @@ int spool_segment_scan_run(struct spool *spool, int fd, struct spool_segment_sca
     if (io->fstat(io->context, fd, &status) != 0)
         return -EIO;
     scan->file_size = (uint64_t)status.st_size;
-    scan->valid_end = 0;
+    scan->valid_end = scan->data_end = 0;
     uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
     if (scan->file_size < SPOOL_SEGMENT_HEADER_SIZE) {
         scan->damaged = scan->file_size > 0;
+        scan->data_end = scan->file_size;
         return 0;
     }
     if (io->pread(io->context, fd, header, sizeof header, 0) != (ssize_t)sizeof header)
         return -EIO;
     if (spool_segment_header_decode(header, &scan->header) != 0 || scan->header.id != scan->id) {
         scan->damaged = true;
-        return 0;
+        return scan_data_end(io, fd, scan);
     }
     scan->header_valid = true;
     scan->valid_end = SPOOL_SEGMENT_HEADER_SIZE;
@@ -141,7 +178,9 @@ int spool_segment_scan_run(struct spool *spool, int fd, struct spool_segment_sca
             break;
         if (padded < 0 || (expected != 0 && view.sequence != expected) || view.sequence == 0) {
             scan->damaged = true;
-            result = scan_after_damage(&reader, scan);
+            result = scan_data_end(io, fd, scan);
+            if (result == 0)
+                result = scan_after_damage(&reader, scan);
             break;
         }
         if (scan->records == 0)
@@ -151,7 +190,7 @@ int spool_segment_scan_run(struct spool *spool, int fd, struct spool_segment_sca
         scan->records++;
         expected = view.sequence + 1;
         reader.offset += (uint64_t)padded;
-        scan->valid_end = reader.offset;
+        scan->valid_end = scan->data_end = reader.offset;
     }
     spool_reader_release(&reader);
     return result;
@@ -215,10 +254,10 @@ static int segment_quarantine_copy(struct spool *spool, int fd,
         result = -ENOMEM;
         goto cleanup;
     }
-    for (uint64_t offset = 0; offset < scan->file_size;) {
+    for (uint64_t offset = 0; offset < scan->data_end;) {
         size_t length = chunk.capacity;
-        if (length > scan->file_size - offset)
-            length = (size_t)(scan->file_size - offset);
+        if (length > scan->data_end - offset)
+            length = (size_t)(scan->data_end - offset);
         ssize_t got = io->pread(io->context, fd, chunk.data, length, (off_t)offset);
         if (got <= 0) {
             result = -EIO;
@@ -263,19 +302,30 @@ static int segment_remove(struct spool *spool, uint64_t id)
     return spool_directory_sync(spool, spool->segment_dir);
 }
 
-/* Cuts the torn tail of the segment in fd off at scan->valid_end and syncs it. */
-static int segment_truncate(struct spool *spool, int fd, const struct spool_segment_scan *scan)
+/* Makes everything after scan->valid_end of the segment in fd zero again and syncs it: cuts a
+ * torn tail off, and also bytes a crash left beyond an all-zero record header (a write whose
+ * first sector was lost), which a later append would otherwise leave behind its records. Then
+ * preallocates and prefetches the segment again for appending. */
+static int segment_tail_reset(struct spool *spool, int fd, const struct spool_segment_scan *scan)
 {
     const struct spool_io *io = &spool->io;
-    if (io->ftruncate(io->context, fd, (off_t)scan->valid_end) != 0 ||
-        io->fsync(io->context, fd) != 0) {
-        log_error(spool->logger, "cannot truncate the torn tail of the spool",
+    int result = 0;
+    if (io->ftruncate(io->context, fd, (off_t)scan->valid_end) != 0)
+        result = -EIO;
+    else if ((result = spool_segment_preallocate(spool, fd, scan->valid_end)) == -ENOSPC)
+        result = 0; /* appends extend the file instead; admission sees the full disk */
+    if (result == 0 && io->fsync(io->context, fd) != 0)
+        result = -EIO;
+    if (result != 0) {
+        log_error(spool->logger, "cannot truncate the tail of the spool",
                   LOG_INTEGER("segment", (int64_t)scan->id), LOG_STRING("error", strerror(errno)));
-        return -EIO;
+        return result;
     }
-    log_warning(spool->logger, "torn spool tail truncated (a write the crash interrupted)",
-                LOG_INTEGER("segment", (int64_t)scan->id),
-                LOG_INTEGER("bytes", (int64_t)(scan->file_size - scan->valid_end)));
+    if (scan->damaged)
+        log_warning(spool->logger, "torn spool tail truncated (a write the crash interrupted)",
+                    LOG_INTEGER("segment", (int64_t)scan->id),
+                    LOG_INTEGER("bytes", (int64_t)(scan->data_end - scan->valid_end)));
+    spool_segment_prefetch(fd, scan->valid_end, spool->segment_bytes);
     return 0;
 }
 
@@ -329,10 +379,10 @@ static int recovery_segment_settle(struct spool *spool, struct spool_segment_sca
             result = segment_quarantine_copy(spool, fd, scan);
             report->quarantined_segments++;
         }
-        if (scan->damaged && result == 0) {
-            result = segment_truncate(spool, fd, scan);
-            report->truncated_bytes += scan->file_size - scan->valid_end;
-        }
+        if (result == 0)
+            result = segment_tail_reset(spool, fd, scan);
+        if (scan->damaged)
+            report->truncated_bytes += scan->data_end - scan->valid_end;
         if (result == 0)
             result = spool_segment_push(spool, &(struct spool_segment){0});
         if (result == 0) {
@@ -341,15 +391,15 @@ static int recovery_segment_settle(struct spool *spool, struct spool_segment_sca
             keep_fd = true;
             report->records += scan->records;
         }
-    } else if (!spool->has_prepared && scan->header_valid && scan->file_size == scan->valid_end &&
-               scan->valid_end == SPOOL_SEGMENT_HEADER_SIZE) {
+    } else if (!spool->has_prepared && scan->header_valid && !scan->damaged && scan->records == 0) {
+        result = segment_tail_reset(spool, fd, scan);
         spool->prepared = segment_from_scan(scan);
         spool->prepared_fd = fd;
-        spool->has_prepared = true;
-        keep_fd = true;
+        spool->has_prepared = result == 0;
+        keep_fd = result == 0;
     } else {
         /* Empty or header-less leftovers after the tail (an interrupted pre-creation). */
-        report->truncated_bytes += scan->file_size;
+        report->truncated_bytes += scan->data_end;
         result = segment_remove(spool, scan->id);
     }
     if (!keep_fd && io->close(io->context, fd) != 0 && result == 0)

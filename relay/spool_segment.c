@@ -52,6 +52,29 @@ static uint32_t segment_salt_make(const struct spool *spool)
     return salt;
 }
 
+int spool_segment_preallocate(struct spool *spool, int fd, uint64_t from)
+{
+    if (spool->segment_bytes <= from)
+        return 0;
+    const struct spool_io *io = &spool->io;
+    if (io->fallocate(io->context, fd, (off_t)from, (off_t)(spool->segment_bytes - from)) == 0)
+        return 0;
+    if (errno == ENOSPC || errno == EDQUOT)
+        return -ENOSPC;
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        return 0; /* a file system without fallocate: appends extend the file instead */
+    log_error(spool->logger, "cannot preallocate a spool segment",
+              LOG_STRING("error", strerror(errno)));
+    return -EIO;
+}
+
+void spool_segment_prefetch(int fd, uint64_t from, uint64_t to)
+{
+    /* Advice only: appends work without it, just slower. */
+    if (to > from)
+        (void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_WILLNEED);
+}
+
 int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequence,
                          struct spool_segment *segment)
 {
@@ -85,6 +108,8 @@ int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequen
                     LOG_STRING("error", strerror(error)));
         goto fail;
     }
+    if ((result = spool_segment_preallocate(spool, fd, SPOOL_SEGMENT_HEADER_SIZE)) != 0)
+        goto fail;
     if (io->fdatasync(io->context, fd) != 0) {
         result = -EIO;
         log_error(spool->logger, "fdatasync of a new spool segment failed; the relay stops",
@@ -94,6 +119,7 @@ int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequen
     result = spool_directory_sync(spool, spool->segment_dir);
     if (result != 0)
         goto fail;
+    spool_segment_prefetch(fd, SPOOL_SEGMENT_HEADER_SIZE, spool->segment_bytes);
     *segment = (struct spool_segment){
         .id = id,
         .first_sequence = 0,
