@@ -55,6 +55,7 @@ BINARIES :=
 UNIT_TESTS :=
 FUZZ_TARGETS :=
 BENCHMARKS :=
+BENCH_TOOLS :=
 OBJECTS :=
 
 $(BUILD)/%.o: %.c
@@ -97,7 +98,7 @@ test: format-check
 
 unit-tests: $(UNIT_TESTS)
 fuzz-targets: $(FUZZ_TARGETS)
-benchmarks: $(BENCHMARKS)
+benchmarks: $(BENCHMARKS) $(BENCH_TOOLS)
 
 # The unit tests under valgrind memcheck (release build: no sanitizer runtime in the way).
 check-valgrind: $(UNIT_TESTS)

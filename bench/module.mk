@@ -5,3 +5,12 @@ OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_SOURCES))
 $(BUILD)/bin/bench-%: $(BUILD)/bench/%.o $(relay_LIBRARY) $(config_LIBRARY)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@
+
+# Helper programs the benchmark scripts start (servers, not benchmarks): bench/tools/<name>.c ->
+# <name> with '_' as '-'. `make bench` does not run them.
+bench_TOOL_SOURCES := $(wildcard bench/tools/*.c)
+BENCH_TOOLS += $(foreach s,$(bench_TOOL_SOURCES),$(BUILD)/bin/$(subst _,-,$(basename $(notdir $(s)))))
+OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_TOOL_SOURCES))
+$(BUILD)/bin/null-sink: $(BUILD)/bench/tools/null_sink.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@

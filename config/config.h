@@ -125,6 +125,9 @@ struct config_upstream {
     bool tls_verify;
     int64_t connect_timeout_ms;
     int64_t request_timeout_ms;
+    int64_t backoff_initial_ms; /* first retry delay after a failure; doubles up to backoff_max */
+    int64_t backoff_max_ms;
+    int64_t pause_retry_ms; /* retry interval of an upstream paused by 401/403/404 */
     /* From the credentials file (or the environment); NULL when not set. */
     char *token;
     char *username;

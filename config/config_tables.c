@@ -200,6 +200,12 @@ static const struct config_key config_upstream_keys[] = {
      "10s", .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
     {"request_timeout", CONFIG_KIND_DURATION, FIELD(struct config_upstream, request_timeout_ms),
      "60s", .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
+    {"backoff_initial", CONFIG_KIND_DURATION, FIELD(struct config_upstream, backoff_initial_ms),
+     "1s", .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
+    {"backoff_max", CONFIG_KIND_DURATION, FIELD(struct config_upstream, backoff_max_ms), "5m",
+     .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
+    {"pause_retry", CONFIG_KIND_DURATION, FIELD(struct config_upstream, pause_retry_ms), "60s",
+     .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
 };
 const struct config_table config_upstream_table = {
     CONFIG_TABLE(config_upstream_keys, struct config_upstream)};

@@ -14,7 +14,8 @@ static void run_usage_print(FILE *out)
 {
     fprintf(out, "usage: meter-relay [run] [-c FILE]\n\n"
                  "Runs the relay: HTTP ingest on relay.listen, every write durable in the spool\n"
-                 "before it is acknowledged. SIGTERM or SIGINT stop it cleanly (exit status 0).\n\n"
+                 "before it is acknowledged. SIGTERM or SIGINT stop it cleanly (exit status 0);\n"
+                 "SIGHUP reopens the log file and reloads the configuration and secrets.\n\n"
                  "options:\n"
                  "  -c, --config FILE  the configuration file (see check-config)\n"
                  "  -h, --help         this text\n"
@@ -47,6 +48,10 @@ int relay_command_run(int argc, char **argv)
     }
     if (relay_create(config, logger, NULL, &relay, error, sizeof error) != 0) {
         log_error(logger, "cannot start the relay", LOG_STRING("error", error));
+        goto cleanup;
+    }
+    if (relay_reload_enable(relay, path) != 0) {
+        log_error(logger, "out of memory");
         goto cleanup;
     }
     exit_status = relay_run(relay);

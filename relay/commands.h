@@ -16,6 +16,12 @@ int relay_command_spool_check(int argc, char **argv);
  * not read. */
 int relay_command_spool_dump(int argc, char **argv);
 
+/* meter-relay dlq list|show|drop|replay DIR ...: the dead letters in DIR/dlq/
+ * (relay/dead_letter.h). list, show and drop work beside a running relay; replay appends the lines
+ * back to the spool, addressed to their upstream only, and needs the spool's LOCK. Exit status 0, 1
+ * damaged entries found, 2 usage, 3 could not act (missing, locked, I/O error). */
+int relay_command_dlq(int argc, char **argv);
+
 /* meter-relay [run] [-c FILE]: the daemon (the default when no command is given). */
 int relay_command_run(int argc, char **argv);
 

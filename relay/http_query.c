@@ -1,5 +1,7 @@
-/* GET|POST /query (the statements the relay answers itself) and GET /metrics: the read endpoints
- * of spec/wire.md that do not touch the write path. */
+/* GET|POST /query and GET /metrics: the read endpoints of spec/wire.md that do not touch the
+ * write path. A q made only of CREATE DATABASE and SHOW DATABASES is answered here (CREATE
+ * DATABASE also goes to every v1 upstream); any other goes as a whole to the query upstream
+ * (http_query_proxy.c). */
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -11,9 +13,11 @@
 #include <sys/queue.h>
 
 #include "relay/http_auth.h"
+#include "relay/http_query_proxy.h"
 #include "relay/http_server.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
+#include "relay/upstream.h"
 
 /* More statements in one q than any dashboard sends; bounds the work of one request. */
 #define HTTP_QUERY_STATEMENTS_MAX 64
@@ -165,7 +169,8 @@ static enum http_query_result http_query_statement_parse(const char *text, size_
 }
 
 /* Splits q (borrowed, length bytes) at ';' outside double quotes and parses every non-empty
- * statement into statements (caller-owned, HTTP_QUERY_STATEMENTS_MAX). */
+ * statement into statements (caller-owned, HTTP_QUERY_STATEMENTS_MAX). UNSUPPORTED as soon as one
+ * statement is not the relay's, even after an invalid one: the upstream then judges them all. */
 static enum http_query_result http_query_statements_parse(const char *q, size_t length,
                                                           struct http_query_statement *statements,
                                                           size_t *count, char *message,
@@ -173,7 +178,7 @@ static enum http_query_result http_query_statements_parse(const char *q, size_t 
 {
     *count = 0;
     size_t start = 0;
-    bool quoted = false;
+    bool quoted = false, invalid = false;
     for (size_t i = 0; i <= length; i++) {
         if (i < length) {
             if (q[i] == '\\' && quoted) {
@@ -188,19 +193,27 @@ static enum http_query_result http_query_statements_parse(const char *q, size_t 
         struct http_query_scanner blank = {.text = q + start, .length = i - start};
         http_query_spaces_skip(&blank);
         if (blank.position < blank.length) {
-            if (*count == HTTP_QUERY_STATEMENTS_MAX) {
+            struct http_query_statement statement;
+            char found[HTTP_QUERY_MESSAGE_SIZE];
+            enum http_query_result result =
+                http_query_statement_parse(q + start, i - start, &statement, found, sizeof found);
+            if (result == HTTP_QUERY_UNSUPPORTED)
+                return result;
+            if (!invalid && result == HTTP_QUERY_INVALID) {
+                snprintf(message, message_size, "%s", found);
+                invalid = true;
+            } else if (!invalid && *count == HTTP_QUERY_STATEMENTS_MAX) {
                 snprintf(message, message_size, "too many statements: at most %d per request",
                          HTTP_QUERY_STATEMENTS_MAX);
-                return HTTP_QUERY_INVALID;
+                invalid = true;
+            } else if (!invalid) {
+                statements[(*count)++] = statement;
             }
-            enum http_query_result result = http_query_statement_parse(
-                q + start, i - start, &statements[*count], message, message_size);
-            if (result != HTTP_QUERY_OK)
-                return result;
-            (*count)++;
         }
         start = i + 1;
     }
+    if (invalid)
+        return HTTP_QUERY_INVALID;
     if (*count == 0) {
         snprintf(message, message_size, "error parsing query: found EOF, expected a statement");
         return HTTP_QUERY_INVALID;
@@ -302,6 +315,7 @@ static int http_query_statement_run(struct relay *relay,
         char *name = http_query_name_copy(statement);
         if (!name)
             return -1;
+        http_query_proxy_database_create(relay, name);
         cJSON *databases = relay_databases(relay);
         bool known = false;
         const cJSON *created;
@@ -348,22 +362,6 @@ static void http_query_statements_run(struct relay *relay,
     }
     http_reply_json(request, 200, text, strlen(text));
     cJSON_free(text);
-}
-
-static void http_query_unsupported(struct relay *relay, struct evhttp_request *request)
-{
-    const struct config_relay *config = &relay_config(relay)->relay;
-    const char *url = relay_config(relay)->influxdb.url;
-    for (size_t i = 0; i < config->upstream_count; i++)
-        if (config->query_upstream && config->upstreams[i].name &&
-            strcmp(config->upstreams[i].name, config->query_upstream) == 0)
-            url = config->upstreams[i].url;
-    char message[HTTP_QUERY_MESSAGE_SIZE];
-    snprintf(message, sizeof message,
-             "only CREATE DATABASE and SHOW DATABASES are answered by the relay itself; query "
-             "InfluxDB directly at %s for now",
-             url ? url : "the query upstream");
-    http_reply_error(request, HTTP_DIALECT_V1, 501, "not implemented", message);
 }
 
 static bool http_query_form_posted(struct evhttp_request *request)
@@ -443,7 +441,9 @@ void http_query_handle(struct relay *relay, struct evhttp_request *request, cons
     enum http_query_result result =
         http_query_statements_parse(q, strlen(q), statements, &count, message, sizeof message);
     if (result == HTTP_QUERY_UNSUPPORTED)
-        http_query_unsupported(relay, request);
+        http_query_proxy_forward(relay, request, query,
+                                 credentials.authorization || credentials.user ||
+                                     credentials.password);
     else if (result == HTTP_QUERY_INVALID)
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", message);
     else
@@ -479,7 +479,15 @@ void http_metrics_handle(struct relay *relay, struct evhttp_request *request)
     metrics_allocator_read(&snapshot);
     size_t length = 0;
     char *text = metrics_render(relay_metrics(relay), &snapshot, &length);
-    struct evbuffer *buffer = text ? evbuffer_new() : NULL;
+    struct buffer upstreams = BUFFER_INITIALIZER;
+    int upstream_status =
+        relay_upstreams(relay) ? upstream_set_metrics_write(relay_upstreams(relay), &upstreams) : 0;
+    struct evbuffer *buffer = text && upstream_status == 0 ? evbuffer_new() : NULL;
+    if (buffer && upstreams.length && evbuffer_add(buffer, upstreams.data, upstreams.length) != 0) {
+        evbuffer_free(buffer);
+        buffer = NULL;
+    }
+    buffer_release(&upstreams);
     if (!buffer || evbuffer_add(buffer, text, length) != 0) {
         if (buffer)
             evbuffer_free(buffer);

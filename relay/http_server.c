@@ -1,4 +1,5 @@
-/* The evhttp server: binding, limits, the base path, routing, common headers and JSON errors. */
+/* The evhttp server: binding, limits (connection ones in http_connections.c), the base path,
+ * routing, common headers and JSON errors. */
 #include "relay/http_server.h"
 
 #include <cjson/cJSON.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "config/error.h"
+#include "relay/http_connections.h"
 #include "relay/relay.h"
 
 /* Longest client request id echoed back; longer or odd ones are replaced by a generated one. */
@@ -25,6 +27,7 @@ struct http_server {
     struct relay *relay;
     struct evhttp *http;
     struct evhttp_bound_socket *socket; /* NULL once accepting stopped */
+    struct http_connections *connections;
     int port;
 };
 
@@ -151,6 +154,7 @@ static void http_request_dispatch(struct evhttp_request *request, void *argument
 {
     struct http_server *server = argument;
     struct relay *relay = server->relay;
+    http_connections_request_arrived(server->connections, request);
     evhttp_request_set_on_complete_cb(request, http_request_completed, server);
     http_common_headers_add(relay, request);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
@@ -228,6 +232,16 @@ static int http_server_bind(struct http_server *server, const struct config_list
     return 0;
 }
 
+static void http_server_body_limit_set(struct http_server *server,
+                                       const struct config_relay *config)
+{
+    /* The raw limit only stops absurd bodies early; the decoded size is checked by the write
+     * handler (JSON 413). gzip never expands data by more than ~0.1 % plus a header, so a raw
+     * body over this bound decodes to more than max_body_bytes for sure. */
+    uint64_t raw_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
+    evhttp_set_max_body_size(server->http, (ev_ssize_t)raw_limit);
+}
+
 int http_server_create(struct relay *relay, struct event_base *base, struct http_server **out,
                        char *error, size_t error_size)
 {
@@ -244,19 +258,13 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
         free(server);
         return -1;
     }
-    /* The raw limit only stops absurd bodies early; the decoded size is checked by the write
-     * handler (JSON 413). gzip never expands data by more than ~0.1 % plus a header, so a raw
-     * body over this bound decodes to more than max_body_bytes for sure. */
-    uint64_t raw_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
-    evhttp_set_max_body_size(server->http, (ev_ssize_t)raw_limit);
+    http_server_body_limit_set(server, config);
     evhttp_set_max_headers_size(server->http, HTTP_MAX_HEADERS_BYTES);
-    int64_t timeout_ms = config->read_timeout_ms > config->write_timeout_ms
-                             ? config->read_timeout_ms
-                             : config->write_timeout_ms;
-    if (timeout_ms > 0) {
-        struct timeval timeout = {.tv_sec = timeout_ms / 1000,
-                                  .tv_usec = (timeout_ms % 1000) * 1000};
-        evhttp_set_timeout_tv(server->http, &timeout);
+    server->connections = http_connections_create(base, server->http, config, relay_clock(relay));
+    if (!server->connections) {
+        error_message_set(error, error_size, "out of memory creating the HTTP server");
+        http_server_destroy(server);
+        return -1;
     }
     /* Every method reaches the dispatcher, which answers 405 in JSON. */
     evhttp_set_allowed_methods(server->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -265,10 +273,11 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
     evhttp_set_default_content_type(server->http, "application/json");
     evhttp_set_gencb(server->http, http_request_dispatch, server);
     if (http_server_bind(server, &config->listen, error, error_size) != 0) {
-        evhttp_free(server->http);
-        free(server);
+        http_server_destroy(server);
         return -1;
     }
+    http_connections_listener_set(server->connections,
+                                  evhttp_bound_socket_get_listener(server->socket));
     *out = server;
     return 0;
 }
@@ -278,9 +287,17 @@ int http_server_port(const struct http_server *server)
     return server->port;
 }
 
+void http_server_settings_apply(struct http_server *server)
+{
+    const struct config_relay *config = &relay_config(server->relay)->relay;
+    http_server_body_limit_set(server, config);
+    http_connections_timeouts_set(server->connections, config);
+}
+
 void http_server_stop_accepting(struct http_server *server)
 {
     if (server && server->socket) {
+        http_connections_listener_set(server->connections, NULL);
         evhttp_del_accept_socket(server->http, server->socket);
         server->socket = NULL;
     }
@@ -291,5 +308,6 @@ void http_server_destroy(struct http_server *server)
     if (!server)
         return;
     evhttp_free(server->http);
+    http_connections_destroy(server->connections);
     free(server);
 }

@@ -27,6 +27,10 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
                        char *error, size_t error_size);
 /* The port actually bound (relay.listen may say 0). */
 int http_server_port(const struct http_server *server);
+/* Takes the settings that can change while running from relay_config() again: the body size
+ * limit and the timeouts, for connections and requests from now on. relay.listen and
+ * relay.max_connections stay as created. */
+void http_server_settings_apply(struct http_server *server);
 /* Closes the listening socket; open connections keep being served. */
 void http_server_stop_accepting(struct http_server *server);
 /* Frees server (owned; NULL is fine) and every connection it still has. */
@@ -52,7 +56,8 @@ void http_write_handle(struct relay *relay, struct evhttp_request *request,
 void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query);
 void http_health_handle(struct relay *relay, struct evhttp_request *request);
 void http_ready_handle(struct relay *relay, struct evhttp_request *request);
-/* GET|POST /query: CREATE DATABASE and SHOW DATABASES answered locally, 501 for the rest. */
+/* GET|POST /query: CREATE DATABASE and SHOW DATABASES answered locally (CREATE DATABASE also
+ * sent to every v1 upstream), everything else passed through to relay.query_upstream. */
 void http_query_handle(struct relay *relay, struct evhttp_request *request, const char *query);
 /* GET /metrics: Prometheus text format 0.0.4. */
 void http_metrics_handle(struct relay *relay, struct evhttp_request *request);

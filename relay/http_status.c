@@ -11,6 +11,7 @@
 
 #include "relay/http_server.h"
 #include "relay/relay.h"
+#include "relay/upstream.h"
 
 #define NANOSECONDS_PER_SECOND 1000000000LL
 
@@ -75,6 +76,8 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
     cJSON_AddStringToObject(check, "message", spool_message);
     if (!checks || !cJSON_AddItemToArray(checks, check))
         cJSON_Delete(check);
+    if (checks && relay_upstreams(relay))
+        upstream_set_health_add(relay_upstreams(relay), checks);
     cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
     cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
     http_status_reply(request, pass ? 200 : 503, object);

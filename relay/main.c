@@ -12,6 +12,8 @@ static const struct command relay_commands[] = {
      "report (or with --fix repair) torn tails and corrupt segments of a stopped relay's spool"},
     {"spool-dump", relay_command_spool_dump,
      "print the spool's records with their routing; safe while the relay runs"},
+    {"dlq", relay_command_dlq,
+     "list, show, drop or replay the batches upstreams rejected (dead letters)"},
 };
 
 int main(int argc, char **argv)

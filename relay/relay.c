@@ -15,6 +15,8 @@
 #include <sys/random.h>
 
 #include "config/error.h"
+#include "relay/http_client.h"
+#include "relay/upstream.h"
 
 /* After shutdown answered everyone, the loop runs this long so the answers reach the clients. */
 #define RELAY_SHUTDOWN_GRACE_US 200000
@@ -32,12 +34,18 @@ struct relay_waiter {
 };
 
 struct relay {
-    const struct config *config;
+    const struct config *config; /* the running one: the caller's, or owned_config */
+    struct config *owned_config; /* loaded by a SIGHUP reload; NULL before the first */
+    bool reload_enabled;
+    char *reload_path; /* owned; NULL = the default locations */
+    struct event *hangup_signal;
     struct logger *logger;
     struct clock clock;
     struct event_base *base;
     struct spool *spool;
     struct http_server *server;
+    struct http_client *client;
+    struct upstream_set *upstreams;
     struct event *commit_event;
     bool commit_armed;
     struct event *commit_completed_event; /* the sync thread finished an fdatasync */
@@ -92,6 +100,16 @@ struct buffer *relay_body_buffer(struct relay *relay)
 struct buffer *relay_lines_buffer(struct relay *relay)
 {
     return &relay->lines;
+}
+
+struct http_client *relay_http_client(struct relay *relay)
+{
+    return relay->client;
+}
+
+struct upstream_set *relay_upstreams(struct relay *relay)
+{
+    return relay->upstreams;
 }
 
 struct metrics *relay_metrics(struct relay *relay)
@@ -225,6 +243,8 @@ static void relay_commit_finished(struct relay *relay, uint64_t committed)
             committed - relay->commit_before);
     relay->commit_started_ns = 0;
     relay_waiters_answer(relay, committed, true);
+    if (relay->upstreams)
+        upstream_set_kick(relay->upstreams);
 }
 
 static void relay_commit(struct relay *relay)
@@ -346,6 +366,83 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
     relay_shutdown_finish(relay);
 }
 
+/* Settings read once at start: a reload logs that they wait for a restart. */
+static void relay_reload_restart_keys_log(struct relay *relay, const struct config *fresh)
+{
+    const struct config_relay *old = &relay->config->relay;
+    const struct config_relay *new = &fresh->relay;
+    struct {
+        const char *key;
+        bool changed;
+    } keys[] = {
+        {"relay.listen", strcmp(old->listen.host ? old->listen.host : "",
+                                new->listen.host ? new->listen.host : "") != 0 ||
+                             old->listen.port != new->listen.port},
+        {"relay.spool.dir", strcmp(old->spool.dir, new->spool.dir) != 0},
+        {"relay.spool.sync", old->spool.sync.mode != new->spool.sync.mode ||
+                                 old->spool.sync.interval_ms != new->spool.sync.interval_ms},
+        {"relay.spool.segment_bytes", old->spool.segment_bytes != new->spool.segment_bytes},
+        {"relay.spool.max_bytes", old->spool.max_bytes != new->spool.max_bytes},
+        {"relay.spool.min_free_bytes", old->spool.min_free_bytes != new->spool.min_free_bytes},
+        {"relay.max_connections", old->max_connections != new->max_connections},
+        {"logging", relay->config->logging.level != fresh->logging.level ||
+                        relay->config->logging.format != fresh->logging.format ||
+                        strcmp(relay->config->logging.file ? relay->config->logging.file : "",
+                               fresh->logging.file ? fresh->logging.file : "") != 0},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].changed)
+            log_warning(relay->logger,
+                        "changed in the configuration file; the running value stays until the "
+                        "next restart",
+                        LOG_STRING("key", keys[i].key));
+}
+
+/* SIGHUP: reopen the log file (logrotate), then reload the configuration file and the secrets
+ * it names. A file with errors changes nothing; what can change live (authentication, tokens and
+ * users, base path, body limits, timeouts) takes effect with the next request. */
+static void relay_hangup_event(evutil_socket_t signal_number, short what, void *argument)
+{
+    (void)signal_number;
+    (void)what;
+    struct relay *relay = argument;
+    if (log_reopen(relay->logger) != 0)
+        log_warning(relay->logger, "cannot reopen the log file; logging goes on to the old one");
+    if (!relay->reload_enabled || relay->stopping)
+        return;
+    struct config *fresh = NULL;
+    struct config_diagnostics diagnostics = {0};
+    if (config_load(relay->reload_path, &fresh, &diagnostics) != 0) {
+        log_error(relay->logger, "configuration reload failed; the running configuration stays",
+                  LOG_STRING("error", diagnostics.error_count ? diagnostics.errors[0] : "unknown"),
+                  LOG_INTEGER("errors", (int64_t)diagnostics.error_count));
+        config_diagnostics_free(&diagnostics);
+        return;
+    }
+    for (size_t i = 0; i < diagnostics.warning_count; i++)
+        log_warning(relay->logger, "configuration", LOG_STRING("warning", diagnostics.warnings[i]));
+    config_diagnostics_free(&diagnostics);
+    relay_reload_restart_keys_log(relay, fresh);
+    /* Nothing keeps a pointer into the running configuration across events (the spool and the
+     * logger copied what they need), so the previous reload's copy can go now. */
+    config_free(relay->owned_config);
+    relay->owned_config = fresh;
+    relay->config = fresh;
+    http_server_settings_apply(relay->server);
+    log_info(relay->logger, "configuration reloaded");
+}
+
+int relay_reload_enable(struct relay *relay, const char *path)
+{
+    char *copy = NULL;
+    if (path && !(copy = strdup(path)))
+        return -1;
+    free(relay->reload_path);
+    relay->reload_path = copy;
+    relay->reload_enabled = true;
+    return 0;
+}
+
 static void relay_recovery_log(struct relay *relay, const struct spool_recovery_report *report)
 {
     log_info(relay->logger, "spool recovered", LOG_STRING("dir", relay->config->relay.spool.dir),
@@ -363,9 +460,11 @@ static int relay_events_create(struct relay *relay, char *error, size_t error_si
     relay->commit_event = event_new(relay->base, -1, 0, relay_commit_event, relay);
     relay->terminate_signal = evsignal_new(relay->base, SIGTERM, relay_signal_event, relay);
     relay->interrupt_signal = evsignal_new(relay->base, SIGINT, relay_signal_event, relay);
+    relay->hangup_signal = evsignal_new(relay->base, SIGHUP, relay_hangup_event, relay);
     if (!relay->commit_event || !relay->terminate_signal || !relay->interrupt_signal ||
-        event_add(relay->terminate_signal, NULL) != 0 ||
-        event_add(relay->interrupt_signal, NULL) != 0) {
+        !relay->hangup_signal || event_add(relay->terminate_signal, NULL) != 0 ||
+        event_add(relay->interrupt_signal, NULL) != 0 ||
+        event_add(relay->hangup_signal, NULL) != 0) {
         error_message_set(error, error_size, "cannot set up the event loop (libevent)");
         return -1;
     }
@@ -446,6 +545,22 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     metrics_recovery_set(relay->metrics, report.truncated_bytes, (double)report.duration_ns / 1e9);
     if (relay_events_create(relay, error, error_size) != 0)
         goto failure;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        !(relay->client = http_client_create(relay->base))) {
+        error_message_set(error, error_size, "cannot set up libcurl");
+        goto failure;
+    }
+    struct upstream_environment environment = {
+        .base = relay->base,
+        .spool = relay->spool,
+        .client = relay->client,
+        .logger = logger,
+        .clock = &relay->clock,
+        .spool_dir = config->relay.spool.dir,
+    };
+    if (upstream_set_create(&config->relay, &environment, &relay->upstreams, error, error_size) !=
+        0)
+        goto failure;
     if (http_server_create(relay, relay->base, &relay->server, error, error_size) != 0)
         goto failure;
     const struct config_listen *listen = &config->relay.listen;
@@ -475,6 +590,11 @@ void relay_destroy(struct relay *relay)
         return;
     relay_waiters_answer(relay, 0, false);
     http_server_destroy(relay->server);
+    if (upstream_set_destroy(relay->upstreams) != 0)
+        log_error(relay->logger, "cannot store the upstream cursors; their last records are sent "
+                                 "again at the next start");
+    http_client_destroy(relay->client);
+    curl_global_cleanup();
     if (relay->commit_event)
         event_free(relay->commit_event);
     if (relay->commit_completed_event)
@@ -485,6 +605,8 @@ void relay_destroy(struct relay *relay)
         event_free(relay->terminate_signal);
     if (relay->interrupt_signal)
         event_free(relay->interrupt_signal);
+    if (relay->hangup_signal)
+        event_free(relay->hangup_signal);
     spool_close(relay->spool);
     if (relay->base)
         event_base_free(relay->base);
@@ -493,5 +615,7 @@ void relay_destroy(struct relay *relay)
     buffer_release(&relay->lines);
     metrics_destroy(relay->metrics);
     cJSON_Delete(relay->databases);
+    config_free(relay->owned_config);
+    free(relay->reload_path);
     free(relay);
 }

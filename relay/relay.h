@@ -4,7 +4,8 @@
  * Write path (spec/spool.md): a write handler appends its record and parks the request with
  * relay_write_wait(); one commit event per loop pass calls spool_commit() and answers every
  * waiter whose sequence is covered. SIGTERM/SIGINT: stop accepting, final spool_flush, answer
- * every waiter, exit 0. An I/O error of the spool is fatal: 503 to every waiter, exit status 1. */
+ * every waiter, exit 0. An I/O error of the spool is fatal: 503 to every waiter, exit status 1.
+ * SIGHUP reopens the log file and reloads the configuration (relay_reload_enable). */
 #ifndef NEBENKOSTEN_RELAY_RELAY_H
 #define NEBENKOSTEN_RELAY_RELAY_H
 
@@ -23,7 +24,9 @@
 
 struct cJSON;
 struct evhttp_request;
+struct http_client;
 struct relay;
+struct upstream_set;
 
 /* Opens the spool (its recovery report is logged), binds the HTTP server to relay.listen and
  * installs the signal events. config, logger and clock are borrowed and must outlive the relay
@@ -31,6 +34,10 @@ struct relay;
  * or -1 with a message for the user in error. */
 int relay_create(const struct config *config, struct logger *logger, const struct clock *clock,
                  struct relay **out, char *error, size_t error_size);
+
+/* Lets SIGHUP reload the configuration from path (copied; NULL = the default locations, as at
+ * start). Without it SIGHUP only reopens the log file. Returns 0 or -1 (out of memory). */
+int relay_reload_enable(struct relay *relay, const char *path);
 
 /* Runs the event loop until SIGTERM/SIGINT or a fatal spool error. Returns the process exit
  * status: 0 after a clean shutdown, 1 after a fatal error. */
@@ -51,6 +58,10 @@ struct buffer *relay_body_buffer(struct relay *relay);
 struct buffer *relay_lines_buffer(struct relay *relay);
 /* The counters of /metrics. */
 struct metrics *relay_metrics(struct relay *relay);
+/* libcurl on the relay's loop, for requests to upstreams (borrowed). */
+struct http_client *relay_http_client(struct relay *relay);
+/* The forwarder (borrowed; NULL before relay_create finished). */
+struct upstream_set *relay_upstreams(struct relay *relay);
 /* The databases created with CREATE DATABASE (cJSON array of strings, in memory only). */
 struct cJSON *relay_databases(struct relay *relay);
 /* Wall-clock start time (ns) for /ready. */

@@ -570,6 +570,15 @@ uint64_t spool_durable_sequence(const struct spool *spool)
     return spool->synced_sequence;
 }
 
+uint64_t spool_backlog_bytes(const struct spool *spool, uint64_t sequence)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < spool->segment_count; i++)
+        if (spool->segments[i].first_sequence != 0 && spool->segments[i].last_sequence > sequence)
+            bytes += spool->segments[i].bytes;
+    return bytes;
+}
+
 uint64_t spool_size_bytes(const struct spool *spool)
 {
     return spool->total_bytes;

@@ -165,6 +165,9 @@ int spool_flush(struct spool *spool, uint64_t *committed);
 uint64_t spool_committed_sequence(const struct spool *spool);
 /* Highest sequence covered by an fdatasync (equals the committed one in sync mode always). */
 uint64_t spool_durable_sequence(const struct spool *spool);
+/* Bytes of the segments holding records after sequence (whole segments: an estimate of what a
+ * consumer at that position still has to read). */
+uint64_t spool_backlog_bytes(const struct spool *spool, uint64_t sequence);
 /* Bytes of all segments (what max_bytes limits). */
 uint64_t spool_size_bytes(const struct spool *spool);
 /* Number of segment files (including the pre-created one). */

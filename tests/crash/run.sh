@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash tests of meter-relay's spool (spec/spool.md "How it is proven"): kill -9 loops under
-# load, and a full disk (skipped where a tmpfs cannot be mounted).
+# load, a full disk (skipped where a tmpfs cannot be mounted), and delivery into a real InfluxDB
+# through a 2-minute outage and through kill -9 loops.
 # Needs BIN_DIR (the Makefile's check-crash sets it) and node 20 for the load writer.
 set -u
 crash_dir=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +14,8 @@ if ! command -v node >/dev/null; then
     exit 2
 fi
 status=0
-for test in "$crash_dir"/kill_loop.sh "$crash_dir"/full_disk.sh; do
+for test in "$crash_dir"/kill_loop.sh "$crash_dir"/full_disk.sh "$crash_dir"/outage.sh \
+    "$crash_dir"/kill_upstream.sh; do
     echo "== ${test##*/}"
     bash "$test" || status=1
 done

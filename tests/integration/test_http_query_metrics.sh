@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GET|POST /query (CREATE DATABASE and SHOW DATABASES answered by the relay, 501 for the rest
-# until the query pass-through exists) and GET /metrics against the real meter-relay.
+# GET|POST /query (CREATE DATABASE and SHOW DATABASES answered by the relay, the rest passed to
+# the query upstream, here one that cannot be reached) and GET /metrics against the real
+# meter-relay. The pass-through itself: test_query_proxy.sh.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
 
@@ -42,12 +43,12 @@ expect_equal "two statements: one result each" \
     '{"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"],["x"]]}]}]}' \
     "$http_body"
 
-# Everything else is for InfluxDB itself for now.
+# Everything else goes to the query upstream: the default one at influxdb.url, where nothing
+# listens.
 http_request select -G "$relay_url/query" --data-urlencode 'q=SELECT * FROM power'
-expect_equal "SELECT: 501" 501 "$http_code"
-expect_equal "SELECT: says where to query" \
-    '{"error":"only CREATE DATABASE and SHOW DATABASES are answered by the relay itself; query InfluxDB directly at http://127.0.0.1:9 for now"}' \
-    "$http_body"
+expect_equal "SELECT: 502" 502 "$http_code"
+expect_contains "SELECT: says which upstream failed" \
+    '{"error":"query upstream influxdb unreachable: Failed to connect to 127.0.0.1 port 9 ' "$http_body"
 
 http_request missing "$relay_url/query"
 expect_equal "missing q: 400" 400 "$http_code"
@@ -72,7 +73,7 @@ expect_contains "/metrics: Prometheus content type" "Content-Type: text/plain; v
 expect_contains "/metrics: writes counted by route and code" \
     'nebenkosten_http_requests_total{route="/write",code="204"} 2' "$http_body"
 expect_contains "/metrics: queries counted" \
-    'nebenkosten_http_requests_total{route="/query",code="501"} 1' "$http_body"
+    'nebenkosten_http_requests_total{route="/query",code="502"} 1' "$http_body"
 expect_contains "/metrics: lines accepted" $'\nnebenkosten_lines_accepted_total 3\n' "$http_body"
 expect_contains "/metrics: committed sequence" $'\nnebenkosten_spool_committed_sequence 2\n' "$http_body"
 expect_contains "/metrics: sync mode" 'nebenkosten_spool_sync_mode{mode="always"} 1' "$http_body"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SIGHUP: the relay reloads config.yaml and the secrets it names without dropping a connection;
+# a broken file changes nothing; settings read only at start are reported as waiting for a
+# restart; the log file is reopened (logrotate's move-then-signal).
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/relay_helpers.sh"
+unset RELAY_TOKENS RELAY_USERS
+
+line='kWh,entity_id=haupt_strom value=1 1700000000000000000'
+
+# write_status TOKEN: the status of one write with that token.
+write_status() {
+    curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $1" \
+        --data-binary "$line" "$relay_url/api/v2/write?org=o&bucket=b"
+}
+
+# log_wait PATTERN: waits (at most 5 s) for a relay log line matching PATTERN.
+log_wait() {
+    local attempt
+    for attempt in $(seq 1 50); do
+        grep -q "$1" "$relay_log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+dir=$work_dir/reload
+relay_config_write "$dir" "  auth: token"
+printf 'RELAY_TOKENS=first-token\n' >"$dir/secrets/relay.env"
+chmod 600 "$dir/secrets/relay.env"
+if relay_start "$dir"; then
+    expect_equal "the first token writes" 204 "$(write_status first-token)"
+    expect_equal "the second token is unknown yet" 401 "$(write_status second-token)"
+
+    printf 'RELAY_TOKENS=second-token\n' >"$dir/secrets/relay.env"
+    kill -HUP "$relay_pid"
+    log_wait '"msg":"configuration reloaded"' || check_fail "reload logged" "$(tail -n 5 "$relay_log")"
+    expect_equal "after SIGHUP the new token writes" 204 "$(write_status second-token)"
+    expect_equal "after SIGHUP the old token is refused" 401 "$(write_status first-token)"
+
+    cp "$dir/config.yaml" "$dir/config.good"
+    printf 'relay:\n  auth: sometimes\n' >"$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    log_wait 'configuration reload failed' ||
+        check_fail "a broken file is reported" "$(tail -n 5 "$relay_log")"
+    expect_contains "the report names the file and line" "config.yaml:2:" \
+        "$(grep 'configuration reload failed' "$relay_log")"
+    expect_equal "a broken file changes nothing" 204 "$(write_status second-token)"
+
+    sed 's/listen: 127.0.0.1:0/listen: 127.0.0.1:1/' "$dir/config.good" >"$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    log_wait '"key":"relay.listen"' ||
+        check_fail "a changed listen address waits for a restart" "$(tail -n 5 "$relay_log")"
+    expect_equal "still listening where it started" 204 "$(write_status second-token)"
+
+    relay_stop
+    expect_equal "clean exit after reloads" 0 "$relay_exit_status"
+else
+    check_fail "relay starts"
+fi
+
+# Log reopen: the relay logs to a file, logrotate moves it away and sends SIGHUP.
+dir=$work_dir/logfile
+relay_config_write "$dir"
+sed -i "s|  format: json|  format: json\n  file: $dir/relay-file.log|" "$dir/config.yaml"
+relay_log_file=$dir/relay-file.log
+"$BIN_DIR/meter-relay" run -c "$dir/config.yaml" 2>"$dir/stderr.log" &
+file_pid=$!
+for attempt in $(seq 1 50); do
+    grep -q '"msg":"listening"' "$relay_log_file" 2>/dev/null && break
+    sleep 0.1
+done
+mv "$relay_log_file" "$relay_log_file.1"
+kill -HUP "$file_pid"
+for attempt in $(seq 1 50); do
+    grep -q 'configuration reloaded' "$relay_log_file" 2>/dev/null && break
+    sleep 0.1
+done
+expect_contains "after SIGHUP the relay writes to a new log file" "configuration reloaded" \
+    "$(cat "$relay_log_file" 2>/dev/null)"
+kill -TERM "$file_pid"
+wait "$file_pid"
+expect_equal "clean exit" 0 "$?"
+
+finish

@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# Every row of the answer classification in spec/spool.md against the fault-injecting fake
+# InfluxDB (tests/upstream/fault_upstream.mjs), one fresh relay and spool per scenario:
+#   2xx: wire format (v1 and v2 paths, routing, auth, gzip, no Expect, keep-alive), lines
+#        byte-identical to the spool, in order, one request in flight
+#   400, 422, and 5xx bodies saying "partial write" / "unable to parse" / "points beyond
+#        retention policy": dead-lettered once, and the batch behind it arrives within the
+#        poisoned batch's own round trip
+#   401, 403, 404: paused, retried every pause_retry, nothing skipped, delivered when fixed
+#   413: the batch halved; a single record still 413 is dead-lettered
+#   429, 503: Retry-After honoured; 500: exponential backoff with full jitter, no retry limit
+#   hang: cut by request_timeout and retried; reset and a cut-off answer: retried
+#   order kept through a mix of failures
+#   SCENARIO_WAIT  seconds each scenario gets for its deliveries (default 15)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/relay_helpers.sh"
+source "$(dirname "$0")/upstream_helpers.sh"
+source "$(dirname "$0")/../upstream/fault_upstream.sh"
+
+unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
+trap 'relay_stop; fault_upstream_stop; rm -rf "$work_dir"' EXIT
+scenario_wait=${SCENARIO_WAIT:-15}
+# Scheduling noise allowed on top of a specified delay: a sanitizer build on a busy 2-core machine
+# reacts within tens of milliseconds, a wrong wait (a backoff step, a pause) is longer.
+slack_ms=300
+
+if ! fault_upstream_start "$work_dir/fake"; then
+    check_fail "the fake upstream starts"
+    finish
+    exit
+fi
+
+# upstream_yaml NAME [KEY=VALUE...]: one relay.upstreams item pointing at the fake; short retry
+# intervals unless KEY=VALUE overrides them.
+upstream_yaml() {
+    local name=$1 key
+    shift
+    local -A keys=([url]=$fault_upstream_url [api]=v1 [backoff_initial]=100ms [backoff_max]=1s
+        [pause_retry]=1s)
+    for key in "$@"; do keys[${key%%=*}]=${key#*=}; done
+    printf '    - name: %s\n' "$name"
+    for key in "${!keys[@]}"; do printf '      %s: %s\n' "$key" "${keys[$key]}"; done
+}
+
+# scenario_start NAME UPSTREAMS_YAML: stops the previous relay, clears the fake (script and
+# records; default answer 204), starts a relay with a fresh spool and these upstreams, and
+# starts the scenario's wait. The credentials files v1.env (user and password) and v2.env
+# (token) are there for upstreams that name them.
+scenario_start() {
+    relay_stop
+    scenario=$1
+    echo "-- $scenario"
+    if ! fault_upstream_clear >/dev/null || ! fault_upstream_default '{}' >/dev/null; then
+        check_fail "$scenario: the fake upstream takes its script"
+        return 1
+    fi
+    scenario_dir=$work_dir/$scenario
+    relay_config_write "$scenario_dir" "  upstreams:
+$2"
+    printf 'INFLUX_USERNAME=relay-user\nINFLUX_PASSWORD=relay-pass\n' >"$scenario_dir/secrets/v1.env"
+    printf 'INFLUX_TOKEN=relay-token\n' >"$scenario_dir/secrets/v2.env"
+    chmod 600 "$scenario_dir/secrets/v1.env" "$scenario_dir/secrets/v2.env"
+    writes_refused=0
+    writes_total=0
+    if ! relay_start "$scenario_dir"; then
+        check_fail "$scenario: meter-relay starts"
+        return 1
+    fi
+    eventually_deadline=$((SECONDS + scenario_wait))
+}
+
+# relay_write PATH BODY: one write to the relay; a refusal is reported by writes_check.
+relay_write() {
+    local code
+    code=$(curl -s -o "$work_dir/write.body" -w '%{http_code}' -XPOST --data-binary "$2" "$relay_url$1")
+    writes_total=$((writes_total + 1))
+    if [ "$code" != 204 ]; then
+        writes_refused=$((writes_refused + 1))
+        echo "       write $1 answered $code: $(head -c 200 "$work_dir/write.body")"
+    fi
+}
+
+writes_check() {
+    expect_equal "$scenario: the relay accepted all $writes_total writes" 0 "$writes_refused"
+}
+
+# The fake's view, as text for one comparison each.
+# fake_lines: the lines it stored (answered 2xx), in arrival order.
+fake_lines() { fault_upstream_lines | json_eval 'd.join("\n")'; }
+# fake_attempts: one row per request: answer (status, or the misbehaviour), line count, and the
+# first line's measurement and tags.
+fake_attempts() {
+    # shellcheck disable=SC2016 # a JavaScript template literal
+    fault_upstream_requests | json_eval 'd.map((r) => {
+        const lines = (r.body ?? "").split("\n").filter((l) => l !== "");
+        return `${r.status ?? r.action} ${lines.length} ${(lines[0] ?? "").split(" ")[0]}`;
+    }).join("\n")'
+}
+fake_attempt_count() { fault_upstream_requests | json_eval 'd.length'; }
+# fake_timing: one row per request: "arrival answered" in ms since the first arrival.
+fake_timing() {
+    # shellcheck disable=SC2016 # a JavaScript template literal
+    fault_upstream_requests | json_eval 'd.map((r) =>
+        `${Math.round(r.time_ms - d[0].time_ms)} ${r.ended_ms === null ? "open" : Math.round(r.ended_ms - d[0].time_ms)}`).join("\n")'
+}
+# fake_wait_requests N: waits (within the scenario's wait) until the fake has seen N requests.
+fake_wait_requests() {
+    while [ "$(fake_attempt_count)" -lt "$1" ] && [ "$SECONDS" -lt "$eventually_deadline" ]; do
+        sleep 0.05
+    done
+    [ "$(fake_attempt_count)" -ge "$1" ]
+}
+
+# gap_check DESCRIPTION FROM TO MIN MAX: request TO (1-based) arrived between MIN and MAX ms
+# after request FROM was answered.
+gap_check() {
+    local gap
+    gap=$(fault_upstream_requests | json_eval "d[$3 - 1] && d[$2 - 1]?.ended_ms != null ? Math.round(d[$3 - 1].time_ms - d[$2 - 1].ended_ms) : 'none'")
+    if [[ "$gap" =~ ^-?[0-9]+$ ]] && [ "$gap" -ge "$4" ] && [ "$gap" -le "$5" ]; then
+        check_pass "$1 ($gap ms)"
+    else
+        check_fail "$1" "expected $4 to $5 ms between the answer to request $2 and request $3, got: $gap" \
+            "requests (arrival answered, ms):" "$(fake_timing | tr '\n' ' ')"
+    fi
+}
+
+# spool_lines: every line in the relay's spool, in sequence order.
+spool_lines() { "$BIN_DIR/meter-relay" spool-dump "$scenario_dir/spool" | grep -v '^# seq='; }
+
+# dlq_entries: one row per dead letter of the stopped relay's spool: upstream, status and line
+# count from `dlq list`, then the lines from `dlq show`, joined by "|".
+dlq_entries() {
+    local id rest
+    "$BIN_DIR/meter-relay" dlq list "$scenario_dir/spool" 2>&1 | while read -r id rest; do
+        echo "$(cut -d' ' -f1-3 <<<"$rest") $("$BIN_DIR/meter-relay" dlq show "$scenario_dir/spool" "$id" 2>&1 |
+            grep -v '^# seq=' | paste -sd'|')"
+    done
+}
+
+metric_check() {
+    eventually "$scenario: $1" "$2" relay_metric "$3"
+}
+
+# --- 2xx ---------------------------------------------------------------------------------------
+scenario_start wire "$(upstream_yaml v1 credentials=v1.env)
+$(upstream_yaml v2 api=v2 org=home-org credentials=v2.env gzip=false 'routing={garden: garden_bucket}')"
+relay_write '/write?db=garden' 'wire,k=1 n=1i 1700000000000000001'
+relay_write '/write?db=home&rp=rp1' $'wire,k=2 n=2i 1700000000000000002\nwire,k=2 n=22i 1700000000000000022'
+relay_write '/api/v2/write?org=client-org&bucket=plain' 'wire,k=3 n=3i 1700000000000000003'
+relay_write '/api/v2/write?org=client-org&bucket=cellar%2Fshort' 'wire,k=4 n=4i 1700000000000000004'
+relay_write '/write?db=garden' 'wire,k=5,room=living\ room\,east note="say \"hi\"",n=5i 1700000000000000005'
+relay_write '/write?db=garden' 'wire,k=6 n=6i'
+writes_check
+if ! fake_wait_requests 1; then
+    check_fail "the relay forwards to the fake upstream" \
+        "no request reached the fake within ${scenario_wait} s; every other scenario needs delivery, so the test stops here" \
+        "relay log: $(tail -n 5 "$relay_log")"
+    finish
+    exit
+fi
+spooled=$(spool_lines)
+expect_equal "wire: the spool holds the 7 lines" 7 "$(grep -c . <<<"$spooled")"
+# wire_view PATH: per stored line "query line" for the requests on PATH, the query sorted.
+wire_view() {
+    fault_upstream_requests | json_eval "d.filter((r) => r.path === '$1' && r.stored).flatMap((r) => {
+        const query = Object.keys(r.query).sort().map((k) => k + '=' + r.query[k]).join('&');
+        return r.body.split('\n').filter((l) => l !== '').map((l) => query + ' ' + l);
+    }).join('\n')"
+}
+# The spooled lines in order with the query each upstream must use for them.
+v1_queries=('db=garden&precision=ns' 'db=home&precision=ns&rp=rp1' 'db=home&precision=ns&rp=rp1'
+    'db=plain&precision=ns' 'db=cellar&precision=ns&rp=short' 'db=garden&precision=ns' 'db=garden&precision=ns')
+v2_queries=('bucket=garden_bucket&org=home-org&precision=ns' 'bucket=home/rp1&org=home-org&precision=ns'
+    'bucket=home/rp1&org=home-org&precision=ns' 'bucket=plain&org=home-org&precision=ns'
+    'bucket=cellar/short&org=home-org&precision=ns' 'bucket=garden_bucket&org=home-org&precision=ns'
+    'bucket=garden_bucket&org=home-org&precision=ns')
+mapfile -t spooled_lines <<<"$spooled"
+v1_expected=$(for i in "${!spooled_lines[@]}"; do echo "${v1_queries[$i]} ${spooled_lines[$i]}"; done)
+v2_expected=$(for i in "${!spooled_lines[@]}"; do echo "${v2_queries[$i]} ${spooled_lines[$i]}"; done)
+eventually "wire: v1 /write: db and rp per record, lines byte-identical to the spool, in order" \
+    "$v1_expected" wire_view /write
+eventually "wire: v2 /api/v2/write: org from the config, bucket by routing, else db[/rp]" \
+    "$v2_expected" wire_view /api/v2/write
+# wire_headers PATH: the distinct "content-encoding|expect|authorization|body ends in \n" of the
+# requests on PATH: one row means the same on every request.
+wire_headers() {
+    fault_upstream_requests | json_eval "[...new Set(d.filter((r) => r.path === '$1').map((r) =>
+        [r.headers['content-encoding'] ?? '-', JSON.stringify(r.headers.expect ?? null),
+         r.headers.authorization ?? '-', r.body.endsWith('\n')].join('|')))].join('\n')"
+}
+# curl's empty "Expect:" removes the header: no 100-continue round trip before each batch.
+expect_equal "wire: v1: gzip, no Expect, Basic auth, whole lines" \
+    "gzip|null|Basic $(printf 'relay-user:relay-pass' | base64)|true" "$(wire_headers /write)"
+expect_equal "wire: v2 (gzip: false): plain, no Expect, Token auth, whole lines" \
+    "-|null|Token relay-token|true" "$(wire_headers /api/v2/write)"
+# Both upstreams talk to the same server, so libcurl's connection cache may hand a kept-alive
+# connection from one to the other: at most one connection per upstream, never one per request.
+expect_equal "wire: keep-alive: at most 2 connections for $(fault_upstream_requests | json_eval d.length) requests" \
+    true "$(fault_upstream_requests | json_eval 'new Set(d.map((r) => r.connection)).size <= 2')"
+expect_equal "wire: one request in flight per upstream (none sent before the previous was answered)" \
+    "0 0" "$(fault_upstream_requests | json_eval "['/write', '/api/v2/write'].map((path) => {
+        const list = d.filter((r) => r.path === path);
+        return list.filter((r, i) => i > 0 && (list[i - 1].ended_ms === null || r.time_ms < list[i - 1].ended_ms)).length;
+    }).join(' ')")"
+for upstream in v1 v2; do
+    eventually "wire: /metrics $upstream: state ok, 6 records and 7 lines sent, backlog 0" "1 6 7 0 0" \
+        metric_row "$upstream" state sent_records_total sent_lines_total backlog_records backlog_bytes
+done
+
+# --- 400, 422, rejecting bodies ----------------------------------------------------------------
+# Each poisoned batch answers after 300 ms (its round trip); the batch behind it must follow
+# within that plus slack, never after a backoff. A hold at the start lets every write queue up.
+scenario_start poison "$(upstream_yaml fake backoff_initial=2s backoff_max=10s)"
+poisons=('400|{"error":"bad request: invalid input"}'
+    '422|{"code":"unprocessable entity","message":"failure writing points"}'
+    '500|{"error":"partial write: field type conflict: input field \"n\" on measurement \"poison\" is type float, already exists as type integer dropped=1"}'
+    '500|{"error":"unable to parse '"'"'poison k=4'"'"': invalid number"}'
+    '500|{"error":"points beyond retention policy dropped=1"}')
+fault_upstream_script "[{\"match\":\"hold\",\"delay_ms\":1500}$(for i in "${!poisons[@]}"; do
+    printf ',{"match":"poison,k=%d ","status":%s,"body":%s,"delay_ms":300}' \
+        "$((i + 1))" "${poisons[$i]%%|*}" "${poisons[$i]#*|}"
+done)]" >/dev/null
+relay_write '/write?db=hold' 'hold n=0i 1700000000000000000'
+fake_wait_requests 1
+expected_attempts="204 1 hold"
+expected_lines="hold n=0i 1700000000000000000"
+for i in "${!poisons[@]}"; do
+    k=$((i + 1))
+    relay_write "/write?db=p$k" "poison,k=$k n=${k}i 170000000000000000$k"
+    relay_write "/write?db=a$k" "after,k=$k n=${k}i 170000000000000000$k"
+    expected_attempts+=$'\n'"${poisons[$i]%%|*} 1 poison,k=$k"$'\n'"204 1 after,k=$k"
+    expected_lines+=$'\n'"after,k=$k n=${k}i 170000000000000000$k"
+done
+writes_check
+eventually "poison: each poisoned batch sent once, each next batch delivered" "$expected_attempts" \
+    fake_attempts
+eventually "poison: the fake stored exactly the good batches, in order" "$expected_lines" fake_lines
+for i in "${!poisons[@]}"; do
+    gap_check "poison: batch after the ${poisons[$i]%%|*} ($(cut -c 1-40 <<<"${poisons[$i]#*|}")) follows its answer at once" \
+        $((2 * i + 2)) $((2 * i + 3)) 0 "$slack_ms"
+done
+metric_check "dead-lettered records counted" 5 'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
+metric_check "state ok" 1 'nebenkosten_upstream_state{upstream="fake",state="ok"}'
+metric_check "backlog 0" 0 'nebenkosten_upstream_backlog_records{upstream="fake"}'
+relay_stop
+expected_dlq=""
+for i in "${!poisons[@]}"; do
+    k=$((i + 1))
+    expected_dlq+="upstream=fake status=${poisons[$i]%%|*} lines=1 poison,k=$k n=${k}i 170000000000000000$k"$'\n'
+done
+expect_equal "poison: dlq list/show: every rejected batch with upstream, status and lines" \
+    "${expected_dlq%$'\n'}" "$(dlq_entries)"
+
+# --- 401, 403, 404 -----------------------------------------------------------------------------
+for status in 401 403 404; do
+    scenario_start "paused-$status" "$(upstream_yaml fake)"
+    fault_upstream_script "[{\"status\":$status,\"body\":{\"error\":\"answer $status\"},\"repeat\":2}]" >/dev/null
+    relay_write '/write?db=a' "paused,s=$status n=1i 1700000000000000001"
+    relay_write '/write?db=b' "paused,s=$status n=2i 1700000000000000002"
+    writes_check
+    fake_wait_requests 1
+    metric_check "/metrics shows the upstream paused" 1 \
+        'nebenkosten_upstream_state{upstream="fake",state="paused"}'
+    eventually "$scenario: the first batch retried until answered, never skipped" \
+        "$status 1 paused,s=$status"$'\n'"$status 1 paused,s=$status"$'\n'"204 1 paused,s=$status"$'\n'"204 1 paused,s=$status" \
+        fake_attempts
+    eventually "$scenario: both delivered in order once fixed" \
+        "paused,s=$status n=1i 1700000000000000001"$'\n'"paused,s=$status n=2i 1700000000000000002" fake_lines
+    gap_check "$scenario: retried after pause_retry (1 s)" 1 2 $((1000 - slack_ms)) $((1000 + slack_ms))
+    gap_check "$scenario: and again after pause_retry" 2 3 $((1000 - slack_ms)) $((1000 + slack_ms))
+    metric_check "ok again" 1 'nebenkosten_upstream_state{upstream="fake",state="ok"}'
+    metric_check "nothing dead-lettered" 0 'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
+done
+
+# --- 413 ---------------------------------------------------------------------------------------
+# Eight one-line records queue behind a hold and go out as one batch: 413 twice halves it (8, 4
+# lines). The "huge" record (three lines, not divisible) is first sent with the record behind it
+# (4 lines), then alone (3 lines), then dead-lettered; the record behind it is delivered.
+scenario_start too-large "$(upstream_yaml fake)"
+fault_upstream_script '[{"match":"hold","delay_ms":1500},
+    {"match":"big,","status":413,"body":{"error":"Request Entity Too Large"},"repeat":2},
+    {"match":"huge,","status":413,"body":{"error":"Request Entity Too Large"},"repeat":-1}]' >/dev/null
+relay_write '/write?db=hold' 'hold n=0i 1700000000000000000'
+fake_wait_requests 1
+big_lines=""
+for k in 1 2 3 4 5 6 7 8; do
+    relay_write '/write?db=big' "big,k=$k n=${k}i 170000000000000000$k"
+    big_lines+="big,k=$k n=${k}i 170000000000000000$k"$'\n'
+done
+relay_write '/write?db=h' $'huge,k=1 n=1i 1700000000000000001\nhuge,k=2 n=2i 1700000000000000002\nhuge,k=3 n=3i 1700000000000000003'
+relay_write '/write?db=h' 'tail n=1i 1700000000000000009'
+writes_check
+eventually "too-large: all big records and the tail delivered once, in order; huge not" \
+    "hold n=0i 1700000000000000000"$'\n'"${big_lines}tail n=1i 1700000000000000009" fake_lines
+attempts=$(fake_attempts)
+expect_equal "too-large: the 413 batch halved (8 lines, then 4)" $'413 8 big,k=1\n413 4 big,k=1' \
+    "$(grep '^413 [0-9]* big,' <<<"$attempts")"
+expect_equal "too-large: huge with the tail (4 lines), alone (3 lines), then never again" \
+    $'413 4 huge,k=1\n413 3 huge,k=1\n204 1 tail' "$(grep -E 'huge,|tail' <<<"$attempts")"
+metric_check "one record dead-lettered" 1 'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
+relay_stop
+expect_equal "too-large: dlq list/show: the huge record with its 413" \
+    "upstream=fake status=413 lines=3 huge,k=1 n=1i 1700000000000000001|huge,k=2 n=2i 1700000000000000002|huge,k=3 n=3i 1700000000000000003" \
+    "$(dlq_entries)"
+
+# --- 429, 503 ----------------------------------------------------------------------------------
+scenario_start retry-after "$(upstream_yaml fake)"
+fault_upstream_script '[{"status":429,"headers":{"Retry-After":"2"},"body":{"error":"too many requests"}},
+    {"status":503,"headers":{"Retry-After":"1"},"body":{"error":"unavailable"}},
+    {"status":503,"body":{"error":"unavailable"}}]' >/dev/null
+relay_write '/write?db=a' 'limited n=1i 1700000000000000001'
+writes_check
+fake_wait_requests 1
+metric_check "/metrics shows backoff while waiting for Retry-After" 1 \
+    'nebenkosten_upstream_state{upstream="fake",state="backoff"}'
+eventually "retry-after: 429, 503, 503, then delivered" \
+    $'429 1 limited\n503 1 limited\n503 1 limited\n204 1 limited' fake_attempts
+gap_check "retry-after: 429 with Retry-After: 2 -> next attempt 2 s later" 1 2 1990 $((2000 + slack_ms))
+gap_check "retry-after: 503 with Retry-After: 1 -> next attempt 1 s later" 2 3 990 $((1000 + slack_ms))
+gap_check "retry-after: 503 without Retry-After -> backoff (at most backoff_max 1 s)" 3 4 0 $((1000 + slack_ms))
+metric_check "three retries counted" 3 'nebenkosten_upstream_retries_total{upstream="fake"}'
+
+# --- 500: exponential backoff, full jitter, no limit -------------------------------------------
+# Attempt k waits a random time up to min(backoff_max, backoff_initial * 2^k).
+scenario_start backoff "$(upstream_yaml fake backoff_initial=100ms backoff_max=400ms)"
+fault_upstream_script '[{"status":500,"body":{"error":"internal error"},"repeat":8}]' >/dev/null
+relay_write '/write?db=a' 'flaky n=1i 1700000000000000001'
+writes_check
+eventually "backoff: eight 500s, then delivered" \
+    "$(printf '500 1 flaky\n%.0s' 1 2 3 4 5 6 7 8)"$'\n204 1 flaky' fake_attempts
+for k in 0 1 2 3 4 5 6 7; do
+    cap=$((100 << k))
+    [ "$cap" -gt 400 ] && cap=400
+    gap_check "backoff: retry $((k + 1)) within its cap of $cap ms" $((k + 1)) $((k + 2)) 0 $((cap + slack_ms))
+done
+total=$(fault_upstream_requests | json_eval 'd.length === 9 ? Math.round(d[8].time_ms - d[0].ended_ms) : "none"')
+if [[ "$total" =~ ^[0-9]+$ ]] && [ "$total" -ge 100 ]; then
+    check_pass "backoff: waits in between ($total ms for 8 retries)"
+else
+    check_fail "backoff: waits in between" "8 retries took $total ms; expected >= 100 (mean 1350)"
+fi
+metric_check "eight retries counted" 8 'nebenkosten_upstream_retries_total{upstream="fake"}'
+state_logs=$(grep -c '"fake"' "$relay_log")
+if [ "$state_logs" -lt 8 ]; then check_pass "backoff: state changes logged, not every retry ($state_logs lines)"; else
+    check_fail "backoff: state changes logged, not every retry" \
+        "$state_logs log lines name the upstream for 8 failed attempts"
+fi
+
+# --- hang, reset, cut-off answer ---------------------------------------------------------------
+scenario_start hang "$(upstream_yaml fake request_timeout=1s)"
+fault_upstream_script '[{"action":"hang"}]' >/dev/null
+relay_write '/write?db=a' 'slow n=1i 1700000000000000001'
+writes_check
+eventually "hang: retried after the hung request, then delivered" $'hang 1 slow\n204 1 slow' fake_attempts
+round_trip=$(fault_upstream_requests | json_eval 'd[0]?.ended_ms != null ? Math.round(d[0].ended_ms - d[0].time_ms) : "open"')
+if [[ "$round_trip" =~ ^[0-9]+$ ]] && [ "$round_trip" -ge 900 ] && [ "$round_trip" -le $((1000 + slack_ms)) ]; then
+    check_pass "hang: the relay gave up after request_timeout ($round_trip ms)"
+else
+    check_fail "hang: the relay gave up after request_timeout" "expected about 1000 ms, got: $round_trip"
+fi
+expect_equal "hang: the retry uses a new connection" different \
+    "$(fault_upstream_requests | json_eval 'd.length < 2 ? "one request" : d[0].connection === d[1].connection ? "same" : "different"')"
+
+scenario_start reset "$(upstream_yaml fake)"
+fault_upstream_script '[{"action":"reset"},{"action":"close_after_headers","status":200}]' >/dev/null
+relay_write '/write?db=a' 'dropped n=1i 1700000000000000001'
+writes_check
+eventually "reset: retried after a reset and after an answer cut short, then delivered" \
+    $'reset 1 dropped\n200 1 dropped\n204 1 dropped' fake_attempts
+eventually "reset: stored once" 'dropped n=1i 1700000000000000001' fake_lines
+
+# --- order through failures --------------------------------------------------------------------
+# 30 records in runs of one routing (so batches hold several records) while the fake fails every
+# other request in a different way: what it stores is what was written, in order, once.
+scenario_start order "$(upstream_yaml fake backoff_initial=50ms backoff_max=200ms)"
+fault_upstream_script '[{"status":500},{},{"action":"reset"},{},{"status":503,"headers":{"Retry-After":"1"}},{},
+    {"status":429},{},{"status":500},{"status":502},{}]' >/dev/null
+written=""
+for k in $(seq 1 30); do
+    db=a
+    [ "$k" -gt 10 ] && [ "$k" -le 20 ] && db=b
+    line="order,run=$db n=${k}i $((1700000000000000000 + k))"
+    relay_write "/write?db=$db" "$line"
+    written+=$line$'\n'
+done
+writes_check
+eventually "order: stored lines are the written ones, in order, once" "${written%$'\n'}" fake_lines
+expect_equal "order: one request in flight at any time" 0 \
+    "$(fault_upstream_requests | json_eval 'd.filter((r, i) => i > 0 && (d[i - 1].ended_ms === null || r.time_ms < d[i - 1].ended_ms)).length')"
+
+relay_stop
+fault_upstream_stop
+expect_equal "the fake upstream exits 0" 0 "$fault_upstream_exit_status"
+finish
