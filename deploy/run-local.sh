@@ -70,7 +70,6 @@ start_influxdb() {
             # Most likely the system InfluxDB that Debian's package starts: use it, don't fight it.
             echo "an InfluxDB already answers on 127.0.0.1:8086; using it"
             influx_port=8086
-relay_port=8087
             echo "$influx_port" >"$influx_dir/port"
             return
         fi
@@ -78,7 +77,8 @@ relay_port=8087
     fi
     local rpc_port=$((influx_port + 1000))
     cat >"$influx_dir/influxdb.conf" <<CONF
-reporting-disabled = true
+# Debian's influxd 1.6 reads reporting-enabled (it ignores the reporting-disabled of newer docs).
+reporting-enabled = false
 bind-address = "127.0.0.1:$rpc_port"
 [meta]
   dir = "$influx_dir/meta"
@@ -162,9 +162,9 @@ start() {
     echo
     echo "InfluxDB:    http://127.0.0.1:$influx_port"
     echo "meter-relay: http://${listen:-127.0.0.1:8087}   <- point Telegraf, Home Assistant and client"
-    echo "             libraries here (log: var/meter-relay.log, spool: var/spool)."
-    echo "             Writes are made durable in the spool (meter-relay spool-dump var/spool shows"
-    echo "             them); forwarding to InfluxDB comes with the upstream-delivery issue."
+    echo "             libraries here, and Grafana too (/query is passed through to InfluxDB)."
+    echo "             Every write is durable in var/spool before its 204, then forwarded to"
+    echo "             InfluxDB (log: var/meter-relay.log; per-upstream state: /metrics, /health)."
     echo "Stop with:   make stop"
 }
 

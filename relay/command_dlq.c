@@ -12,6 +12,7 @@
 #include "relay/commands.h"
 #include "relay/dead_letter.h"
 #include "relay/spool.h"
+#include "relay/spool_reader.h"
 
 /* Exit statuses of every action, as spool-check's. */
 enum {
@@ -290,20 +291,10 @@ static int dlq_list(const struct dlq_options *options)
  * sequence range. Returns 0 or -1 (write failed). */
 static int dlq_routing_print(const struct dead_letter *letter)
 {
-    const struct spool_routing *routing = &letter->routing;
-    if (printf("# seq=%" PRIu64 "..%" PRIu64 " db=%.*s rp=%.*s bucket=%.*s org=%.*s consumers=",
-               letter->first_sequence, letter->last_sequence, (int)routing->db.length,
-               routing->db.data, (int)routing->rp.length, routing->rp.data,
-               (int)routing->bucket.length, routing->bucket.data, (int)routing->org.length,
-               routing->org.data) < 0)
-        return -1;
-    if (routing->consumer_count == 0 && fputc('*', stdout) == EOF)
-        return -1;
-    for (size_t i = 0; i < routing->consumer_count; i++)
-        if (printf("%s%.*s", i > 0 ? "," : "", (int)routing->consumers[i].length,
-                   routing->consumers[i].data) < 0)
-            return -1;
-    return fputc('\n', stdout) == EOF ? -1 : 0;
+    char sequence[48];
+    snprintf(sequence, sizeof sequence, "%" PRIu64 "..%" PRIu64, letter->first_sequence,
+             letter->last_sequence);
+    return spool_routing_print(stdout, sequence, &letter->routing);
 }
 
 static int dlq_show(const struct dlq_options *options)

@@ -213,19 +213,9 @@ int relay_command_spool_check(int argc, char **argv)
 /* Prints the routing line of record (borrowed) to stdout. Returns 0 or -1 (write failed). */
 static int dump_routing_print(const struct spool_record *record)
 {
-    const struct spool_routing *routing = &record->routing;
-    if (printf("# seq=%" PRIu64 " db=%.*s rp=%.*s bucket=%.*s org=%.*s consumers=",
-               record->sequence, (int)routing->db.length, routing->db.data, (int)routing->rp.length,
-               routing->rp.data, (int)routing->bucket.length, routing->bucket.data,
-               (int)routing->org.length, routing->org.data) < 0)
-        return -1;
-    if (routing->consumer_count == 0 && fputc('*', stdout) == EOF)
-        return -1;
-    for (size_t i = 0; i < routing->consumer_count; i++)
-        if (printf("%s%.*s", i > 0 ? "," : "", (int)routing->consumers[i].length,
-                   routing->consumers[i].data) < 0)
-            return -1;
-    return fputc('\n', stdout) == EOF ? -1 : 0;
+    char sequence[24];
+    snprintf(sequence, sizeof sequence, "%" PRIu64, record->sequence);
+    return spool_routing_print(stdout, sequence, &record->routing);
 }
 
 /* Prints record (borrowed): routing line and payload. Returns 0 or -1 (write failed). */

@@ -4,7 +4,9 @@
 #include "relay/http_client.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* What a running easy handle carries in CURLOPT_PRIVATE; listed so destroy can cancel them
  * (curl_multi_get_handles needs curl 8.4, Debian 12 has 7.88). */
@@ -191,5 +193,45 @@ int http_client_start(struct http_client *client, CURL *easy, http_client_done d
     if (client->transfers)
         client->transfers->previous = transfer;
     client->transfers = transfer;
+    return 0;
+}
+
+/* Appends line (borrowed; libcurl copies it) to *headers. Returns 0 or -1. */
+static int http_client_header_append(struct curl_slist **headers, const char *line)
+{
+    struct curl_slist *grown = curl_slist_append(*headers, line);
+    if (!grown)
+        return -1;
+    *headers = grown;
+    return 0;
+}
+
+int http_client_upstream_setup(CURL *easy, const struct config_upstream *upstream, bool credentials,
+                               struct curl_slist **headers)
+{
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "nebenkosten-relay/" NEBENKOSTEN_VERSION);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)upstream->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, upstream->tls_verify ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, upstream->tls_verify ? 2L : 0L);
+    if (http_client_header_append(headers, "Expect:") != 0)
+        return -1;
+    if (!credentials)
+        return 0;
+    if (upstream->token) {
+        size_t size = strlen(upstream->token) + sizeof "Authorization: Token ";
+        char *line = malloc(size);
+        if (!line)
+            return -1;
+        snprintf(line, size, "Authorization: Token %s", upstream->token);
+        int result = http_client_header_append(headers, line);
+        free(line);
+        return result;
+    }
+    if (upstream->username) {
+        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(easy, CURLOPT_USERNAME, upstream->username);
+        curl_easy_setopt(easy, CURLOPT_PASSWORD, upstream->password ? upstream->password : "");
+    }
     return 0;
 }

@@ -6,6 +6,9 @@
 #define NEBENKOSTEN_RELAY_HTTP_CLIENT_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
+
+#include "config/config.h"
 
 struct event_base;
 struct http_client;
@@ -22,6 +25,14 @@ struct http_client *http_client_create(struct event_base *base);
  * so fire-and-forget transfers free themselves; cancel the others first) and frees client
  * (owned; NULL is fine). The easy handles stay the callers'. */
 void http_client_destroy(struct http_client *client);
+
+/* What every request the relay sends to upstream (borrowed) gets: the user agent, no signals,
+ * its connect timeout and TLS checks, no "Expect: 100-continue" round trip (an empty Expect:
+ * appended to *headers), and with credentials its token (an Authorization header appended to
+ * *headers) or its Basic user and password. Set *headers on easy afterwards (CURLOPT_HTTPHEADER);
+ * the caller owns the list. Returns 0 or -1 (out of memory; *headers keeps what was appended). */
+int http_client_upstream_setup(CURL *easy, const struct config_upstream *upstream, bool credentials,
+                               struct curl_slist **headers);
 
 /* Starts the transfer set up in easy (borrowed until done runs or it is cancelled); done gets
  * argument. Returns 0 or -1 (curl refused the handle). */

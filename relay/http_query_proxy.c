@@ -75,33 +75,9 @@ static int http_query_easy_setup(CURL *easy, const struct config_upstream *upstr
 {
     long silence_seconds = (long)((upstream->request_timeout_ms + 999) / 1000);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "nebenkosten-relay/" NEBENKOSTEN_VERSION);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)upstream->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, silence_seconds > 0 ? silence_seconds : 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, upstream->tls_verify ? 1L : 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, upstream->tls_verify ? 2L : 0L);
-    if (http_query_header_append(headers, "Expect:") != 0)
-        return -1;
-    if (!use_credentials)
-        return 0;
-    if (upstream->token) {
-        size_t size = strlen(upstream->token) + sizeof "Authorization: Token ";
-        char *line = malloc(size);
-        if (!line)
-            return -1;
-        snprintf(line, size, "Authorization: Token %s", upstream->token);
-        int result = http_query_header_append(headers, line);
-        free(line);
-        return result;
-    }
-    if (upstream->username) {
-        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(easy, CURLOPT_USERNAME, upstream->username);
-        curl_easy_setopt(easy, CURLOPT_PASSWORD, upstream->password ? upstream->password : "");
-    }
-    return 0;
+    return http_client_upstream_setup(easy, upstream, use_credentials, headers);
 }
 
 /* relay.query_upstream, else the first upstream. */

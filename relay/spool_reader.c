@@ -315,3 +315,19 @@ void spool_directory_reader_close(struct spool_directory_reader *reader)
     free(reader->segments);
     free(reader);
 }
+
+int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing)
+{
+    if (fprintf(out, "# seq=%s db=%.*s rp=%.*s bucket=%.*s org=%.*s consumers=", sequence,
+                (int)routing->db.length, routing->db.data, (int)routing->rp.length,
+                routing->rp.data, (int)routing->bucket.length, routing->bucket.data,
+                (int)routing->org.length, routing->org.data) < 0)
+        return -1;
+    if (routing->consumer_count == 0 && fputc('*', out) == EOF)
+        return -1;
+    for (size_t i = 0; i < routing->consumer_count; i++)
+        if (fprintf(out, "%s%.*s", i > 0 ? "," : "", (int)routing->consumers[i].length,
+                    routing->consumers[i].data) < 0)
+            return -1;
+    return fputc('\n', out) == EOF ? -1 : 0;
+}

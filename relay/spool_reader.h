@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "relay/spool.h"
 
@@ -33,5 +34,11 @@ int spool_directory_reader_next(struct spool_directory_reader *reader, struct sp
 
 /* Frees reader (owned; NULL is fine). */
 void spool_directory_reader_close(struct spool_directory_reader *reader);
+
+/* Prints the routing line spool-dump and `dlq show` put before a record's lines:
+ * "# seq=SEQUENCE db=.. rp=.. bucket=.. org=.. consumers=a,b" ("*" for every consumer).
+ * sequence (NUL-terminated, e.g. "5" or "2..4") and routing are borrowed. Returns 0 or -1 (the
+ * write failed). */
+int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing);
 
 #endif

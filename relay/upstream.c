@@ -36,7 +36,7 @@ struct upstream_span {
 struct upstream {
     struct upstream_set *set;
     /* Copied from the configuration at start. */
-    char *name, *url, *org, *token, *username, *password;
+    char *name, *url, *org;
     enum config_api api;
     struct config_route *routes;
     size_t route_count;
@@ -553,9 +553,6 @@ static int upstream_configure(struct upstream *upstream, const struct config_ups
     upstream->name = upstream_copy(config->name);
     upstream->url = upstream_copy(config->url);
     upstream->org = upstream_copy(config->org);
-    upstream->token = upstream_copy(config->token);
-    upstream->username = upstream_copy(config->username);
-    upstream->password = upstream_copy(config->password);
     upstream->api = config->api;
     upstream->batch_lines = config->batch_lines > 0 ? (size_t)config->batch_lines : 5000;
     upstream->batch_bytes = config->batch_bytes ? config->batch_bytes : 4u << 20;
@@ -585,40 +582,24 @@ static int upstream_configure(struct upstream *upstream, const struct config_ups
     if (!upstream->easy)
         return -1;
     CURL *easy = upstream->easy;
-    struct curl_slist *headers = NULL;
-    char authorization[2048] = "";
-    if (upstream->token)
-        snprintf(authorization, sizeof authorization, "Authorization: Token %s", upstream->token);
+    /* libcurl copies the strings it is given; the header list is the upstream's to free. */
+    if (http_client_upstream_setup(easy, config, true, &upstream->headers) != 0)
+        return -1;
     const char *lines[] = {"Content-Type: text/plain; charset=utf-8",
-                           upstream->gzip ? "Content-Encoding: gzip" : NULL,
-                           "Expect:", authorization[0] ? authorization : NULL};
+                           upstream->gzip ? "Content-Encoding: gzip" : NULL};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        if (!lines[i])
-            continue;
-        struct curl_slist *grown = curl_slist_append(headers, lines[i]);
-        if (!grown) {
-            curl_slist_free_all(headers);
+        struct curl_slist *grown = lines[i] ? curl_slist_append(upstream->headers, lines[i]) : NULL;
+        if (lines[i] && !grown)
             return -1;
-        }
-        headers = grown;
+        if (grown)
+            upstream->headers = grown;
     }
-    upstream->headers = headers;
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "nebenkosten-relay/" NEBENKOSTEN_VERSION);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)config->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, upstream->headers);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)config->request_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, config->tls_verify ? 1L : 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, config->tls_verify ? 2L : 0L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, upstream_answer_write);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, upstream);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, upstream_header_read);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, upstream);
-    if (!upstream->token && upstream->username) {
-        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(easy, CURLOPT_USERNAME, upstream->username);
-        curl_easy_setopt(easy, CURLOPT_PASSWORD, upstream->password ? upstream->password : "");
-    }
     return 0;
 }
 
@@ -640,9 +621,6 @@ static void upstream_release(struct upstream *upstream)
     free(upstream->name);
     free(upstream->url);
     free(upstream->org);
-    free(upstream->token);
-    free(upstream->username);
-    free(upstream->password);
     free(upstream->spans);
     free(upstream->request_url);
     buffer_release(&upstream->lines);
