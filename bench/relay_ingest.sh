@@ -74,6 +74,9 @@ run_case() {
     [[ "$sync $name $connections" =~ ${RELAY_INGEST_CASES:-.} ]] || return 0
     local dir=$work_dir/case
     rm -rf "$dir"
+    # The previous case's gigabytes are still being written back: let the disk settle, so this
+    # case's fdatasyncs do not queue behind them.
+    sync
     mkdir -p "$dir"
     relay_config_write "$dir" "    sync: $sync
     max_bytes: 32GiB"
