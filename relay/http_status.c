@@ -55,9 +55,16 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
     bool failed = spool_has_failed(spool);
     bool read_only = spool_is_read_only(spool);
     bool pass = !failed && !read_only && !relay_is_stopping(relay);
-    const char *spool_message = failed      ? "spool I/O error: the relay must restart"
-                                : read_only ? "spool is read-only: the disk is full"
-                                            : "accepting writes";
+    uint64_t quarantined = relay_quarantined_segments(relay);
+    char degraded[192];
+    snprintf(degraded, sizeof degraded,
+             "accepting writes, degraded: %" PRIu64 " corrupt segment(s) moved to quarantine/ at "
+             "start, their records are not delivered; see meter-relay spool-check",
+             quarantined);
+    const char *spool_message = failed        ? "spool I/O error: the relay must restart"
+                                : read_only   ? "spool is read-only: the disk is full"
+                                : quarantined ? degraded
+                                              : "accepting writes";
     cJSON *object = cJSON_CreateObject();
     cJSON *check = cJSON_CreateObject();
     if (!object || !check) {
@@ -72,7 +79,10 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
     cJSON_AddStringToObject(object, "status", pass ? "pass" : "fail");
     cJSON *checks = cJSON_AddArrayToObject(object, "checks");
     cJSON_AddStringToObject(check, "name", "spool");
-    cJSON_AddStringToObject(check, "status", failed || read_only ? "fail" : "pass");
+    cJSON_AddStringToObject(check, "status",
+                            failed || read_only ? "fail"
+                            : quarantined       ? "warn"
+                                                : "pass");
     cJSON_AddStringToObject(check, "message", spool_message);
     if (!checks || !cJSON_AddItemToArray(checks, check))
         cJSON_Delete(check);

@@ -62,6 +62,7 @@ struct relay {
     struct metrics *metrics;
     cJSON *databases; /* names from CREATE DATABASE */
     int64_t started_ns;
+    uint64_t quarantined_segments; /* by the recovery at start: /health reports it */
     bool stopping;
     int exit_status;
     uint64_t random_state;
@@ -125,6 +126,11 @@ cJSON *relay_databases(struct relay *relay)
 int64_t relay_started_ns(const struct relay *relay)
 {
     return relay->started_ns;
+}
+
+uint64_t relay_quarantined_segments(const struct relay *relay)
+{
+    return relay->quarantined_segments;
 }
 
 bool relay_is_stopping(const struct relay *relay)
@@ -543,6 +549,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
         goto failure;
     relay_recovery_log(relay, &report);
     metrics_recovery_set(relay->metrics, report.truncated_bytes, (double)report.duration_ns / 1e9);
+    relay->quarantined_segments = report.quarantined_segments;
     if (relay_events_create(relay, error, error_size) != 0)
         goto failure;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||

@@ -67,6 +67,8 @@ struct cJSON *relay_databases(struct relay *relay);
 /* Wall-clock start time (ns) for /ready. */
 int64_t relay_started_ns(const struct relay *relay);
 /* True once shutdown began or the spool failed: writes get 503. */
+/* Corrupt segments the recovery at start moved to quarantine/ (0 normally). */
+uint64_t relay_quarantined_segments(const struct relay *relay);
 bool relay_is_stopping(const struct relay *relay);
 
 /* Parks request (borrowed; answered and released by the relay) until a commit covers sequence,
