@@ -1,0 +1,29 @@
+/* The meters' days: UTC midnights by default, or the local midnights of a named zone (so a day can
+ * last 23 or 25 hours). Day boundaries come from the readings' timestamps, never from the clock. */
+#ifndef NEBENKOSTEN_STREAM_CALENDAR_H
+#define NEBENKOSTEN_STREAM_CALENDAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tz_zone;
+
+struct stream_calendar {
+    const struct tz_zone *zone; /* borrowed, must outlive the calendar; NULL means UTC */
+};
+
+#define STREAM_CALENDAR_NS_PER_SECOND INT64_C(1000000000)
+#define STREAM_CALENDAR_NS_PER_DAY (86400 * STREAM_CALENDAR_NS_PER_SECOND)
+
+/* Days in UTC. */
+struct stream_calendar stream_calendar_utc(void);
+/* Days in zone (borrowed, must outlive the calendar; NULL means UTC). */
+struct stream_calendar stream_calendar_zone(const struct tz_zone *zone);
+
+/* The first midnight strictly after t_ns (ns since the epoch). calendar is borrowed. */
+int64_t stream_calendar_next_midnight(const struct stream_calendar *calendar, int64_t t_ns);
+/* Whether the day that begins at midnight_ns is the last day of its month: the midnight at which
+ * meter_interpolated_monthly is stamped (2024-01-31T00:00 for January). calendar is borrowed. */
+bool stream_calendar_is_month_last_day(const struct stream_calendar *calendar, int64_t midnight_ns);
+
+#endif

@@ -1,0 +1,335 @@
+/* The per-reading rules of spec/analytics.md "Stream" steps 1-3, against hand-computed values. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "config/tz.h"
+#include "stream/meter.h"
+
+#define HOUR_NS (3600 * STREAM_CALENDAR_NS_PER_SECOND)
+
+static int64_t utc_ns(int year, int month, int day, int hour)
+{
+    return (tz_days_from_civil(year, month, day) * 86400 + hour * 3600) *
+           STREAM_CALENDAR_NS_PER_SECOND;
+}
+
+struct collected {
+    struct stream_emission emissions[64];
+    size_t count;
+};
+
+static void collect(const struct stream_emission *emission, void *argument)
+{
+    struct collected *collected = argument;
+    cr_assert_lt(collected->count, 64, "more emissions than any test expects");
+    collected->emissions[collected->count++] = *emission;
+}
+
+/* The n-th emission of a kind, or NULL. */
+static const struct stream_emission *nth(const struct collected *collected,
+                                         enum stream_emission_kind kind, size_t n)
+{
+    for (size_t i = 0; i < collected->count; i++)
+        if (collected->emissions[i].kind == kind && n-- == 0)
+            return &collected->emissions[i];
+    return NULL;
+}
+
+static size_t count_of(const struct collected *collected, enum stream_emission_kind kind)
+{
+    size_t count = 0;
+    while (nth(collected, kind, count))
+        count++;
+    return count;
+}
+
+static void expect_emission(const struct collected *collected, enum stream_emission_kind kind,
+                            size_t n, int64_t timestamp_ns, double value)
+{
+    const struct stream_emission *emission = nth(collected, kind, n);
+    cr_assert_not_null(emission, "no emission %zu of kind %d", n, kind);
+    cr_expect_eq(emission->timestamp_ns, timestamp_ns, "kind %d #%zu: at %lld, expected %lld", kind,
+                 n, (long long)emission->timestamp_ns, (long long)timestamp_ns);
+    cr_expect(fabs(emission->value - value) <= 1e-9, "kind %d #%zu: %.17g, expected %.17g", kind, n,
+              emission->value, value);
+}
+
+static void apply(struct stream_meter *meter, const struct stream_calendar *calendar, int64_t t,
+                  double value, struct collected *collected)
+{
+    stream_meter_reading_apply(meter, calendar, t, value, collect, collected);
+}
+
+Test(stream_meter, interpolates_every_midnight_between_two_readings)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    cr_assert_eq(out.count, 0, "a first reading between midnights emits nothing");
+    apply(&meter, &utc, utc_ns(2024, 1, 4, 12), 130.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 3);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 115.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 2, utc_ns(2024, 1, 4, 0), 125.0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_CONSUMPTION), 3);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 0, utc_ns(2024, 1, 2, 0), 0.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 1, 3, 0), 10.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 2, utc_ns(2024, 1, 4, 0), 10.0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_MONTHLY), 0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 0);
+
+    /* The next reading continues from the last one: 125 -> 130 at noon -> 140 at the 5th noon. */
+    out.count = 0;
+    apply(&meter, &utc, utc_ns(2024, 1, 5, 12), 140.0, &out);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 5, 0), 135.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 0, utc_ns(2024, 1, 5, 0), 10.0);
+    cr_assert_eq(meter.reading_count, 3);
+}
+
+Test(stream_meter, reading_at_midnight_is_that_midnight_register)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 3, 1, 0), 7.5, &out);
+    cr_assert_eq(out.count, 2);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 3, 1, 0), 7.5);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 0, utc_ns(2024, 3, 1, 0), 0.0);
+    out.count = 0;
+    apply(&meter, &utc, utc_ns(2024, 3, 2, 0), 9.25, &out);
+    cr_assert_eq(out.count, 2, "one midnight, no more");
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 3, 2, 0), 9.25);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 0, utc_ns(2024, 3, 2, 0), 1.75);
+}
+
+Test(stream_meter, monthly_at_the_midnight_that_begins_a_month_last_day)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 29, 12), 10.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 2, 1, 12), 40.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 3);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 30, 0), 15.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 31, 0), 25.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 2, utc_ns(2024, 2, 1, 0), 35.0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_MONTHLY), 1);
+    expect_emission(&out, STREAM_EMISSION_MONTHLY, 0, utc_ns(2024, 1, 31, 0), 25.0);
+}
+
+Test(stream_meter, late_reading_is_an_event_and_changes_nothing_else)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    struct stream_meter before = meter;
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 101.0, &out);
+    apply(&meter, &utc, utc_ns(2023, 12, 30, 12), 50.0, &out);
+    cr_assert_eq(out.count, 2);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 1, 12), 101.0);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 1, utc_ns(2023, 12, 30, 12), 50.0);
+    cr_assert_eq(out.emissions[0].event, STREAM_EVENT_LATE_READING);
+    cr_assert_str_eq(stream_event_kind_name(out.emissions[1].event), "late_reading");
+    cr_assert_eq(meter.late_count, 2);
+    meter.late_count = before.late_count;
+    cr_assert_eq(memcmp(&meter, &before, sizeof meter), 0, "a late reading changed the state");
+
+    out.count = 0;
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 110.0, &out);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
+}
+
+Test(stream_meter, small_dip_is_noise_and_discarded)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 95.0, &out);
+    cr_assert_eq(out.count, 1, "a dip emits its event and no day");
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 2, 12), 95.0);
+    cr_assert_eq(out.emissions[0].event, STREAM_EVENT_NEGATIVE_DELTA);
+    cr_assert_str_eq(stream_event_kind_name(STREAM_EVENT_NEGATIVE_DELTA), "negative_delta");
+    cr_assert_eq(meter.negative_delta_count, 1);
+
+    /* The register holds at 100: the next reading is interpolated from 100 on Jan 1st, 12:00. */
+    out.count = 0;
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 110.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 2);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 102.5);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 107.5);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 1, 3, 0), 5.0);
+}
+
+Test(stream_meter, ninety_percent_is_still_a_dip_and_below_is_held)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 90.0, &out);
+    cr_assert_eq(out.count, 1);
+    cr_assert_eq(out.emissions[0].event, STREAM_EVENT_NEGATIVE_DELTA);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 89.99, &out);
+    cr_assert_eq(out.count, 1, "a larger drop waits for the next reading");
+    cr_assert(meter.flags & STREAM_METER_PENDING);
+}
+
+Test(stream_meter, transient_zeros_are_a_glitch_and_book_nothing)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 0.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 0.0, &out);
+    cr_assert_eq(out.count, 0, "held readings emit nothing yet");
+    apply(&meter, &utc, utc_ns(2024, 1, 4, 12), 130.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 2, 12), 0.0);
+    cr_assert_eq(nth(&out, STREAM_EMISSION_EVENT, 0)->event, STREAM_EVENT_GLITCH);
+    cr_assert_str_eq(stream_event_kind_name(STREAM_EVENT_GLITCH), "glitch");
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 115.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 2, utc_ns(2024, 1, 4, 0), 125.0);
+    for (size_t i = 0; i < 3; i++)
+        cr_expect_leq(nth(&out, STREAM_EMISSION_CONSUMPTION, i)->value, 10.0);
+    cr_assert_eq(meter.glitch_count, 1);
+    cr_assert_eq(meter.reset_count, 0);
+    cr_assert_eq(meter.offset, 0.0);
+    cr_assert_not(meter.flags & STREAM_METER_PENDING);
+}
+
+Test(stream_meter, glitch_then_small_dip_reports_both)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 3.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 99.0, &out);
+    cr_assert_eq(out.count, 2);
+    cr_assert_eq(out.emissions[0].event, STREAM_EVENT_GLITCH);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 1, utc_ns(2024, 1, 3, 12), 99.0);
+    cr_assert_eq(out.emissions[1].event, STREAM_EVENT_NEGATIVE_DELTA);
+}
+
+Test(stream_meter, reset_keeps_the_register_level_and_continues)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 9998.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 2.0, &out);
+    cr_assert_eq(out.count, 0);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 6.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    const struct stream_emission *reset = nth(&out, STREAM_EMISSION_EVENT, 0);
+    cr_assert_eq(reset->event, STREAM_EVENT_RESET);
+    cr_assert_str_eq(stream_event_kind_name(reset->event), "reset");
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 2, 12), 2.0);
+    cr_assert_eq(reset->offset, 9996.0);
+    cr_assert_eq(meter.offset, 9996.0);
+    /* Level across the drop (9998 until the reset reading), then 4 per day from there. */
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 9998.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 10000.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 0, utc_ns(2024, 1, 2, 0), 0.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 1, 3, 0), 2.0);
+    cr_assert_eq(nth(&out, STREAM_EMISSION_DAILY, 1)->offset, 9996.0);
+    cr_assert_eq(meter.reset_count, 1);
+}
+
+Test(stream_meter, reset_to_zero_with_repeated_zeros_stays_level_until_it_runs)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 500.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 0.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 0.0, &out);
+    cr_assert_eq(out.count, 0);
+    apply(&meter, &utc, utc_ns(2024, 1, 4, 12), 1.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    cr_assert_eq(nth(&out, STREAM_EMISSION_EVENT, 0)->event, STREAM_EVENT_RESET);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 500.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 500.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 2, utc_ns(2024, 1, 4, 0), 500.5);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 1, 3, 0), 0.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 2, utc_ns(2024, 1, 4, 0), 0.5);
+}
+
+Test(stream_meter, value_that_is_not_a_number_is_a_glitch)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), NAN, &out);
+    cr_assert_eq(out.count, 1);
+    cr_assert_eq(out.emissions[0].event, STREAM_EVENT_GLITCH);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 120.0, &out);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 115.0);
+}
+
+static struct tz_zone *zone_load(const char *name)
+{
+    char error[512] = "";
+    struct tz_zone *zone = tz_zone_load(name, error, sizeof error);
+    cr_assert_not_null(zone, "loading %s: %s", name, error);
+    return zone;
+}
+
+Test(stream_meter, berlin_spring_day_books_23_hours)
+{
+    struct tz_zone *berlin = zone_load("Europe/Berlin");
+    struct stream_calendar calendar = stream_calendar_zone(berlin);
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    /* One unit per hour. */
+    apply(&meter, &calendar, utc_ns(2024, 3, 30, 12), 0.0, &out);
+    apply(&meter, &calendar, utc_ns(2024, 4, 1, 12), 48.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 2);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 3, 30, 23), 11.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 3, 31, 22), 34.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 3, 31, 22), 23.0);
+    expect_emission(&out, STREAM_EMISSION_MONTHLY, 0, utc_ns(2024, 3, 30, 23), 11.0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_MONTHLY), 1);
+    tz_zone_free(berlin);
+}
+
+Test(stream_meter, berlin_autumn_day_books_25_hours_and_local_month_end)
+{
+    struct tz_zone *berlin = zone_load("Europe/Berlin");
+    struct stream_calendar calendar = stream_calendar_zone(berlin);
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &calendar, utc_ns(2024, 10, 26, 12), 0.0, &out);
+    apply(&meter, &calendar, utc_ns(2024, 11, 1, 12), 144.0, &out);
+    static const double registers[] = {10, 35, 59, 83, 107, 131};
+    static const double consumption[] = {0, 25, 24, 24, 24, 24};
+    static const int64_t utc_hours[] = {22, 23, 23, 23, 23, 23};
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 6);
+    for (size_t i = 0; i < 6; i++) {
+        int64_t midnight =
+            utc_ns(2024, 10, 26, 0) + (int64_t)i * 24 * HOUR_NS + utc_hours[i] * HOUR_NS;
+        expect_emission(&out, STREAM_EMISSION_DAILY, i, midnight, registers[i]);
+        expect_emission(&out, STREAM_EMISSION_CONSUMPTION, i, midnight, consumption[i]);
+    }
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_MONTHLY), 1);
+    expect_emission(&out, STREAM_EMISSION_MONTHLY, 0, utc_ns(2024, 10, 30, 23), 107.0);
+    tz_zone_free(berlin);
+}
+
+Test(stream_meter, state_is_small_and_event_names_match_the_schema)
+{
+    cr_assert_leq(sizeof(struct stream_meter), 1024);
+    static const char *const names[] = {"reset",          "replacement", "glitch",
+                                        "negative_delta", "stuck",       "leak",
+                                        "stale",          "spike_rate",  "late_reading"};
+    for (int kind = STREAM_EVENT_RESET; kind <= STREAM_EVENT_LATE_READING; kind++)
+        cr_expect_str_eq(stream_event_kind_name((enum stream_event_kind)kind), names[kind]);
+}
