@@ -8,6 +8,8 @@
 #                                        from its JSON summary (requests_acknowledged, status_503, ...)
 #   crash_spool_compare ACK_LOG SPOOL    stopped spool vs. the ack log: runs spool-dump and
 #                                        spool-check, prints the counts, checks nothing is missing
+#   crash_kill_restarts DIR N            N times: wait 0.2-1.5 s, kill -9 the relay, start it
+#                                        again on DIR; sets done_restarts (stops at a failed start)
 
 crash_port_pick() {
     node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -64,4 +66,28 @@ crash_spool_compare() {
     expect_equal "no acknowledged point is missing from the spool" 0 "$missing"
     [ "$missing" -gt 0 ] && head -n 20 "$work_dir/missing.ids" | sed 's/^/       missing writer,n: /'
     return 0
+}
+
+# A random 0.2 to 1.5 s, so kills land at every phase of the write and delivery paths.
+crash_random_sleep() {
+    local ms=$((200 + RANDOM % 1301))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+}
+
+crash_kill_restarts() {
+    local dir=$1 restarts=$2 cycle
+    done_restarts=0
+    for cycle in $(seq 1 "$restarts"); do
+        crash_random_sleep
+        kill -KILL "$relay_pid"
+        wait "$relay_pid" 2>/dev/null
+        relay_pid=
+        # Give the writer time to see connection errors and retry against nothing.
+        sleep 0.05
+        if ! relay_start "$dir"; then
+            check_fail "meter-relay restarts after kill -9 number $cycle"
+            return
+        fi
+        done_restarts=$cycle
+    done
 }

@@ -31,12 +31,6 @@ relay_config_write "$dir" "    min_free_bytes: 32MiB"
 sed -i "s/^  listen: 127.0.0.1:0$/  listen: 127.0.0.1:$port/" "$dir/config.yaml"
 expect_contains "config listens on the chosen port" "listen: 127.0.0.1:$port" "$(cat "$dir/config.yaml")"
 
-# random_sleep: 0.2 to 1.5 s, so kills land at every phase of the write path.
-random_sleep() {
-    local ms=$((200 + RANDOM % 1301))
-    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-}
-
 started=$(date +%s)
 if ! relay_start "$dir"; then
     check_fail "meter-relay starts on 127.0.0.1:$port"
@@ -45,20 +39,7 @@ if ! relay_start "$dir"; then
 fi
 crash_writer_start "$relay_url" "$ack_log" "$writers"
 
-done_restarts=0
-for cycle in $(seq 1 "$restarts"); do
-    random_sleep
-    kill -KILL "$relay_pid"
-    wait "$relay_pid" 2>/dev/null
-    relay_pid=
-    # Give the writer time to see connection errors and retry against nothing.
-    sleep 0.05
-    if ! relay_start "$dir"; then
-        check_fail "meter-relay restarts on 127.0.0.1:$port after kill -9 number $cycle"
-        break
-    fi
-    done_restarts=$cycle
-done
+crash_kill_restarts "$dir" "$restarts"
 expect_equal "relay restarted after every kill -9" "$restarts" "$done_restarts"
 
 # Let the last relay acknowledge some more, then stop the writer before the relay so that no

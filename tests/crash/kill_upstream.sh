@@ -40,12 +40,6 @@ fi
 expect_status "influxdb: CREATE DATABASE crash" 0 influxdb_create_database crash
 crash_upstream_config "$dir" "$(crash_port_pick)"
 
-# random_sleep: 0.2 to 1.5 s, so kills land at every phase of the write and delivery paths.
-random_sleep() {
-    local ms=$((200 + RANDOM % 1301))
-    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-}
-
 started=$SECONDS
 if ! relay_start "$dir"; then
     check_fail "meter-relay starts"
@@ -54,19 +48,7 @@ if ! relay_start "$dir"; then
 fi
 crash_writer_start "$relay_url" "$ack_log" "$writers"
 
-done_restarts=0
-for cycle in $(seq 1 "$restarts"); do
-    random_sleep
-    kill -KILL "$relay_pid"
-    wait "$relay_pid" 2>/dev/null
-    relay_pid=
-    sleep 0.05
-    if ! relay_start "$dir"; then
-        check_fail "meter-relay restarts after kill -9 number $cycle"
-        break
-    fi
-    done_restarts=$cycle
-done
+crash_kill_restarts "$dir" "$restarts"
 expect_equal "relay restarted after every kill -9" "$restarts" "$done_restarts"
 if [ -z "${relay_pid:-}" ]; then
     finish
