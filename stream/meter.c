@@ -145,10 +145,11 @@ static bool meter_pending_decide(struct stream_meter *meter, const struct stream
     return true;
 }
 
-void stream_meter_reading_apply(struct stream_meter *meter, const struct stream_calendar *calendar,
-                                int64_t t_ns, double value, stream_emit_fn emit,
-                                void *emit_argument)
+void stream_meter_reading_apply(struct stream_meter *meter,
+                                const struct stream_meter_context *context, int64_t t_ns,
+                                double value, stream_emit_fn emit, void *emit_argument)
 {
+    const struct stream_calendar *calendar = context->calendar;
     const struct meter_output output = {.emit = emit, .argument = emit_argument};
     if ((meter->flags & STREAM_METER_SEEN) && t_ns <= meter->seen_t) {
         meter->late_count++;

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "config/config.h"
 #include "stream/calendar.h"
 
 /* A drop to at least (1 - this) of the last value is noise (negative_delta); a larger drop is held
@@ -21,6 +22,7 @@ enum stream_emission_kind {
     STREAM_EMISSION_CONSUMPTION, /* meter_consumption: register(D) - register(D - 1 day) */
     STREAM_EMISSION_MONTHLY,     /* meter_interpolated_monthly: register at a month's last day */
     STREAM_EMISSION_EVENT,       /* meter_event */
+    STREAM_EMISSION_ANOMALY,     /* meter_anomaly: a flagged day */
 };
 
 enum stream_event_kind {
@@ -49,6 +51,17 @@ struct stream_emission {
     double offset;
     enum stream_event_kind event;             /* events only */
     char detail[STREAM_EMISSION_DETAIL_SIZE]; /* events only: what happened, for people */
+    /* Anomalies only (value is the day's consumption, timestamp_ns the day's consumption stamp):
+     * the fields of meter_anomaly. */
+    double z_score, iqr_lower, iqr_upper;
+    int anomaly_count;
+};
+
+/* What a meter's rules need besides its state; everything borrowed. */
+struct stream_meter_context {
+    const struct stream_calendar *calendar;
+    const struct config_meter_limits *limits; /* NULL: the checks that need limits are off */
+    const double *seasonal_percentages;       /* 12 values, January first, sum 100; or NULL */
 };
 
 /* Receives each emission; emission is borrowed for the call, argument is the caller's. */
@@ -93,12 +106,12 @@ _Static_assert(sizeof(struct stream_meter) <= 1024, "per-meter state must stay w
  * 3. Each midnight D with last < D <= t gets the register linearly interpolated between the two
  *    readings: daily, consumption (0 for the meter's first midnight, never negative) and, on a
  *    month's last day, monthly. A first reading exactly at a midnight emits that midnight.
- * meter and calendar are borrowed; every call on a meter must use the same calendar (a state kept
+ * meter and context are borrowed; every call on a meter must use the same calendar (a state kept
  * under another time zone must be started afresh). emit is called zero or more times,
  * synchronously. */
-void stream_meter_reading_apply(struct stream_meter *meter, const struct stream_calendar *calendar,
-                                int64_t t_ns, double value, stream_emit_fn emit,
-                                void *emit_argument);
+void stream_meter_reading_apply(struct stream_meter *meter,
+                                const struct stream_meter_context *context, int64_t t_ns,
+                                double value, stream_emit_fn emit, void *emit_argument);
 
 /* The meter_event kind tag ("reset", "late_reading", ...): a static string. */
 const char *stream_event_kind_name(enum stream_event_kind kind);

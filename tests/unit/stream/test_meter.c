@@ -58,7 +58,8 @@ static void expect_emission(const struct collected *collected, enum stream_emiss
 static void apply(struct stream_meter *meter, const struct stream_calendar *calendar, int64_t t,
                   double value, struct collected *collected)
 {
-    stream_meter_reading_apply(meter, calendar, t, value, collect, collected);
+    const struct stream_meter_context context = {.calendar = calendar};
+    stream_meter_reading_apply(meter, &context, t, value, collect, collected);
 }
 
 Test(stream_meter, interpolates_every_midnight_between_two_readings)

@@ -146,10 +146,11 @@ static void meter_compare(const char *scenario, const struct row *readings, size
                           const struct reference *reference, struct agreement *agreement)
 {
     struct stream_calendar utc = stream_calendar_utc();
+    const struct stream_meter_context context = {.calendar = &utc};
     struct stream_meter meter = {0};
     struct emissions out = {0};
     for (size_t i = 0; i < count; i++)
-        stream_meter_reading_apply(&meter, &utc, readings[i].t, readings[i].value,
+        stream_meter_reading_apply(&meter, &context, readings[i].t, readings[i].value,
                                    emissions_collect, &out);
     const char *id = readings[0].meter;
     int64_t first = readings[0].t, last = readings[count - 1].t;
