@@ -145,7 +145,8 @@ static int dead_letter_record_append(struct buffer *out, uint8_t type, uint64_t 
                                      const void *payload, size_t payload_length)
 {
     uint8_t header[SPOOL_RECORD_HEADER_SIZE];
-    spool_record_header_build(header, sequence, salt, meta, meta_length, payload, payload_length);
+    spool_record_header_build(header, sequence, salt, 0, meta, meta_length, payload,
+                              payload_length);
     if (type != SPOOL_RECORD_TYPE_DATA) { /* the CRC covers the type byte */
         header[4] = type;
         spool_put_u32(header + 20, 0);

@@ -435,8 +435,16 @@ static int append_admit(struct spool *spool, uint64_t padded)
 int spool_append(struct spool *spool, const struct spool_routing *routing, const char *payload,
                  size_t length, uint64_t *sequence)
 {
+    return spool_append_flagged(spool, routing, 0, payload, length, sequence);
+}
+
+int spool_append_flagged(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
+                         const char *payload, size_t length, uint64_t *sequence)
+{
     if (spool->failed)
         return -EIO;
+    if (flags & ~SPOOL_RECORD_FLAGS_KNOWN)
+        return -EINVAL;
     buffer_clear(&spool->scratch);
     int result = spool_meta_encode(routing, &spool->scratch);
     if (result != 0)
@@ -461,7 +469,7 @@ int spool_append(struct spool *spool, const struct spool_routing *routing, const
     uint64_t assigned = spool->next_sequence;
     uint8_t header[SPOOL_RECORD_HEADER_SIZE];
     static const uint8_t padding[8] = {0};
-    spool_record_header_build(header, assigned, active->salt, spool->scratch.data,
+    spool_record_header_build(header, assigned, active->salt, flags, spool->scratch.data,
                               spool->scratch.length, payload, length);
     struct iovec iov[4] = {
         {.iov_base = header, .iov_len = sizeof header},

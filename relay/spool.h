@@ -59,10 +59,19 @@ struct spool_routing {
     size_t consumer_count;
 };
 
+/* Record flags (the header's flags byte, covered by the CRC). */
+/* Written by the relay's stream processor from earlier records (its processed points). */
+#define SPOOL_RECORD_FLAG_DERIVED 0x01u
+/* The last derived record of one source record: the stream counts these to know which sources'
+ * points are already in the spool after a crash. */
+#define SPOOL_RECORD_FLAG_DERIVED_LAST 0x02u
+#define SPOOL_RECORD_FLAGS_KNOWN (SPOOL_RECORD_FLAG_DERIVED | SPOOL_RECORD_FLAG_DERIVED_LAST)
+
 /* One record as a cursor yields it; routing slices and payload point into the cursor's buffer and
  * stay valid until the next spool_cursor_next() or spool_cursor_close() on that cursor. */
 struct spool_record {
     uint64_t sequence;
+    uint8_t flags; /* SPOOL_RECORD_FLAG_* */
     struct spool_routing routing;
     const char *payload; /* normalised line protocol */
     size_t payload_length;
@@ -128,6 +137,9 @@ void spool_close(struct spool *spool);
  *              relay should answer 503 to pending requests and exit non-zero. */
 int spool_append(struct spool *spool, const struct spool_routing *routing, const char *payload,
                  size_t length, uint64_t *sequence);
+/* spool_append() with record flags (SPOOL_RECORD_FLAGS_KNOWN bits; others are -EINVAL). */
+int spool_append_flagged(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
+                         const char *payload, size_t length, uint64_t *sequence);
 
 /* Makes what spool_append() wrote visible to cursors and, per sync mode, durable:
  *   always        one fdatasync covering every record appended since the last commit;

@@ -357,6 +357,7 @@ int spool_cursor_next(struct spool_cursor *cursor, struct spool_record *record)
         cursor->position = view.sequence;
         cursor->yielded = view.sequence;
         record->sequence = view.sequence;
+        record->flags = view.flags;
         record->routing = view.routing;
         record->payload = view.payload;
         record->payload_length = view.payload_length;

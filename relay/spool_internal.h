@@ -43,8 +43,9 @@ int spool_meta_decode(const uint8_t *meta, size_t length, struct spool_routing *
 
 /* Fills header[SPOOL_RECORD_HEADER_SIZE] (borrowed) for a record of the given meta and payload
  * (borrowed), CRC included. */
-void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt, const void *meta,
-                               size_t meta_length, const void *payload, size_t payload_length);
+void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt, uint8_t flags,
+                               const void *meta, size_t meta_length, const void *payload,
+                               size_t payload_length);
 
 /* True when the SPOOL_RECORD_HEADER_SIZE bytes at header (borrowed) are all zero: the end of the
  * data in a preallocated segment. A torn write that lost only some header bytes is not an end. */
@@ -59,6 +60,7 @@ static inline bool spool_record_is_end(const uint8_t *header)
 /* A record checked in place: slices point into the bytes given to spool_record_decode. */
 struct spool_record_view {
     uint64_t sequence;
+    uint8_t flags;
     uint32_t length; /* unpadded */
     struct spool_routing routing;
     const char *payload;

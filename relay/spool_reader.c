@@ -297,6 +297,7 @@ int spool_directory_reader_next(struct spool_directory_reader *reader, struct sp
         if (view.sequence < reader->from)
             continue;
         record->sequence = view.sequence;
+        record->flags = view.flags;
         record->routing = view.routing;
         record->payload = view.payload;
         record->payload_length = view.payload_length;

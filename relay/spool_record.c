@@ -118,12 +118,13 @@ int spool_meta_decode(const uint8_t *meta, size_t length, struct spool_routing *
     return at == length ? 0 : -1;
 }
 
-void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt, const void *meta,
-                               size_t meta_length, const void *payload, size_t payload_length)
+void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt, uint8_t flags,
+                               const void *meta, size_t meta_length, const void *payload,
+                               size_t payload_length)
 {
     spool_put_u32(header, (uint32_t)(SPOOL_RECORD_HEADER_SIZE + meta_length + payload_length));
     header[4] = SPOOL_RECORD_TYPE_DATA;
-    header[5] = 0;
+    header[5] = flags;
     spool_put_u16(header + 6, (uint16_t)meta_length);
     spool_put_u64(header + 8, sequence);
     spool_put_u32(header + 16, salt);
@@ -144,7 +145,7 @@ int64_t spool_record_decode(const uint8_t *bytes, size_t available, uint32_t sal
     uint32_t length = spool_get_u32(bytes);
     size_t meta_length = spool_get_u16(bytes + 6);
     if (length < SPOOL_RECORD_HEADER_SIZE || length > SPOOL_RECORD_MAX ||
-        bytes[4] != SPOOL_RECORD_TYPE_DATA || bytes[5] != 0 ||
+        bytes[4] != SPOOL_RECORD_TYPE_DATA || (bytes[5] & ~SPOOL_RECORD_FLAGS_KNOWN) != 0 ||
         meta_length > length - SPOOL_RECORD_HEADER_SIZE || spool_get_u32(bytes + 16) != salt)
         return -1;
     uint64_t padded = spool_record_padded(length);
@@ -163,6 +164,7 @@ int64_t spool_record_decode(const uint8_t *bytes, size_t available, uint32_t sal
     if (spool_meta_decode(meta, meta_length, &view->routing) != 0)
         return -1;
     view->sequence = spool_get_u64(bytes + 8);
+    view->flags = bytes[5];
     view->length = length;
     view->payload = (const char *)meta + meta_length;
     view->payload_length = length - SPOOL_RECORD_HEADER_SIZE - meta_length;

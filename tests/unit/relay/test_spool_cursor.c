@@ -215,3 +215,37 @@ Test(spool_cursor, records_for_other_consumers_are_stepped_over)
     cr_assert_eq(spool_cursor_acknowledged(a), 4);
     spool_close(spool);
 }
+
+Test(spool_cursor, record_flags_reach_readers_and_unknown_flags_are_refused)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "a", &cursor), 0);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence;
+    cr_assert_eq(spool_append(spool, &routing, "x v=1i 1\n", 9, &sequence), 0);
+    cr_assert_eq(spool_append_flagged(spool, &routing,
+                                      SPOOL_RECORD_FLAG_DERIVED | SPOOL_RECORD_FLAG_DERIVED_LAST,
+                                      "y v=2i 2\n", 9, &sequence),
+                 0);
+    cr_assert_eq(spool_append_flagged(spool, &routing, 0x80, "z v=3i 3\n", 9, &sequence), -EINVAL);
+    test_commit(spool, 2);
+
+    struct spool_record record;
+    cr_assert_eq(spool_cursor_next(cursor, &record), 1);
+    cr_assert_eq(record.flags, 0);
+    cr_assert_eq(spool_cursor_next(cursor, &record), 1);
+    cr_assert_eq(record.sequence, 2);
+    cr_assert_eq(record.flags, SPOOL_RECORD_FLAG_DERIVED | SPOOL_RECORD_FLAG_DERIVED_LAST);
+    cr_assert_eq(spool_cursor_next(cursor, &record), 0);
+    spool_close(spool);
+
+    /* After a reopen (recovery re-checks every CRC) the flags are still there. */
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "b", &cursor), 0);
+    cr_assert_eq(spool_cursor_next(cursor, &record), 1);
+    cr_assert_eq(spool_cursor_next(cursor, &record), 1);
+    cr_assert_eq(record.flags, SPOOL_RECORD_FLAG_DERIVED | SPOOL_RECORD_FLAG_DERIVED_LAST);
+    spool_close(spool);
+}

@@ -37,7 +37,7 @@ Test(spool_record, record_round_trip_with_routing)
 
     uint8_t record[256];
     memset(record, 0xAA, sizeof record);
-    spool_record_header_build(record, 77, 0x01020304, meta.data, meta.length, payload,
+    spool_record_header_build(record, 77, 0x01020304, 0, meta.data, meta.length, payload,
                               payload_length);
     memcpy(record + SPOOL_RECORD_HEADER_SIZE, meta.data, meta.length);
     memcpy(record + SPOOL_RECORD_HEADER_SIZE + meta.length, payload, payload_length);
