@@ -14,3 +14,13 @@ OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_TOOL_SOURCES))
 $(BUILD)/bin/null-sink: $(BUILD)/bench/tools/null_sink.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@
+
+# bench-anomaly: the labelled detection benchmark, its generator and scoring in bench/anomaly/; it
+# runs the stream's meter rules and the batch's vote, so it links those modules too.
+bench_anomaly_SOURCES := $(wildcard bench/anomaly/*.c)
+OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_anomaly_SOURCES))
+$(BUILD)/bin/bench-anomaly: $(BUILD)/bench/anomaly.o \
+		$(patsubst %.c,$(BUILD)/%.o,$(bench_anomaly_SOURCES)) $(batch_LIBRARY) \
+		$(stream_LIBRARY) $(relay_LIBRARY) $(config_LIBRARY)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@

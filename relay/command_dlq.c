@@ -294,7 +294,7 @@ static int dlq_routing_print(const struct dead_letter *letter)
     char sequence[48];
     snprintf(sequence, sizeof sequence, "%" PRIu64 "..%" PRIu64, letter->first_sequence,
              letter->last_sequence);
-    return spool_routing_print(stdout, sequence, &letter->routing);
+    return spool_routing_print(stdout, sequence, &letter->routing, 0);
 }
 
 static int dlq_show(const struct dlq_options *options)

@@ -22,7 +22,7 @@ static void run_usage_print(FILE *out)
                  "Exit status: 0 clean shutdown, 1 bad configuration or fatal error, 2 usage.\n");
 }
 
-int relay_command_run(int argc, char **argv)
+int relay_command_run(int argc, char **argv, relay_extensions_attach_fn attach)
 {
     const char *path = NULL;
     switch (config_arguments_parse(argc, argv, "meter-relay run", &path)) {
@@ -47,6 +47,10 @@ int relay_command_run(int argc, char **argv)
         goto cleanup;
     }
     if (relay_create(config, logger, NULL, &relay, error, sizeof error) != 0) {
+        log_error(logger, "cannot start the relay", LOG_STRING("error", error));
+        goto cleanup;
+    }
+    if (attach && attach(relay, error, sizeof error) != 0) {
         log_error(logger, "cannot start the relay", LOG_STRING("error", error));
         goto cleanup;
     }

@@ -54,7 +54,8 @@ static void dump_usage_print(FILE *out)
             "line protocol exactly as stored (a newline is added only if it lacks one):\n"
             "  # seq=42 db=lampfi rp=autogen bucket= org= consumers=*\n"
             "  meter,id=main value=12345.678 1600000000000000000\n"
-            "consumers=* means every consumer, otherwise the named ones, comma-separated.\n"
+            "consumers=* means every consumer, otherwise the named ones, comma-separated;\n"
+            "origin=stream marks the stream processor's records (processed points).\n"
             "Read-only and lock-free: safe while a relay runs on DIR (its newest records may not "
             "be\n"
             "acknowledged yet). A damaged record is reported on standard error; a torn tail ends "
@@ -215,7 +216,7 @@ static int dump_routing_print(const struct spool_record *record)
 {
     char sequence[24];
     snprintf(sequence, sizeof sequence, "%" PRIu64, record->sequence);
-    return spool_routing_print(stdout, sequence, &record->routing);
+    return spool_routing_print(stdout, sequence, &record->routing, record->flags);
 }
 
 /* Prints record (borrowed): routing line and payload. Returns 0 or -1 (write failed). */

@@ -22,7 +22,16 @@ int relay_command_spool_dump(int argc, char **argv);
  * damaged entries found, 2 usage, 3 could not act (missing, locked, I/O error). */
 int relay_command_dlq(int argc, char **argv);
 
-/* meter-relay [run] [-c FILE]: the daemon (the default when no command is given). */
-int relay_command_run(int argc, char **argv);
+#include <stddef.h>
+
+struct relay;
+
+/* Attaches the daemon's extensions (relay_extension_add) to a relay just created. Returns 0, or
+ * -1 with a message for the user in error. */
+typedef int (*relay_extensions_attach_fn)(struct relay *relay, char *error, size_t error_size);
+
+/* meter-relay [run] [-c FILE]: the daemon (the default when no command is given), with the
+ * extensions attach adds (NULL: none). */
+int relay_command_run(int argc, char **argv, relay_extensions_attach_fn attach);
 
 #endif

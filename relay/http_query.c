@@ -482,6 +482,11 @@ void http_metrics_handle(struct relay *relay, struct evhttp_request *request)
     struct buffer upstreams = BUFFER_INITIALIZER;
     int upstream_status =
         relay_upstreams(relay) ? upstream_set_metrics_write(relay_upstreams(relay), &upstreams) : 0;
+    size_t extension_count;
+    const struct relay_extension *extensions = relay_extensions(relay, &extension_count);
+    for (size_t i = 0; upstream_status == 0 && i < extension_count; i++)
+        if (extensions[i].metrics_write)
+            upstream_status = extensions[i].metrics_write(extensions[i].argument, &upstreams);
     struct evbuffer *buffer = text && upstream_status == 0 ? evbuffer_new() : NULL;
     if (buffer && upstreams.length && evbuffer_add(buffer, upstreams.data, upstreams.length) != 0) {
         evbuffer_free(buffer);

@@ -149,6 +149,25 @@ static void http_request_completed(struct evhttp_request *request, void *argumen
                           evhttp_request_get_response_code(request));
 }
 
+/* Hands request to the extension whose path prefix covers path. Returns whether one took it. */
+static bool http_extension_dispatch(struct relay *relay, struct evhttp_request *request,
+                                    const char *path)
+{
+    size_t count;
+    const struct relay_extension *extensions = relay_extensions(relay, &count);
+    for (size_t i = 0; i < count; i++) {
+        const char *prefix = extensions[i].path_prefix;
+        if (!prefix || !extensions[i].request_handle)
+            continue;
+        size_t length = strlen(prefix);
+        if (strncmp(path, prefix, length) == 0 && (path[length] == '\0' || path[length] == '/')) {
+            extensions[i].request_handle(extensions[i].argument, request, path);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Every request arrives here: strip the base path, pick the route. */
 static void http_request_dispatch(struct evhttp_request *request, void *argument)
 {
@@ -201,7 +220,7 @@ static void http_request_dispatch(struct evhttp_request *request, void *argument
             http_metrics_handle(relay, request);
         else
             http_method_not_allowed(request, "GET, HEAD");
-    } else {
+    } else if (!http_extension_dispatch(relay, request, path)) {
         http_reply_error(request, HTTP_DIALECT_V1, 404, "not found", "not found");
     }
 }

@@ -88,6 +88,11 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
         cJSON_Delete(check);
     if (checks && relay_upstreams(relay))
         upstream_set_health_add(relay_upstreams(relay), checks);
+    size_t extension_count;
+    const struct relay_extension *extensions = relay_extensions(relay, &extension_count);
+    for (size_t i = 0; checks && i < extension_count; i++)
+        if (extensions[i].health_add)
+            extensions[i].health_add(extensions[i].argument, checks);
     cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
     cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
     http_status_reply(request, pass ? 200 : 503, object);

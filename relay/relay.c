@@ -66,6 +66,8 @@ struct relay {
     bool stopping;
     int exit_status;
     uint64_t random_state;
+    struct relay_extension extensions[RELAY_EXTENSIONS_MAX];
+    size_t extension_count;
 };
 
 const struct config *relay_config(const struct relay *relay)
@@ -121,6 +123,25 @@ struct metrics *relay_metrics(struct relay *relay)
 cJSON *relay_databases(struct relay *relay)
 {
     return relay->databases;
+}
+
+struct event_base *relay_event_base(struct relay *relay)
+{
+    return relay->base;
+}
+
+int relay_extension_add(struct relay *relay, const struct relay_extension *extension)
+{
+    if (relay->extension_count == RELAY_EXTENSIONS_MAX)
+        return -1;
+    relay->extensions[relay->extension_count++] = *extension;
+    return 0;
+}
+
+const struct relay_extension *relay_extensions(const struct relay *relay, size_t *count)
+{
+    *count = relay->extension_count;
+    return relay->extensions;
 }
 
 int64_t relay_started_ns(const struct relay *relay)
@@ -251,6 +272,9 @@ static void relay_commit_finished(struct relay *relay, uint64_t committed)
     relay_waiters_answer(relay, committed, true);
     if (relay->upstreams)
         upstream_set_kick(relay->upstreams);
+    for (size_t i = 0; i < relay->extension_count; i++)
+        if (relay->extensions[i].committed)
+            relay->extensions[i].committed(relay->extensions[i].argument);
 }
 
 static void relay_commit(struct relay *relay)
@@ -290,7 +314,7 @@ static void relay_commit_completed_event(evutil_socket_t fd, short what, void *a
         return;
     }
     relay_commit_finished(relay, committed);
-    if (relay->first && !relay->stopping)
+    if ((relay->first || spool_appended_sequence(relay->spool) > committed) && !relay->stopping)
         relay_commit(relay);
 }
 
@@ -324,18 +348,23 @@ int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum h
     struct evhttp_connection *connection = evhttp_request_get_connection(request);
     if (connection)
         evhttp_connection_set_closecb(connection, relay_waiter_closed, waiter);
-    if (!relay->commit_armed) {
-        relay->commit_armed = true;
-        int64_t delay_us = relay->config->relay.spool.commit_max_delay_us;
-        if (delay_us > 0) {
-            struct timeval delay = {delay_us / 1000000, delay_us % 1000000};
-            event_add(relay->commit_event, &delay);
-        } else {
-            /* Runs after the other ready events of this pass: their appends join this commit. */
-            event_active(relay->commit_event, EV_TIMEOUT, 0);
-        }
-    }
+    relay_commit_request(relay);
     return 0;
+}
+
+void relay_commit_request(struct relay *relay)
+{
+    if (relay->commit_armed)
+        return;
+    relay->commit_armed = true;
+    int64_t delay_us = relay->config->relay.spool.commit_max_delay_us;
+    if (delay_us > 0) {
+        struct timeval delay = {delay_us / 1000000, delay_us % 1000000};
+        event_add(relay->commit_event, &delay);
+    } else {
+        /* Runs after the other ready events of this pass: their appends join this commit. */
+        event_active(relay->commit_event, EV_TIMEOUT, 0);
+    }
 }
 
 static void relay_sync_timer_event(evutil_socket_t fd, short what, void *argument)
@@ -369,6 +398,9 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
     }
     relay_waiters_answer(relay, committed, true);
     relay_waiters_answer(relay, 0, false); /* none expected: every append was flushed */
+    for (size_t i = 0; i < relay->extension_count; i++)
+        if (relay->extensions[i].stop)
+            relay->extensions[i].stop(relay->extensions[i].argument);
     relay_shutdown_finish(relay);
 }
 
@@ -391,6 +423,14 @@ static void relay_reload_restart_keys_log(struct relay *relay, const struct conf
         {"relay.spool.max_bytes", old->spool.max_bytes != new->spool.max_bytes},
         {"relay.spool.min_free_bytes", old->spool.min_free_bytes != new->spool.min_free_bytes},
         {"relay.max_connections", old->max_connections != new->max_connections},
+        /* The stream processor copies its settings at start (stream/processor.h). */
+        {"stream.enabled", relay->config->stream.enabled != fresh->stream.enabled},
+        {"stream.checkpoint_interval",
+         relay->config->stream.checkpoint_interval_ms != fresh->stream.checkpoint_interval_ms},
+        {"analytics.timezone",
+         strcmp(relay->config->analytics.timezone, fresh->analytics.timezone) != 0},
+        {"influxdb.bucket_processed",
+         strcmp(relay->config->influxdb.bucket_processed, fresh->influxdb.bucket_processed) != 0},
         {"logging", relay->config->logging.level != fresh->logging.level ||
                         relay->config->logging.format != fresh->logging.format ||
                         strcmp(relay->config->logging.file ? relay->config->logging.file : "",
@@ -597,6 +637,9 @@ void relay_destroy(struct relay *relay)
         return;
     relay_waiters_answer(relay, 0, false);
     http_server_destroy(relay->server);
+    for (size_t i = relay->extension_count; i-- > 0;)
+        if (relay->extensions[i].destroy)
+            relay->extensions[i].destroy(relay->extensions[i].argument);
     if (upstream_set_destroy(relay->upstreams) != 0)
         log_error(relay->logger, "cannot store the upstream cursors; their last records are sent "
                                  "again at the next start");

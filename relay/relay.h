@@ -23,6 +23,7 @@
 #include "relay/spool.h"
 
 struct cJSON;
+struct event_base;
 struct evhttp_request;
 struct http_client;
 struct relay;
@@ -84,5 +85,43 @@ void relay_fail(struct relay *relay, const char *reason);
 
 /* Fills out (caller-owned, at least 37 bytes) with a fresh request id (UUID v4 text). */
 void relay_request_id_generate(struct relay *relay, char *out);
+
+/* A component the daemon runs beside the forwarders, such as the stream processor: it reads the
+ * spool through its own cursor, may append records, serves paths under its prefix and adds to
+ * /metrics and /health. The relay library knows nothing of what it does; meter-relay's main
+ * attaches it. Every callback is optional and gets argument. */
+struct relay_extension {
+    const char *name; /* for logs */
+    void *argument;
+    /* New records were committed (once per commit; read them from your cursor). */
+    void (*committed)(void *argument);
+    /* Requests whose path (after relay.base_path) is path_prefix or starts with path_prefix "/"
+     * go to request_handle, which must answer them. */
+    const char *path_prefix;
+    void (*request_handle)(void *argument, struct evhttp_request *request, const char *path);
+    /* Appends Prometheus text to out; returns 0 or -ENOMEM. */
+    int (*metrics_write)(void *argument, struct buffer *out);
+    /* Adds checks to the /health JSON array (borrowed). */
+    void (*health_add)(void *argument, struct cJSON *checks);
+    /* SIGTERM/SIGINT, after the final spool flush: store what must survive (e.g. a checkpoint).
+     * Not called after a fatal spool error. */
+    void (*stop)(void *argument);
+    /* relay_destroy, before the spool closes: free everything. */
+    void (*destroy)(void *argument);
+};
+
+#define RELAY_EXTENSIONS_MAX 4
+
+/* Attaches extension (copied; its argument stays the caller's until destroy is called). Returns 0
+ * or -1 when RELAY_EXTENSIONS_MAX are attached already. */
+int relay_extension_add(struct relay *relay, const struct relay_extension *extension);
+/* The extensions attached, for the HTTP handlers (borrowed; *count set). */
+const struct relay_extension *relay_extensions(const struct relay *relay, size_t *count);
+
+/* Commits what was appended to the spool outside a write request (an extension's records) at
+ * the next loop pass. */
+void relay_commit_request(struct relay *relay);
+/* The event loop (borrowed), for an extension's timers and events. */
+struct event_base *relay_event_base(struct relay *relay);
 
 #endif

@@ -568,6 +568,11 @@ int spool_flush(struct spool *spool, uint64_t *committed)
     return commit_run(spool, true, committed);
 }
 
+uint64_t spool_appended_sequence(const struct spool *spool)
+{
+    return spool->next_sequence - 1;
+}
+
 uint64_t spool_committed_sequence(const struct spool *spool)
 {
     return spool->committed_sequence;

@@ -173,6 +173,8 @@ int spool_commit_complete(struct spool *spool, uint64_t *committed);
 /* spool_commit() with an fdatasync whatever the sync mode (shutdown, end of an interval). */
 int spool_flush(struct spool *spool, uint64_t *committed);
 
+/* Highest sequence appended, committed or not (0 = none yet). */
+uint64_t spool_appended_sequence(const struct spool *spool);
 /* Highest committed sequence (0 = none yet). */
 uint64_t spool_committed_sequence(const struct spool *spool);
 /* Highest sequence covered by an fdatasync (equals the committed one in sync mode always). */

@@ -317,7 +317,8 @@ void spool_directory_reader_close(struct spool_directory_reader *reader)
     free(reader);
 }
 
-int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing)
+int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing,
+                        uint8_t flags)
 {
     if (fprintf(out, "# seq=%s db=%.*s rp=%.*s bucket=%.*s org=%.*s consumers=", sequence,
                 (int)routing->db.length, routing->db.data, (int)routing->rp.length,
@@ -330,5 +331,7 @@ int spool_routing_print(FILE *out, const char *sequence, const struct spool_rout
         if (fprintf(out, "%s%.*s", i > 0 ? "," : "", (int)routing->consumers[i].length,
                     routing->consumers[i].data) < 0)
             return -1;
+    if ((flags & SPOOL_RECORD_FLAG_DERIVED) && fputs(" origin=stream", out) == EOF)
+        return -1;
     return fputc('\n', out) == EOF ? -1 : 0;
 }

@@ -36,9 +36,11 @@ int spool_directory_reader_next(struct spool_directory_reader *reader, struct sp
 void spool_directory_reader_close(struct spool_directory_reader *reader);
 
 /* Prints the routing line spool-dump and `dlq show` put before a record's lines:
- * "# seq=SEQUENCE db=.. rp=.. bucket=.. org=.. consumers=a,b" ("*" for every consumer).
+ * "# seq=SEQUENCE db=.. rp=.. bucket=.. org=.. consumers=a,b" ("*" for every consumer), plus
+ * " origin=stream" for the stream processor's records (flags has SPOOL_RECORD_FLAG_DERIVED).
  * sequence (NUL-terminated, e.g. "5" or "2..4") and routing are borrowed. Returns 0 or -1 (the
  * write failed). */
-int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing);
+int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing,
+                        uint8_t flags);
 
 #endif

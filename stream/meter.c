@@ -1,9 +1,14 @@
 #include "stream/meter.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "config/tz.h"
+
+#define METER_HOUR_NS (3600 * STREAM_CALENDAR_NS_PER_SECOND)
 
 const char *stream_event_kind_name(enum stream_event_kind kind)
 {
@@ -28,6 +33,50 @@ const char *stream_event_kind_name(enum stream_event_kind kind)
         return "late_reading";
     }
     return "unknown";
+}
+
+/* Rounds towards minus infinity, so instants before 1970 land in the right second and hour. */
+static int64_t meter_floor_div(int64_t numerator, int64_t denominator)
+{
+    int64_t quotient = numerator / denominator;
+    return quotient - (numerator % denominator < 0);
+}
+
+void stream_time_format(int64_t t_ns, char *buffer, size_t size)
+{
+    int64_t seconds = meter_floor_div(t_ns, STREAM_CALENDAR_NS_PER_SECOND);
+    int64_t fraction = t_ns - seconds * STREAM_CALENDAR_NS_PER_SECOND;
+    int64_t days = meter_floor_div(seconds, 86400), second_of_day = seconds - days * 86400;
+    int year, month, day;
+    tz_civil_from_days(days, &year, &month, &day);
+    int length = snprintf(buffer, size, "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day,
+                          (int)(second_of_day / 3600), (int)(second_of_day / 60 % 60),
+                          (int)(second_of_day % 60));
+    if (length < 0 || (size_t)length >= size)
+        return;
+    if (fraction) {
+        int digits = 9;
+        for (; fraction % 10 == 0; fraction /= 10)
+            digits--;
+        snprintf(buffer + length, size - (size_t)length, ".%0*" PRId64 "Z", digits, fraction);
+    } else {
+        snprintf(buffer + length, size - (size_t)length, "Z");
+    }
+}
+
+/* A span for people: "3.2 days", "5.0 h", "12.5 min" or "40.0 s". */
+static const char *meter_duration_format(int64_t ns, char *buffer, size_t size)
+{
+    double seconds = (double)ns / STREAM_CALENDAR_NS_PER_SECOND;
+    if (seconds >= 2 * 86400)
+        snprintf(buffer, size, "%.1f days", seconds / 86400);
+    else if (seconds >= 2 * 3600)
+        snprintf(buffer, size, "%.1f h", seconds / 3600);
+    else if (seconds >= 120)
+        snprintf(buffer, size, "%.1f min", seconds / 60);
+    else
+        snprintf(buffer, size, "%.1f s", seconds);
+    return buffer;
 }
 
 /* The caller's callback and argument, so helpers take one parameter for both. */
@@ -65,44 +114,193 @@ static bool meter_drop_is_small(double last, double value)
     return value >= last - STREAM_METER_DIP_FRACTION * fabs(last);
 }
 
+/* Feeds a closed day to the detectors, emits its anomaly, and notes at the first day of a run of
+ * zero days whether the meter normally consumes (what the stuck check asks later). */
+static void meter_day_close(struct stream_meter *meter, const struct stream_meter_context *context,
+                            const struct meter_output *output, int64_t midnight, double consumption)
+{
+    double factor =
+        stream_detector_seasonal_factor(context->seasonal_percentages, context->calendar, midnight);
+    struct stream_detector_verdict verdict;
+    stream_detector_day_close(&meter->detector, consumption, factor, &verdict);
+    if (verdict.anomaly) {
+        meter->anomaly_count++;
+        struct stream_emission emission = {.kind = STREAM_EMISSION_ANOMALY,
+                                           .timestamp_ns = midnight,
+                                           .value = consumption,
+                                           .offset = meter->offset,
+                                           .z_score = verdict.z_score,
+                                           .iqr_lower = verdict.iqr_lower,
+                                           .iqr_upper = verdict.iqr_upper,
+                                           .anomaly_count = verdict.anomaly_count};
+        output->emit(&emission, output->argument);
+    }
+    if (consumption > 0) {
+        meter->flags &= ~(uint32_t)STREAM_METER_STUCK_EXPECTED;
+        return;
+    }
+    uint32_t run, days_before, zeros_before;
+    stream_detector_zero_run(&meter->detector, &run, &days_before, &zeros_before);
+    if (run != 1)
+        return;
+    bool expected = days_before >= STREAM_METER_STUCK_MIN_DAYS &&
+                    zeros_before <= STREAM_METER_STUCK_MAX_ZERO_SHARE * days_before;
+    meter->flags = expected ? meter->flags | STREAM_METER_STUCK_EXPECTED
+                            : meter->flags & ~(uint32_t)STREAM_METER_STUCK_EXPECTED;
+}
+
 /* Emits the register at one midnight and what follows from it. */
-static void meter_midnight_emit(struct stream_meter *meter, const struct stream_calendar *calendar,
+static void meter_midnight_emit(struct stream_meter *meter,
+                                const struct stream_meter_context *context,
                                 const struct meter_output *output, int64_t midnight,
                                 double register_value)
 {
-    double consumption = 0.0;
-    if (meter->flags & STREAM_METER_DAILY)
-        consumption = fmax(register_value - meter->daily_value, 0.0);
+    bool first = !(meter->flags & STREAM_METER_DAILY);
+    double consumption = first ? 0.0 : fmax(register_value - meter->daily_value, 0.0);
     meter_emit(output, STREAM_EMISSION_DAILY, midnight, register_value, meter->offset);
     meter_emit(output, STREAM_EMISSION_CONSUMPTION, midnight, consumption, meter->offset);
-    if (stream_calendar_is_month_last_day(calendar, midnight))
+    if (stream_calendar_is_month_last_day(context->calendar, midnight))
         meter_emit(output, STREAM_EMISSION_MONTHLY, midnight, register_value, meter->offset);
     meter->flags |= STREAM_METER_DAILY;
     meter->daily_t = midnight;
     meter->daily_value = register_value;
+    if (!first)
+        meter_day_close(meter, context, output, midnight, consumption);
 }
 
-/* Moves the register to (t, raw + offset), emitting every midnight crossed on the way. */
-static void meter_advance(struct stream_meter *meter, const struct stream_calendar *calendar,
+/* spike_rate: the rate since the reading it is measured from, once that is far enough back. */
+static void meter_spike_check(struct stream_meter *meter, const struct config_meter_limits *limits,
+                              const struct meter_output *output, int64_t t, double raw)
+{
+    int64_t span = t - meter->rate_t;
+    if (span < STREAM_METER_RATE_SPAN_NS)
+        return;
+    int64_t from_t = meter->rate_t;
+    double increase = meter->last_value - meter->rate_value;
+    double rate = increase / ((double)span / METER_HOUR_NS);
+    meter->rate_t = t;
+    meter->rate_value = meter->last_value;
+    if (!limits)
+        return;
+    double limit = limits->max_rate_per_hour;
+    bool learned = !(limit > 0);
+    if (learned) {
+        struct stream_detector_summary summary;
+        stream_detector_summarize(&meter->detector, &summary);
+        limit = summary.warm ? fmax(summary.iqr_upper, summary.mean + 3 * summary.std) : 0.0;
+    }
+    if (!(limit > 0) || rate <= limit) {
+        meter->flags &= ~(uint32_t)STREAM_METER_SPIKE_OPEN;
+        return;
+    }
+    if (meter->flags & STREAM_METER_SPIKE_OPEN)
+        return;
+    meter->flags |= STREAM_METER_SPIKE_OPEN;
+    meter->spike_count++;
+    char from[40], span_text[24];
+    stream_time_format(from_t, from, sizeof from);
+    meter_event_emit(output, STREAM_EVENT_SPIKE_RATE, t, raw, meter->offset,
+                     "%.6g per hour (+%.6g in %s since %s), above the %s limit of %.6g per hour",
+                     rate, increase, meter_duration_format(span, span_text, sizeof span_text), from,
+                     learned ? "learned (plausible maximum day)" : "configured", limit);
+}
+
+/* stuck: no increase for stuck_days on a meter that normally consumes. */
+static void meter_stuck_check(struct stream_meter *meter,
+                              const struct stream_meter_context *context,
+                              const struct meter_output *output, int64_t t, double raw)
+{
+    const struct config_meter_limits *limits = context->limits;
+    if (!limits || limits->stuck_days <= 0 || (meter->flags & STREAM_METER_STUCK_OPEN) ||
+        !(meter->flags & STREAM_METER_STUCK_EXPECTED) ||
+        t - meter->increase_t < limits->stuck_days * STREAM_CALENDAR_NS_PER_DAY)
+        return;
+    if (context->seasonal_percentages &&
+        stream_detector_seasonal_factor(context->seasonal_percentages, context->calendar,
+                                        meter->next_midnight) < STREAM_METER_STUCK_MIN_FACTOR)
+        return;
+    meter->flags |= STREAM_METER_STUCK_OPEN;
+    meter->stuck_count++;
+    char since[40], span[24];
+    stream_time_format(meter->increase_t, since, sizeof since);
+    meter_event_emit(output, STREAM_EVENT_STUCK, t, raw, meter->offset,
+                     "no increase for %s (register %.15g since %s) on a meter that normally "
+                     "consumes every day",
+                     meter_duration_format(t - meter->increase_t, span, sizeof span),
+                     meter->last_value, since);
+}
+
+/* leak: an increase in each of 24 consecutive hour buckets. previous_t and previous_value are the
+ * reading applied before this one. */
+static void meter_leak_check(struct stream_meter *meter, const struct config_meter_limits *limits,
+                             const struct meter_output *output, int64_t previous_t,
+                             double previous_value, int64_t t, double raw)
+{
+    if (!limits || !limits->leak_check)
+        return;
+    int64_t hour = meter_floor_div(t, METER_HOUR_NS);
+    if (hour != meter->leak_hour) {
+        bool run_continues =
+            hour == meter->leak_hour + 1 && (meter->flags & STREAM_METER_LEAK_HOUR);
+        meter->leak_run_hours = run_continues ? meter->leak_run_hours + 1 : 0;
+        if (!run_continues)
+            meter->flags &= ~(uint32_t)STREAM_METER_LEAK_OPEN;
+        meter->flags &= ~(uint32_t)STREAM_METER_LEAK_HOUR;
+        meter->leak_hour = hour;
+    }
+    if (!(meter->last_value > previous_value))
+        return;
+    if (meter->leak_run_hours == 0 && !(meter->flags & STREAM_METER_LEAK_HOUR)) {
+        meter->leak_t = previous_t;
+        meter->leak_value = previous_value;
+    }
+    meter->flags |= STREAM_METER_LEAK_HOUR;
+    if (meter->leak_run_hours + 1 < STREAM_METER_LEAK_HOURS ||
+        (meter->flags & STREAM_METER_LEAK_OPEN))
+        return;
+    meter->flags |= STREAM_METER_LEAK_OPEN;
+    meter->leak_count++;
+    char since[40];
+    stream_time_format(meter->leak_t, since, sizeof since);
+    meter_event_emit(output, STREAM_EVENT_LEAK, t, raw, meter->offset,
+                     "consumption in each of %" PRIu32 " hours in a row since %s (+%.6g): "
+                     "something keeps running",
+                     meter->leak_run_hours + 1, since, meter->last_value - meter->leak_value);
+}
+
+/* Moves the register to (t, raw + offset), emitting every midnight crossed on the way, then runs
+ * the rate checks on the reading. */
+static void meter_advance(struct stream_meter *meter, const struct stream_meter_context *context,
                           const struct meter_output *output, int64_t t, double raw)
 {
     double value = raw + meter->offset;
+    int64_t previous_t = meter->last_t;
+    double previous_value = meter->last_value;
     /* As numpy.interp (the reference's time interpolation): slope times elapsed ns, plus start. */
     double slope = (value - meter->last_value) / (double)(t - meter->last_t);
     int64_t midnight = meter->next_midnight;
-    for (; midnight <= t; midnight = stream_calendar_next_midnight(calendar, midnight)) {
+    for (; midnight <= t; midnight = stream_calendar_next_midnight(context->calendar, midnight)) {
         double at_midnight =
             midnight == t ? value : slope * (double)(midnight - meter->last_t) + meter->last_value;
-        meter_midnight_emit(meter, calendar, output, midnight, at_midnight);
+        meter_midnight_emit(meter, context, output, midnight, at_midnight);
     }
     meter->next_midnight = midnight;
     meter->last_t = t;
     meter->last_raw = raw;
     meter->last_value = value;
     meter->reading_count++;
+    meter_spike_check(meter, context->limits, output, t, raw);
+    if (value > previous_value) {
+        meter->increase_t = t;
+        meter->flags &= ~(uint32_t)STREAM_METER_STUCK_OPEN;
+    } else {
+        meter_stuck_check(meter, context, output, t, raw);
+    }
+    meter_leak_check(meter, context->limits, output, previous_t, previous_value, t, raw);
 }
 
-static void meter_first_apply(struct stream_meter *meter, const struct stream_calendar *calendar,
+static void meter_first_apply(struct stream_meter *meter,
+                              const struct stream_meter_context *context,
                               const struct meter_output *output, int64_t t, double raw)
 {
     meter->flags |= STREAM_METER_LAST;
@@ -110,14 +308,70 @@ static void meter_first_apply(struct stream_meter *meter, const struct stream_ca
     meter->last_raw = raw;
     meter->last_value = raw + meter->offset;
     meter->reading_count++;
-    meter->next_midnight = stream_calendar_next_midnight(calendar, t);
-    if (stream_calendar_next_midnight(calendar, t - 1) == t)
-        meter_midnight_emit(meter, calendar, output, t, meter->last_value);
+    meter->increase_t = meter->rate_t = t;
+    meter->rate_value = meter->last_value;
+    meter->leak_hour = meter_floor_div(t, METER_HOUR_NS);
+    meter->next_midnight = stream_calendar_next_midnight(context->calendar, t);
+    if (stream_calendar_next_midnight(context->calendar, t - 1) == t)
+        meter_midnight_emit(meter, context, output, t, meter->last_value);
+}
+
+/* The gap after which a reading is stale under limits (NULL: no check), from what the meter has
+ * learned of its cadence so far. 0: no check. */
+static int64_t meter_stale_limit(const struct stream_meter *meter,
+                                 const struct config_meter_limits *limits)
+{
+    if (!limits)
+        return 0;
+    if (limits->stale_after_ms > 0)
+        return limits->stale_after_ms * (STREAM_CALENDAR_NS_PER_SECOND / 1000);
+    if (meter->cadence_count < STREAM_METER_STALE_MIN_INTERVALS)
+        return 0;
+    double limit = STREAM_METER_STALE_CADENCES * exp(meter->cadence_log) *
+                   (double)STREAM_CALENDAR_NS_PER_SECOND;
+    return limit > 1e18 ? INT64_C(1000000000000000000)
+                        : (int64_t)fmax(limit, (double)STREAM_METER_STALE_MIN_NS);
+}
+
+/* stale: a reading (not late) after a longer gap than the limit; other gaps teach the cadence. */
+static void meter_stale_check(struct stream_meter *meter, const struct config_meter_limits *limits,
+                              const struct meter_output *output, int64_t t, double value)
+{
+    if (meter->flags & STREAM_METER_SEEN) {
+        int64_t gap = t - meter->seen_t, limit = meter_stale_limit(meter, limits);
+        if (limit > 0 && gap > limit) {
+            meter->stale_count++;
+            char since[40], gap_text[24], limit_text[24];
+            stream_time_format(meter->seen_t, since, sizeof since);
+            meter_event_emit(output, STREAM_EVENT_STALE, t, value, meter->offset,
+                             "no reading for %s since %s, more than the %s %s",
+                             meter_duration_format(gap, gap_text, sizeof gap_text), since,
+                             meter_duration_format(limit, limit_text, sizeof limit_text),
+                             limits->stale_after_ms > 0 ? "configured" : "learned (6 x cadence)");
+        } else {
+            double seconds = (double)gap / STREAM_CALENDAR_NS_PER_SECOND;
+            meter->cadence_count++;
+            uint32_t weight = meter->cadence_count < 16 ? meter->cadence_count : 16;
+            meter->cadence_log += (log(seconds) - meter->cadence_log) / weight;
+        }
+    }
+    meter->stale_after_ns = meter_stale_limit(meter, limits);
+}
+
+/* Whether a decided drop from last_raw to held restarted the register near zero (reset) rather
+ * than bringing a register with its own count (replacement). */
+static bool meter_drop_is_reset(const struct stream_meter *meter, double held)
+{
+    double near_zero = STREAM_METER_RESET_FRACTION * fabs(meter->last_raw);
+    if (meter->detector.level.count > 0)
+        near_zero = fmax(near_zero, STREAM_METER_RESET_DAYS * meter->detector.level.mean);
+    return held <= near_zero;
 }
 
 /* A reading arrived while a large drop is held. Returns whether the reading still needs the
  * ordinary rules (false: it joined the held readings). */
-static bool meter_pending_decide(struct stream_meter *meter, const struct stream_calendar *calendar,
+static bool meter_pending_decide(struct stream_meter *meter,
+                                 const struct stream_meter_context *context,
                                  const struct meter_output *output, int64_t t, double raw)
 {
     if (meter_drop_is_small(meter->last_raw, raw)) {
@@ -134,14 +388,23 @@ static bool meter_pending_decide(struct stream_meter *meter, const struct stream
         return false;
     }
     meter->flags &= ~(uint32_t)STREAM_METER_PENDING;
-    meter->reset_count++;
     meter->offset += meter->last_raw - meter->pending_raw;
-    meter_event_emit(output, STREAM_EVENT_RESET, meter->pending_t, meter->pending_raw,
-                     meter->offset, "fell from %.15g to %.15g: register offset now %.15g",
-                     meter->last_raw, meter->pending_raw, meter->offset);
-    meter_advance(meter, calendar, output, meter->pending_t, meter->pending_raw);
+    if (meter_drop_is_reset(meter, meter->pending_raw)) {
+        meter->reset_count++;
+        meter_event_emit(output, STREAM_EVENT_RESET, meter->pending_t, meter->pending_raw,
+                         meter->offset, "fell from %.15g to %.15g: register offset now %.15g",
+                         meter->last_raw, meter->pending_raw, meter->offset);
+    } else {
+        meter->replacement_count++;
+        meter_event_emit(output, STREAM_EVENT_REPLACEMENT, meter->pending_t, meter->pending_raw,
+                         meter->offset,
+                         "fell from %.15g to %.15g, not near zero: a new register; offset now "
+                         "%.15g",
+                         meter->last_raw, meter->pending_raw, meter->offset);
+    }
+    meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
     if (meter->held_t > meter->pending_t)
-        meter_advance(meter, calendar, output, meter->held_t, meter->pending_raw);
+        meter_advance(meter, context, output, meter->held_t, meter->pending_raw);
     return true;
 }
 
@@ -149,7 +412,6 @@ void stream_meter_reading_apply(struct stream_meter *meter,
                                 const struct stream_meter_context *context, int64_t t_ns,
                                 double value, stream_emit_fn emit, void *emit_argument)
 {
-    const struct stream_calendar *calendar = context->calendar;
     const struct meter_output output = {.emit = emit, .argument = emit_argument};
     if ((meter->flags & STREAM_METER_SEEN) && t_ns <= meter->seen_t) {
         meter->late_count++;
@@ -158,6 +420,7 @@ void stream_meter_reading_apply(struct stream_meter *meter,
                          (long long)meter->seen_t);
         return;
     }
+    meter_stale_check(meter, context->limits, &output, t_ns, value);
     meter->flags |= STREAM_METER_SEEN;
     meter->seen_t = t_ns;
     if (!isfinite(value)) {
@@ -167,11 +430,11 @@ void stream_meter_reading_apply(struct stream_meter *meter,
         return;
     }
     if (!(meter->flags & STREAM_METER_LAST)) {
-        meter_first_apply(meter, calendar, &output, t_ns, value);
+        meter_first_apply(meter, context, &output, t_ns, value);
         return;
     }
     if ((meter->flags & STREAM_METER_PENDING) &&
-        !meter_pending_decide(meter, calendar, &output, t_ns, value))
+        !meter_pending_decide(meter, context, &output, t_ns, value))
         return;
     if (value < meter->last_raw) {
         if (meter_drop_is_small(meter->last_raw, value)) {
@@ -187,5 +450,5 @@ void stream_meter_reading_apply(struct stream_meter *meter,
         meter->held_t = t_ns;
         return;
     }
-    meter_advance(meter, calendar, &output, t_ns, value);
+    meter_advance(meter, context, &output, t_ns, value);
 }

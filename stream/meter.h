@@ -1,21 +1,57 @@
-/* One meter's stream state and the per-reading rules of spec/analytics.md "Stream", steps 1-3:
- * late readings, dips, glitches and resets, then the register at every midnight crossed, daily
- * consumption and monthly values. Plain data and pure functions: the relay's stream processor and
- * the batch both drive it.
- *
- * Not here yet: the detectors (step 4, meter_anomaly) and the rate checks of step 5 (spike_rate,
- * stuck, leak, stale), which need per-meter limits and baselines; replacement detection. */
+/* One meter's stream state and the per-reading rules of spec/analytics.md "Stream": late
+ * readings, dips, glitches, resets and replacements, the register at every midnight crossed, daily
+ * consumption and monthly values (steps 1-3), the detectors on each closed day (step 4,
+ * stream/detector.h) and the rate checks per reading (step 5). Plain data and pure functions
+ * driven only by the readings' timestamps and values (no clock, no randomness): replaying the same
+ * readings gives byte-identical emissions. The relay's stream processor and the batch both drive
+ * it. */
 #ifndef NEBENKOSTEN_STREAM_METER_H
 #define NEBENKOSTEN_STREAM_METER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
 #include "stream/calendar.h"
+#include "stream/detector.h"
+
+struct cJSON;
 
 /* A drop to at least (1 - this) of the last value is noise (negative_delta); a larger drop is held
- * pending until the next reading shows whether it was a glitch or a reset. */
+ * pending until the next reading shows whether it was a glitch, a reset or a replacement. */
 #define STREAM_METER_DIP_FRACTION 0.1
+/* A decided drop is a reset (the register restarted near zero) when the first held value is at
+ * most this fraction of the old raw value or at most STREAM_METER_RESET_DAYS of the meter's
+ * learned mean non-zero day; otherwise a replacement (a new register with its own count). Both
+ * keep continuity with the offset; only the event kind differs. */
+#define STREAM_METER_RESET_FRACTION 0.01
+#define STREAM_METER_RESET_DAYS 7.0
+
+/* The rate checks (step 5; all off when the context has no limits):
+ * spike_rate: the implied rate between two applied readings at least STREAM_METER_RATE_SPAN_NS
+ *   apart (closer readings are measured from the earlier one, so a meter's resolution over a few
+ *   seconds is no spike) above max_rate_per_hour; when that is 0, above the meter's plausible
+ *   maximum day (the larger of the upper IQR fence and mean + 3 std) per hour, once the detectors
+ *   are warm. Glitches and resets never reach it: the dip rules removed them.
+ * stuck: no increase for stuck_days x 24 h (0: off) where the meter normally consumes: when its
+ *   run of zero days began, the (at least STREAM_METER_STUCK_MIN_DAYS) days before it in the
+ *   detector window had at most STREAM_METER_STUCK_MAX_ZERO_SHARE zero days, and with a seasonal
+ *   pattern the month's factor is at least STREAM_METER_STUCK_MIN_FACTOR (summer-off heating).
+ * leak (leak_check): an increase in each of 24 consecutive hour buckets (UTC hours of the reading
+ *   timestamps): needs readings at least hourly, an hour without a reading ends the run.
+ * stale: a reading after a gap longer than stale_after_ms; when that is 0,
+ *   STREAM_METER_STALE_CADENCES x the usual cadence (a geometric moving average of the intervals,
+ *   learned from STREAM_METER_STALE_MIN_INTERVALS on), at least STREAM_METER_STALE_MIN_NS.
+ * Each is one event per episode: spike_rate until a rate is back under the limit, stuck until the
+ * register increases, leak until an hour without consumption, stale per gap. */
+#define STREAM_METER_RATE_SPAN_NS (300 * STREAM_CALENDAR_NS_PER_SECOND)
+#define STREAM_METER_STUCK_MIN_DAYS 10
+#define STREAM_METER_STUCK_MAX_ZERO_SHARE 0.1
+#define STREAM_METER_STUCK_MIN_FACTOR 0.5
+#define STREAM_METER_LEAK_HOURS 24
+#define STREAM_METER_STALE_CADENCES 6.0
+#define STREAM_METER_STALE_MIN_INTERVALS 8
+#define STREAM_METER_STALE_MIN_NS STREAM_CALENDAR_NS_PER_DAY
 
 enum stream_emission_kind {
     STREAM_EMISSION_DAILY,       /* meter_interpolated_daily: register at a midnight */
@@ -68,10 +104,15 @@ struct stream_meter_context {
 typedef void (*stream_emit_fn)(const struct stream_emission *emission, void *argument);
 
 enum {
-    STREAM_METER_SEEN = 1u << 0,    /* seen_t is set */
-    STREAM_METER_LAST = 1u << 1,    /* a reading has been applied: last_* are set */
-    STREAM_METER_PENDING = 1u << 2, /* a large drop is held: pending_* are set */
-    STREAM_METER_DAILY = 1u << 3,   /* a midnight has been emitted: daily_* are set */
+    STREAM_METER_SEEN = 1u << 0,           /* seen_t is set */
+    STREAM_METER_LAST = 1u << 1,           /* a reading has been applied: last_* are set */
+    STREAM_METER_PENDING = 1u << 2,        /* a large drop is held: pending_* are set */
+    STREAM_METER_DAILY = 1u << 3,          /* a midnight has been emitted: daily_* are set */
+    STREAM_METER_SPIKE_OPEN = 1u << 4,     /* spike_rate reported, the rate is still above */
+    STREAM_METER_STUCK_OPEN = 1u << 5,     /* stuck reported, no increase since */
+    STREAM_METER_STUCK_EXPECTED = 1u << 6, /* the current zero run began on a consuming meter */
+    STREAM_METER_LEAK_OPEN = 1u << 7,      /* leak reported, every hour still consumes */
+    STREAM_METER_LEAK_HOUR = 1u << 8,      /* the register increased within leak_hour */
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
@@ -88,11 +129,24 @@ struct stream_meter {
     int64_t next_midnight; /* first midnight after last_t: spares a zone lookup per reading */
     int64_t daily_t;       /* last emitted midnight */
     double daily_value;    /* the register there */
-    uint32_t flags;        /* STREAM_METER_* */
+    int64_t increase_t;    /* last applied reading that raised the register (or the first) */
+    int64_t rate_t;        /* where the implied rate is measured from: an applied reading */
+    double rate_value;     /* the register there */
+    int64_t leak_hour;     /* hour bucket (UTC hours since the epoch) of the last applied reading */
+    int64_t leak_t;        /* the reading before the first increase of the run of hours */
+    double leak_value;     /* the register there */
+    double cadence_log;    /* moving average of ln(seconds between readings) */
+    int64_t stale_after_ns; /* the gap that is stale, as last computed; 0: no stale check */
+    struct stream_detector detector;
+    uint32_t flags; /* STREAM_METER_* */
     uint32_t reading_count, late_count, negative_delta_count, glitch_count, reset_count;
+    uint32_t replacement_count, spike_count, stuck_count, leak_count, stale_count, anomaly_count;
+    uint32_t leak_run_hours; /* consecutive hour buckets before leak_hour with an increase */
+    uint32_t cadence_count;  /* intervals in cadence_log */
 };
 
-_Static_assert(sizeof(struct stream_meter) <= 1024, "per-meter state must stay within 1 KiB");
+_Static_assert(sizeof(struct stream_meter) <= 768,
+               "per-meter state must stay within 768 bytes (the processor adds id and hash slot)");
 
 /* Applies one reading (t_ns, value) of a meter, in the order readings arrive:
  * 1. t_ns not after the newest reading seen: late_reading; only late_count changes.
@@ -101,11 +155,16 @@ _Static_assert(sizeof(struct stream_meter) <= 1024, "per-meter state must stay w
  *    its level and the next reading is measured against the last applied one). A larger drop is
  *    held, with any following readings at exactly the same value, until a reading decides it:
  *    back at >= 90 % of the old level means glitch (the held readings are discarded, nothing is
- *    booked); any other value means reset at the first held reading: offset += last - held, so
- *    the register stays level across the drop and continues from there.
+ *    booked); any other value means reset or replacement (see STREAM_METER_RESET_FRACTION) at the
+ *    first held reading: offset += last - held, so the register stays level across the drop and
+ *    continues from there.
  * 3. Each midnight D with last < D <= t gets the register linearly interpolated between the two
  *    readings: daily, consumption (0 for the meter's first midnight, never negative) and, on a
  *    month's last day, monthly. A first reading exactly at a midnight emits that midnight.
+ * 4. Each closed day after the meter's first feeds the detectors; a flagged day emits an anomaly
+ *    (value: the day's consumption, stamped like it).
+ * 5. The rate checks above: stale for every reading that is not late, the others for every
+ *    applied one.
  * meter and context are borrowed; every call on a meter must use the same calendar (a state kept
  * under another time zone must be started afresh). emit is called zero or more times,
  * synchronously. */
@@ -115,5 +174,16 @@ void stream_meter_reading_apply(struct stream_meter *meter,
 
 /* The meter_event kind tag ("reset", "late_reading", ...): a static string. */
 const char *stream_event_kind_name(enum stream_event_kind kind);
+
+/* Writes t_ns as RFC 3339 in UTC ("2024-01-02T03:04:05Z", with the fraction of a second when there
+ * is one) into buffer (borrowed, size >= 32 suffices). */
+void stream_time_format(int64_t t_ns, char *buffer, size_t size);
+
+/* Adds to object (a cJSON object, borrowed) what the HTTP API shows of meter (borrowed): the last
+ * reading (time, raw and register value), the register offset, the last midnight and its
+ * register, today's consumption so far, the counters, the open flags (pending drop, spike_rate,
+ * stuck, leak, and stale given the wall-clock now_ns) and the detector baselines. Allocation
+ * failures leave members out. */
+void stream_meter_describe(const struct stream_meter *meter, int64_t now_ns, struct cJSON *object);
 
 #endif

@@ -1,14 +1,25 @@
 # Helpers for tests that run meter-relay (sourced after lib.sh). The relay listens on a free
 # 127.0.0.1 port it picks itself (listen port 0); the port is read from its "listening" log line.
 #
-#   relay_config_write DIR [EXTRA_RELAY_YAML]   writes DIR/config.yaml (spool in DIR/spool)
+#   relay_config_write DIR [EXTRA_RELAY_YAML] [STREAM_YAML]
+#                                               writes DIR/config.yaml (spool in DIR/spool);
+#                                               the stream processor is off unless STREAM_YAML
+#                                               (indented YAML under stream:) says otherwise
 #   relay_start DIR                             starts it, waits for /ping (under
 #                                               $relay_base_path when set); sets relay_pid, relay_url
 #   relay_stop                                  SIGTERM, waits; sets relay_exit_status
+#   relay_stream_config_write DIR [EXTRA_RELAY_YAML] [STREAM_YAML]
+#                                               relay_config_write with the stream processor on
+#                                               (STREAM_YAML: more keys under stream:), UTC days
+#   relay_stream_wait [READINGS]                waits up to $stream_wait_seconds (60) until the
+#                                               stream has read every committed record (and applied
+#                                               READINGS readings since the start); status 1 if not
 
-# relay_config_write DIR [EXTRA]: EXTRA is indented YAML placed under relay: (e.g. "  auth: token").
+# relay_config_write DIR [EXTRA] [STREAM]: EXTRA is indented YAML placed under relay: (e.g.
+# "  auth: token"), STREAM the same under stream: (e.g. "  enabled: true"). Most tests keep the
+# stream off: its derived records would show up in their spool dumps and upstreams.
 relay_config_write() {
-    local dir=$1 extra=${2:-}
+    local dir=$1 extra=${2:-} stream=${3:-  enabled: false}
     mkdir -p "$dir/secrets"
     chmod 700 "$dir/secrets"
     cat >"$dir/config.yaml" <<YAML
@@ -26,7 +37,7 @@ relay:
     dir: spool
 $extra
 stream:
-  enabled: false
+$stream
 YAML
     : >"$dir/meters.yaml"
     : >"$dir/seasonal_patterns.yaml"
@@ -76,4 +87,25 @@ http_request() {
     http_code=$(curl -s -o "$work_dir/$name.body" -D "$work_dir/$name.headers" -w '%{http_code}' "$@")
     http_body=$(cat "$work_dir/$name.body")
     http_headers=$(tr -d '\r' <"$work_dir/$name.headers")
+}
+
+relay_stream_config_write() {
+    local dir=$1 extra=${2:-} stream=${3:-}
+    relay_config_write "$dir" "$extra" "  enabled: true${stream:+
+$stream}"
+    printf 'analytics:\n  timezone: UTC\n' >>"$dir/config.yaml"
+}
+
+relay_stream_wait() {
+    local readings=${1:-} deadline=$((SECONDS + ${stream_wait_seconds:-60})) metrics
+    while :; do
+        metrics=$(curl -s "$relay_url/metrics")
+        if [[ "$metrics" == *$'\nnebenkosten_stream_backlog_records 0\n'* ]] &&
+            { [ -z "$readings" ] ||
+                [[ "$metrics" == *$'\nnebenkosten_stream_readings_total '"$readings"$'\n'* ]]; }; then
+            return 0
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
 }

@@ -296,3 +296,58 @@ Test(lineproto_numbers, float_format_is_shortest_round_trip)
         cr_assert_eq(strtod(text, NULL), cases[i].value);
     }
 }
+
+/* lineproto_field_float reads short literals without strtod; it must give strtod's double, bit for
+ * bit, across digit counts, leading and trailing zeros, exponents and signs. */
+Test(lineproto_numbers, float_conversion_equals_strtod)
+{
+    static const char *const fixed[] = {"0",
+                                        "-0",
+                                        "0.0",
+                                        "1",
+                                        "12345.678",
+                                        "0.001",
+                                        "000123.4",
+                                        "1e22",
+                                        "1e23",
+                                        "9007199254740993",
+                                        "9007199254740992",
+                                        "123456789012345678901",
+                                        "0.1",
+                                        "-2.5e-3",
+                                        "1.7976931348623157e308",
+                                        "4.9e-324",
+                                        ".5",
+                                        "5.",
+                                        "1E+5",
+                                        "3.14159265358979323846"};
+    char literal[64];
+    uint64_t state = 88172645463325252u;
+    for (size_t i = 0; i < 200000; i++) {
+        if (i < sizeof fixed / sizeof fixed[0]) {
+            snprintf(literal, sizeof literal, "%s", fixed[i]);
+        } else {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            int digits = 1 + (int)(state % 20), dot = (int)((state >> 8) % (size_t)(digits + 1));
+            size_t at = 0;
+            if ((state >> 16) & 1)
+                literal[at++] = '-';
+            for (int d = 0; d < digits; d++) {
+                if (d == dot && d > 0)
+                    literal[at++] = '.';
+                literal[at++] = (char)('0' + (state >> (20 + d * 2)) % 10);
+            }
+            if ((state >> 62) & 1)
+                at += (size_t)snprintf(literal + at, sizeof literal - at, "e%d",
+                                       (int)((state >> 40) % 60) - 30);
+            literal[at] = '\0';
+        }
+        struct lineproto_field field = {.type = LINEPROTO_VALUE_FLOAT,
+                                        .value = {literal, strlen(literal)}};
+        double fast = 0.0;
+        cr_assert_eq(lineproto_field_float(&field, &fast), 0);
+        double expected = strtod(literal, NULL);
+        cr_assert(memcmp(&fast, &expected, sizeof fast) == 0, "%s: %.17g, strtod says %.17g",
+                  literal, fast, expected);
+    }
+}

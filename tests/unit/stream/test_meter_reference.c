@@ -157,8 +157,8 @@ static void meter_compare(const char *scenario, const struct row *readings, size
     for (size_t i = 0; i < out.count; i++) {
         const struct stream_emission *emission = &out.items[i];
         int64_t t = emission->timestamp_ns;
-        if (emission->kind == STREAM_EMISSION_EVENT || t <= first || t >= last ||
-            touched_by_decrease(readings, count, t))
+        if (emission->kind == STREAM_EMISSION_EVENT || emission->kind == STREAM_EMISSION_ANOMALY ||
+            t <= first || t >= last || touched_by_decrease(readings, count, t))
             continue;
         /* Days outside the reference's grid (installation, removal, start_year) are not
          * compared, nor its monthly value for a month the grid leaves early. */
@@ -198,8 +198,10 @@ static void meter_compare(const char *scenario, const struct row *readings, size
                     out.items[i].timestamp_ns == readings[k].t &&
                     (out.items[i].event == STREAM_EVENT_NEGATIVE_DELTA ||
                      out.items[i].event == STREAM_EVENT_GLITCH ||
-                     out.items[i].event == STREAM_EVENT_RESET);
-        cr_expect(found, "%s/%s: no negative_delta, glitch or reset for the reading at %lld",
+                     out.items[i].event == STREAM_EVENT_RESET ||
+                     out.items[i].event == STREAM_EVENT_REPLACEMENT);
+        cr_expect(found,
+                  "%s/%s: no negative_delta, glitch, reset or replacement for the reading at %lld",
                   scenario, id, (long long)readings[k].t);
         agreement->events += found;
     }

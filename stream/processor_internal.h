@@ -1,0 +1,100 @@
+/* The stream processor's state, shared by processor.c (reading the spool, checkpoints) and
+ * processor_status.c (/metrics, /health, /api/v1/meters). */
+#ifndef NEBENKOSTEN_STREAM_PROCESSOR_INTERNAL_H
+#define NEBENKOSTEN_STREAM_PROCESSOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "config/tz.h"
+#include "relay/buffer.h"
+#include "relay/lineproto.h"
+#include "relay/relay.h"
+#include "relay/spool.h"
+#include "stream/calendar.h"
+#include "stream/meter.h"
+#include "stream/meter_table.h"
+#include "stream/reading_match.h"
+
+struct event;
+struct cJSON;
+
+/* A meter's entry of stream.limits or seasonal_patterns.yaml, copied at start (a reload may free
+ * the configuration; these keys need a restart). */
+struct processor_limits {
+    char *meter_id;
+    struct config_meter_limits limits;
+};
+
+struct processor_pattern {
+    char *meter_id;
+    double percentages[12];
+};
+
+struct stream_processor {
+    struct relay *relay; /* borrowed */
+    struct spool *spool; /* borrowed */
+    struct logger *logger;
+    const struct clock *clock;
+    struct spool_cursor *cursor;
+    struct stream_reading_rules *rules;
+    struct tz_zone *zone; /* NULL: UTC */
+    struct stream_calendar calendar;
+    char *zone_name;
+    struct config_meter_limits default_limits;
+    struct processor_limits *limits;
+    size_t limit_count;
+    struct processor_pattern *patterns;
+    size_t pattern_count;
+    char *bucket; /* the processed bucket (and v1 database) */
+    char *checkpoint_directory;
+    char *baseline_path;       /* <checkpoint_directory>/baselines.json, written by meter-batch */
+    int64_t baseline_mtime_ns; /* the file last applied (or refused), 0: none */
+    uint64_t baseline_size;
+    uint64_t baseline_applies;
+    int64_t checkpoint_interval_ms;
+    struct stream_meter_table meters;
+    struct lineproto_parser *parser;
+    struct buffer scratch;
+    struct buffer output;         /* the current record's processed points */
+    size_t output_flushed;        /* bytes of output appended to the spool already */
+    struct buffer image;          /* checkpoint image */
+    uint64_t position;            /* every record up to it is in the meters' state */
+    uint64_t derived_sequence;    /* last record this processor appended */
+    uint64_t checkpoint_position; /* position of the last checkpoint written */
+    uint64_t suppress_remaining;  /* replay: sources whose points are in the spool already */
+    bool suppressing;             /* the current record's points are in the spool already */
+    bool record_emitted;          /* the current record produced points */
+    const struct stream_meter_slot *current; /* the meter being updated (for the emit callback) */
+    int emit_status;
+    bool blocked;              /* the spool refused our points (full): waiting for room */
+    uint64_t blocked_sequence; /* the record whose points wait */
+    bool failed;               /* a cursor or memory error stopped the processor */
+    bool stopped;              /* shutdown */
+    struct event *run_event;
+    struct event *checkpoint_timer;
+    struct event *retry_timer;
+    /* Counters for /metrics. */
+    int64_t busy_ns; /* CPU time spent reading and processing records */
+    uint64_t readings;
+    uint64_t records;
+    uint64_t misses[4]; /* by enum stream_reading_miss */
+    uint64_t points_emitted;
+    uint64_t events[STREAM_EVENT_LATE_READING + 1];
+    uint64_t anomalies;
+    uint64_t checkpoints;
+    uint64_t checkpoint_failures;
+    double checkpoint_seconds; /* duration of the last one */
+    int64_t checkpoint_ns;     /* wall clock of the last one, 0 = none */
+    bool checkpoint_failing;
+};
+
+/* The relay extension callbacks of processor_status.c. */
+int stream_processor_metrics_write(void *argument, struct buffer *out);
+void stream_processor_health_add(void *argument, struct cJSON *checks);
+void stream_processor_request_handle(void *argument, struct evhttp_request *request,
+                                     const char *path);
+
+#endif

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The stream processor end to end with a real InfluxDB 1.x (issue 5): readings of two meters
+# (strom with a transient 0, wasser with a reset) written through the relay land in lampfi, and
+# the processed series the stream derives from them are queried back from lampfi_processed with
+# the values worked out by hand below. Also the stream's HTTP API, /health, /metrics, and the
+# checkpoint at shutdown.
+#   DELIVERY_WAIT  seconds the relay gets to deliver everything (default 20)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/relay_helpers.sh"
+source "$(dirname "$0")/servers.sh"
+source "$(dirname "$0")/upstream_helpers.sh"
+
+unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
+trap 'relay_stop; influxdb_stop; rm -rf "$work_dir"' EXIT
+delivery_wait=${DELIVERY_WAIT:-20}
+
+if ! influxdb_start "$work_dir/influxdb"; then
+    check_fail "influxd starts"
+    finish
+    exit
+fi
+# InfluxDB 1.x answers a write to a missing database with 404: delivery would only stall.
+for database in lampfi lampfi_processed; do
+    expect_status "influxdb: CREATE DATABASE $database" 0 influxdb_create_database "$database"
+done
+
+dir=$work_dir/relay
+relay_stream_config_write "$dir" "  upstreams:
+    - name: influxdb
+      url: $influxdb_url
+      api: v1
+      backoff_initial: 100ms
+      backoff_max: 1s
+      pause_retry: 1s"
+if ! relay_start "$dir"; then
+    check_fail "meter-relay starts"
+    finish
+    exit
+fi
+
+# Readings in time order, in four requests, timestamps in seconds (the relay makes them ns):
+#            2024-02-27 12:00  02-28 12:00  02-28 18:00  02-29 04:00  02-29 06:00  02-29 12:00  02-29 18:00  03-01 06:00  03-01 18:00
+#   strom    100               110                       116                       0            125                       152
+#   wasser   500               502          3                         4                                      6
+# strom: the 0 is followed by 125, back above the old level: a glitch, discarded.
+# wasser: 3 after 502 is a drop to near zero; 4 follows, not back: a reset at 02-28 18:00, offset
+#   502 - 3 = 499, so the register reads 502, 503, 505 from there.
+# Registers at the midnights (linear between the applied readings around each):
+#   02-28: strom 100 + 10 x 12/24 = 105             wasser 500 + 2 x 12/24 = 501
+#   02-29: strom 110 + 6 x 12/16 = 114.5            wasser 502 + 1 x 6/12 = 502.5
+#   03-01: strom 125 + 27 x 6/24 = 131.75           wasser 503 + 2 x 18/24 = 504.5
+# Consumption: 0 on a meter's first midnight, then the differences: strom 9.5, 17.25; wasser 1.5,
+# 2. Monthly: 02-29 is February's last day (2024 is a leap year): strom 114.5, wasser 502.5.
+requests=(
+    $'kWh,domain=input_number,entity_id=strom value=100 1709035200\nm³,domain=input_number,entity_id=wasser value=500 1709035200'
+    $'kWh,domain=input_number,entity_id=strom value=110 1709121600\nm³,domain=input_number,entity_id=wasser value=502 1709121600\nm³,domain=input_number,entity_id=wasser value=3 1709143200'
+    $'kWh,domain=input_number,entity_id=strom value=116 1709179200\nm³,domain=input_number,entity_id=wasser value=4 1709186400\nkWh,domain=input_number,entity_id=strom value=0 1709208000\nkWh,domain=input_number,entity_id=strom value=125 1709229600'
+    $'m³,domain=input_number,entity_id=wasser value=6 1709272800\nkWh,domain=input_number,entity_id=strom value=152 1709316000'
+)
+readings=11
+for body in "${requests[@]}"; do
+    http_request write -XPOST --data-binary "$body" "$relay_url/write?db=lampfi&precision=s"
+    expect_equal "relay accepts $(wc -l <<<"$body") readings" "204 " "$http_code $http_body"
+done
+relay_stream_wait "$readings" || check_fail "the stream applies all $readings readings"
+
+query() { influxdb_query "$1" "$2"; }
+result() { echo "{\"results\":[{\"statement_id\":0,\"series\":[$1]}]}"; }
+values() { result "{\"name\":\"$1\",\"columns\":[\"time\",\"value\"],\"values\":[$2]}"; }
+
+eventually_deadline=$((SECONDS + delivery_wait))
+echo "  (waiting up to ${delivery_wait} s for delivery)"
+eventually "lampfi: strom's raw readings, the 0 too" \
+    "$(values kWh '[1709035200000000000,100],[1709121600000000000,110],[1709179200000000000,116],[1709208000000000000,0],[1709229600000000000,125],[1709316000000000000,152]')" \
+    query lampfi "SELECT value FROM \"kWh\" WHERE entity_id='strom'"
+eventually "lampfi: wasser's raw readings" \
+    "$(values m³ '[1709035200000000000,500],[1709121600000000000,502],[1709143200000000000,3],[1709186400000000000,4],[1709272800000000000,6]')" \
+    query lampfi "SELECT value FROM \"m³\" WHERE entity_id='wasser'"
+eventually "lampfi_processed: strom's daily registers" \
+    "$(values meter_interpolated_daily '[1709078400000000000,105],[1709164800000000000,114.5],[1709251200000000000,131.75]')" \
+    query lampfi_processed "SELECT value FROM meter_interpolated_daily WHERE meter_id='strom'"
+eventually "lampfi_processed: wasser's daily registers, with the offset after the reset" \
+    "$(values meter_interpolated_daily '[1709078400000000000,501],[1709164800000000000,502.5],[1709251200000000000,504.5]')" \
+    query lampfi_processed "SELECT value FROM meter_interpolated_daily WHERE meter_id='wasser'"
+eventually "lampfi_processed: strom's consumption, the transient 0 not booked" \
+    "$(values meter_consumption '[1709078400000000000,0],[1709164800000000000,9.5],[1709251200000000000,17.25]')" \
+    query lampfi_processed "SELECT value FROM meter_consumption WHERE meter_id='strom'"
+eventually "lampfi_processed: wasser's consumption across the reset" \
+    "$(values meter_consumption '[1709078400000000000,0],[1709164800000000000,1.5],[1709251200000000000,2]')" \
+    query lampfi_processed "SELECT value FROM meter_consumption WHERE meter_id='wasser'"
+eventually "lampfi_processed: February's monthly values" \
+    "$(result '{"name":"meter_interpolated_monthly","columns":["time","meter_id","value"],"values":[[1709164800000000000,"strom",114.5],[1709164800000000000,"wasser",502.5]]}')" \
+    query lampfi_processed "SELECT meter_id, value FROM meter_interpolated_monthly"
+eventually "lampfi_processed: the glitch and the reset events" \
+    "$(result '{"name":"meter_event","columns":["time","meter_id","kind","value","detail"],"values":[[1709143200000000000,"wasser","reset",3,"fell from 502 to 3: register offset now 499"],[1709208000000000000,"strom","glitch",0,"fell from 116 to 0 and came back to 125: discarded"]]}')" \
+    query lampfi_processed "SELECT meter_id, kind, value, detail FROM meter_event"
+measurements() { result "{\"name\":\"measurements\",\"columns\":[\"name\"],\"values\":[$1]}"; }
+eventually "lampfi_processed: nothing else (no anomaly from 3 days)" \
+    "$(measurements '["meter_consumption"],["meter_event"],["meter_interpolated_daily"],["meter_interpolated_monthly"]')" \
+    query lampfi_processed 'SHOW MEASUREMENTS'
+eventually "lampfi: only the raw readings" "$(measurements '["kWh"],["m³"]')" \
+    query lampfi 'SHOW MEASUREMENTS'
+
+# The stream's view of the meters.
+http_request meters "$relay_url/api/v1/meters"
+expect_equal "GET /api/v1/meters: 200 JSON" "200 application/json" \
+    "$http_code $(sed -n 's/^Content-Type: *//Ip' <<<"$http_headers")"
+# shellcheck disable=SC2016 # a JavaScript template literal
+expect_equal "GET /api/v1/meters: both meters with their last reading and offset" \
+    "2 strom 2024-03-01T18:00:00Z 152 152 0; wasser 2024-03-01T06:00:00Z 6 505 499" \
+    "$(json_eval 'd.count + " " + d.meters.map((m) => `${m.meter_id} ${m.last_reading.time} ${m.last_reading.raw} ${m.last_reading.value} ${m.offset}`).sort().join("; ")' <<<"$http_body")"
+http_request meter "$relay_url/api/v1/meters/wasser"
+# shellcheck disable=SC2016 # a JavaScript template literal
+expect_equal "GET /api/v1/meters/wasser: last midnight, consumption today, counters" \
+    "200 wasser 2024-03-01T00:00:00Z 504.5 0.5 readings=5 reset=1 glitch=0 pending=false" \
+    "$http_code $(json_eval '`${d.meter_id} ${d.last_midnight.time} ${d.last_midnight.value} ${d.today_consumption} readings=${d.counters.readings} reset=${d.counters.reset} glitch=${d.counters.glitch} pending=${d.open_flags.pending_drop}`' <<<"$http_body")"
+http_request unknown "$relay_url/api/v1/meters/gas"
+expect_equal "GET /api/v1/meters/gas (no readings): 404 with a JSON error" \
+    "404 no meter \"gas\" has sent a reading (GET /api/v1/meters lists them)" \
+    "$http_code $(json_eval 'd.error' <<<"$http_body")"
+http_request post -XPOST "$relay_url/api/v1/meters"
+expect_equal "POST /api/v1/meters: 405, Allow: GET, HEAD" "405 GET, HEAD" \
+    "$http_code $(sed -n 's/^Allow: *//Ip' <<<"$http_headers")"
+expect_equal "/health: check stream passes" pass \
+    "$(curl -s "$relay_url/health" | json_eval "d.checks.find((c) => c.name === 'stream')?.status ?? 'absent'")"
+expect_equal "/metrics: readings, points and events counted" \
+    "$readings 16 1 1 0 0" \
+    "$(relay_metric nebenkosten_stream_readings_total) $(relay_metric nebenkosten_stream_points_emitted_total) $(relay_metric 'nebenkosten_stream_events_total{kind="reset"}') $(relay_metric 'nebenkosten_stream_events_total{kind="glitch"}') $(relay_metric 'nebenkosten_stream_events_total{kind="late_reading"}') $(relay_metric nebenkosten_stream_backlog_records)"
+# The first request crosses no midnight: it produces no processed record.
+eventually "/metrics: the upstream sent everything (4 raw and 3 processed records)" "7 0" \
+    metric_row influxdb sent_records_total backlog_records
+
+relay_stop
+expect_equal "relay exits 0 on SIGTERM" 0 "$relay_exit_status"
+expect_contains "the log says the checkpoint was written at shutdown" \
+    '"msg":"stream checkpoint written at shutdown","position":' "$(cat "$dir/relay.log")"
+if [ -s "$dir/spool/stream/checkpoint" ]; then check_pass "spool/stream/checkpoint exists"; else
+    check_fail "spool/stream/checkpoint exists"
+fi
+finish
