@@ -622,8 +622,23 @@ failure:
     return -1;
 }
 
+/* A cursor nobody reads keeps every later segment on disk; say so once, with what to do. */
+static void relay_unopened_consumers_log(struct relay *relay)
+{
+    const char *names[8];
+    size_t count = spool_unopened_consumers(relay->spool, names, 8);
+    for (size_t i = 0; i < count && i < 8; i++)
+        log_warning(
+            relay->logger,
+            "a spool cursor belongs to no configured upstream or stream processor: it keeps "
+            "spool segments from being deleted; if that consumer is gone for good, stop "
+            "the relay and delete its cursor file",
+            LOG_STRING("consumer", names[i]), LOG_STRING("dir", relay->config->relay.spool.dir));
+}
+
 int relay_run(struct relay *relay)
 {
+    relay_unopened_consumers_log(relay);
     if (event_base_dispatch(relay->base) < 0) {
         log_error(relay->logger, "the event loop failed");
         return 1;

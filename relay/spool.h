@@ -239,6 +239,13 @@ void spool_cursor_acknowledge(struct spool_cursor *cursor, uint64_t sequence);
 int spool_cursor_store(struct spool_cursor *cursor);
 
 uint64_t spool_cursor_acknowledged(const struct spool_cursor *cursor);
+
+/* Stores in names (caller-owned array of max entries; the strings are borrowed from the spool) the
+ * consumers whose cursor file exists but which nobody opened -- an upstream removed from the
+ * configuration, a disabled stream processor -- and returns how many there are (may exceed max).
+ * Their stored positions still hold back segment deletion: data leaves the spool only by
+ * delivery or by an operator's decision. */
+size_t spool_unopened_consumers(const struct spool *spool, const char **names, size_t max);
 /* The position last made durable by spool_cursor_store (or loaded at open). */
 uint64_t spool_cursor_durable(const struct spool_cursor *cursor);
 

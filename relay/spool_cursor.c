@@ -374,6 +374,19 @@ void spool_cursor_acknowledge(struct spool_cursor *cursor, uint64_t sequence)
         cursor->acknowledged = cursor->position;
 }
 
+size_t spool_unopened_consumers(const struct spool *spool, const char **names, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < spool->consumer_count; i++) {
+        if (spool->consumers[i].cursor)
+            continue;
+        if (count < max)
+            names[count] = spool->consumers[i].name;
+        count++;
+    }
+    return count;
+}
+
 uint64_t spool_cursor_acknowledged(const struct spool_cursor *cursor)
 {
     return cursor->acknowledged;

@@ -249,3 +249,32 @@ Test(spool_cursor, record_flags_reach_readers_and_unknown_flags_are_refused)
     cr_assert_eq(record.flags, SPOOL_RECORD_FLAG_DERIVED | SPOOL_RECORD_FLAG_DERIVED_LAST);
     spool_close(spool);
 }
+
+Test(spool_cursor, cursors_nobody_opened_are_reported_and_still_hold_segments)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "kept", &cursor), 0);
+    cr_assert_eq(spool_cursor_open(spool, "removed_upstream", &cursor), 0);
+    spool_close(spool);
+
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "kept", &cursor), 0);
+    const char *names[4] = {NULL};
+    cr_assert_eq(spool_unopened_consumers(spool, names, 4), 1);
+    cr_assert_str_eq(names[0], "removed_upstream");
+    cr_assert_eq(spool_unopened_consumers(spool, names, 0), 1, "the count without room");
+
+    for (uint64_t n = 1; n <= 150; n++) /* several 4 KiB segments */
+        test_append(spool, n);
+    test_commit(spool, 150);
+    cr_assert_eq(test_read_all(cursor, 1), 150);
+    spool_cursor_acknowledge(cursor, 150);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    size_t released = 99;
+    cr_assert_eq(spool_segments_release(spool, &released), 0);
+    cr_assert_eq(released, 0, "the unopened cursor still holds every segment");
+    cr_assert_gt(spool_segment_count(spool), 2);
+    spool_close(spool);
+}
