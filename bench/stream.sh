@@ -50,19 +50,29 @@ for batch in "$work_dir"/batch.*; do
 done
 relay_stop
 
-sed -i 's/^  enabled: false$/  enabled: true/' "$dir/config.yaml"
+sed -i 's/^  enabled: false$/  enabled: true\n  checkpoint_interval: 2s/' "$dir/config.yaml"
 relay_start "$dir"
 while [ "$(metric nebenkosten_stream_backlog_records)" != 0 ]; do sleep 0.1; done
 busy=$(metric nebenkosten_stream_busy_seconds_total)
+# A checkpoint of the whole state after the backlog: the copy runs on the loop (requests wait for
+# it), the writing and syncing on the checkpoint thread.
+checkpoints=$(metric nebenkosten_stream_checkpoints_total)
+while [ "$(metric nebenkosten_stream_checkpoints_total)" = "$checkpoints" ]; do sleep 0.1; done
+checkpoint=$(metric nebenkosten_stream_checkpoint_duration_seconds)
+checkpoint_copy=$(metric nebenkosten_stream_checkpoint_copy_seconds)
+checkpoint_bytes=$(stat -c %s "$dir/spool/stream/checkpoint")
 applied=$(metric nebenkosten_stream_readings_total)
 emitted=$(metric nebenkosten_stream_points_emitted_total)
 state_bytes=$(metric nebenkosten_stream_state_bytes)
 rss=$(rss_kib)
-awk -v applied="$applied" -v emitted="$emitted" -v seconds="$busy" \
+awk -v applied="$applied" -v emitted="$emitted" -v seconds="$busy" -v checkpoint="$checkpoint" \
+    -v checkpoint_bytes="$checkpoint_bytes" -v checkpoint_copy="$checkpoint_copy" \
     -v meters="$meters" -v state="$state_bytes" -v rss="$rss" 'BEGIN {
     printf "meters %d, readings %d, processed points %d\n", meters, applied, emitted
     printf "processor busy %.3f s\n", seconds
     printf "readings/s %.0f (one core)\n", applied / seconds
+    printf "checkpoint %.1f MiB written in %.3f s, of which %.3f s on the loop (copying the state)\n",
+        checkpoint_bytes / 1048576, checkpoint, checkpoint_copy
     printf "state bytes per meter %.0f (meter table), RSS %.1f MiB = %.0f bytes per meter\n",
         state / meters, rss / 1024, rss * 1024 / meters
 }'

@@ -43,7 +43,7 @@ static int put_u64(struct buffer *out, uint64_t value)
     return put_bytes(out, bytes, sizeof bytes);
 }
 
-static int checkpoint_image_build(struct buffer *out,
+int stream_checkpoint_image_build(struct buffer *out,
                                   const struct stream_checkpoint_position *position,
                                   const char *zone, const struct stream_meter_table *table)
 {
@@ -51,6 +51,13 @@ static int checkpoint_image_build(struct buffer *out,
     if (zone_length > UINT16_MAX)
         return -1;
     buffer_clear(out);
+    /* One allocation of the exact size: growing a buffer of tens of MiB step by step copies it
+     * again and again, on the loop. */
+    size_t size = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 2 + zone_length + 8 + 4;
+    for (size_t i = 0; i < table->count; i++)
+        size += 2 + stream_meter_table_slot(table, i)->id_length + sizeof(struct stream_meter);
+    if (buffer_reserve(out, size) != 0)
+        return -1;
     if (put_bytes(out, CHECKPOINT_MAGIC, 8) != 0 || put_u32(out, CHECKPOINT_VERSION) != 0 ||
         put_u32(out, (uint32_t)sizeof(struct stream_meter)) != 0 ||
         put_u64(out, position->position) != 0 || put_u64(out, position->derived_sequence) != 0 ||
@@ -65,7 +72,7 @@ static int checkpoint_image_build(struct buffer *out,
             put_bytes(out, &slot->meter, sizeof slot->meter) != 0)
             return -1;
     }
-    return put_u32(out, crc32c_update(0, out->data, out->length));
+    return 0;
 }
 
 static int write_all(int fd, const char *data, size_t length)
@@ -93,10 +100,8 @@ static int directory_sync(const char *directory)
     return status;
 }
 
-int stream_checkpoint_write(const char *directory,
-                            const struct stream_checkpoint_position *position, const char *zone,
-                            const struct stream_meter_table *table, struct buffer *scratch,
-                            char *error, size_t error_size)
+int stream_checkpoint_image_write(const char *directory, const char *image, size_t length,
+                                  char *error, size_t error_size)
 {
     char path[4096], temporary[4096];
     if (snprintf(path, sizeof path, "%s/%s", directory, CHECKPOINT_NAME) >= (int)sizeof path ||
@@ -111,16 +116,18 @@ int stream_checkpoint_write(const char *directory,
                           strerror(errno));
         return -1;
     }
-    if (checkpoint_image_build(scratch, position, zone, table) != 0) {
-        error_message_set(error, error_size, "%s: out of memory building the checkpoint", path);
-        return -1;
-    }
     int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         error_message_set(error, error_size, "%s: cannot create: %s", temporary, strerror(errno));
         return -1;
     }
-    int status = write_all(fd, scratch->data, scratch->length) == 0 && fsync(fd) == 0 ? 0 : -1;
+    uint32_t crc = crc32c_update(0, image, length);
+    uint8_t trailer[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
+                          (uint8_t)(crc >> 24)};
+    int status = write_all(fd, image, length) == 0 &&
+                         write_all(fd, (const char *)trailer, sizeof trailer) == 0 && fsync(fd) == 0
+                     ? 0
+                     : -1;
     int saved = errno;
     if (close(fd) != 0 && status == 0) {
         status = -1;
@@ -138,6 +145,20 @@ int stream_checkpoint_write(const char *directory,
         return -1;
     }
     return 0;
+}
+
+int stream_checkpoint_write(const char *directory,
+                            const struct stream_checkpoint_position *position, const char *zone,
+                            const struct stream_meter_table *table, struct buffer *scratch,
+                            char *error, size_t error_size)
+{
+    if (stream_checkpoint_image_build(scratch, position, zone, table) != 0) {
+        error_message_set(error, error_size, "%s: out of memory building the stream checkpoint",
+                          directory);
+        return -1;
+    }
+    return stream_checkpoint_image_write(directory, scratch->data, scratch->length, error,
+                                         error_size);
 }
 
 /* A bounds-checked reader over the loaded image. */

@@ -24,9 +24,23 @@ struct stream_checkpoint_position {
     uint64_t baseline_size;
 };
 
-/* Writes the checkpoint of table (borrowed) with position and zone (the name of the calendar's
- * zone, "UTC" for UTC days) into directory (created when missing). scratch (caller-owned) holds
- * the image. Returns 0, or -1 with a message naming the file in error. */
+/* Builds the checkpoint image of table (borrowed) with position and zone (the name of the
+ * calendar's zone, "UTC" for UTC days) into out (caller-owned, cleared first), all but the CRC,
+ * which stream_checkpoint_image_write adds. Returns 0 or -1 (out of memory, or an id or zone
+ * name too long for the format). */
+int stream_checkpoint_image_build(struct buffer *out,
+                                  const struct stream_checkpoint_position *position,
+                                  const char *zone, const struct stream_meter_table *table);
+
+/* Makes image (length bytes, borrowed) plus its CRC the checkpoint of directory (created when
+ * missing): temporary file, fsync, rename, directory fsync. Touches nothing else, so it may run on
+ * another thread while the caller goes on. Returns 0, or -1 with a message naming the file in
+ * error. */
+int stream_checkpoint_image_write(const char *directory, const char *image, size_t length,
+                                  char *error, size_t error_size);
+
+/* stream_checkpoint_image_build into scratch (caller-owned), then stream_checkpoint_image_write.
+ * Returns 0, or -1 with a message naming the file in error. */
 int stream_checkpoint_write(const char *directory,
                             const struct stream_checkpoint_position *position, const char *zone,
                             const struct stream_meter_table *table, struct buffer *scratch,

@@ -5,12 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "config/error.h"
 #include "relay/spool_reader.h"
-#include "stream/baseline.h"
 #include "stream/checkpoint.h"
 #include "stream/emission_format.h"
 #include "stream/processor_internal.h"
@@ -21,8 +19,6 @@
 #define PROCESSOR_CHUNK_BYTES (4u << 20)
 /* While the spool refuses our points (full), try again this often. */
 #define PROCESSOR_RETRY_MS 1000
-/* A checkpoint waiting for its derived records to become durable looks again after this. */
-#define PROCESSOR_DURABLE_WAIT_MS 20
 
 static void processor_run(struct stream_processor *processor);
 
@@ -257,7 +253,7 @@ static void processor_slice_run(struct stream_processor *processor, int64_t star
 
 static void processor_run(struct stream_processor *processor)
 {
-    if (processor->failed || processor->stopped || processor->blocked)
+    if (processor->failed || processor->stopped || processor->blocked || processor->paused)
         return;
     /* CPU time, not wall time: what one core spends on the stream, whatever else the machine
      * runs meanwhile. */
@@ -288,115 +284,6 @@ static void processor_committed(void *argument)
     processor_run(argument);
 }
 
-/* Writes the checkpoint if the state moved since the last one (or force). Returns 0, 1 (not now:
- * the derived records it covers are not durable yet, or the output is blocked), or -1 (failed,
- * logged). */
-static int processor_checkpoint(struct stream_processor *processor, bool force)
-{
-    if (processor->failed)
-        return -1;
-    if (processor->blocked)
-        return 1;
-    if (processor->position == processor->checkpoint_position && !force)
-        return 0;
-    if (spool_durable_sequence(processor->spool) < processor->derived_sequence) {
-        relay_commit_request(processor->relay);
-        return 1;
-    }
-    int64_t started = clock_monotonic_ns(processor->clock);
-    const struct stream_checkpoint_position position = {
-        .position = processor->position,
-        .derived_sequence = processor->derived_sequence,
-        .baseline_mtime_ns = processor->baseline_mtime_ns,
-        .baseline_size = processor->baseline_size,
-    };
-    char error[512];
-    if (stream_checkpoint_write(processor->checkpoint_directory, &position, processor->zone_name,
-                                &processor->meters, &processor->image, error, sizeof error) != 0) {
-        processor->checkpoint_failures++;
-        if (!processor->checkpoint_failing)
-            log_error(processor->logger,
-                      "cannot write the stream checkpoint; after a restart the stream replays "
-                      "from the last good one",
-                      LOG_STRING("error", error));
-        processor->checkpoint_failing = true;
-        return -1;
-    }
-    if (processor->checkpoint_failing)
-        log_info(processor->logger, "stream checkpoint written again");
-    processor->checkpoint_failing = false;
-    processor->checkpoint_position = processor->position;
-    processor->checkpoints++;
-    processor->checkpoint_ns = clock_realtime_ns(processor->clock);
-    processor->checkpoint_seconds = (double)(clock_monotonic_ns(processor->clock) - started) / 1e9;
-    /* The cursor only lets the spool delete segments: a stale one costs nothing but disk. */
-    spool_cursor_acknowledge(processor->cursor, processor->position);
-    if (spool_cursor_store(processor->cursor) != 0)
-        log_warning(processor->logger, "cannot store the stream cursor; spool segments are kept "
-                                       "until the next checkpoint");
-    return 0;
-}
-
-static void processor_baseline_each(const char *meter_id, const struct stream_baseline *baseline,
-                                    void *argument)
-{
-    struct stream_processor *processor = argument;
-    struct stream_meter_slot *slot =
-        stream_meter_table_find(&processor->meters, meter_id, strlen(meter_id));
-    if (slot) {
-        stream_meter_baseline_apply(&slot->meter, baseline);
-        processor->baseline_applies++;
-    }
-}
-
-/* Applies a new baselines file (the nightly batch's exact statistics) to the meters it names.
- * The state then changes outside the spool, so the checkpoints before and after it bracket the
- * change: a replay never crosses it. Returns 0, or 1 when the checkpoint before it must wait. */
-static int processor_baselines_reseed(struct stream_processor *processor)
-{
-    struct stat status;
-    if (stat(processor->baseline_path, &status) != 0)
-        return 0;
-    int64_t mtime_ns = (int64_t)status.st_mtim.tv_sec * 1000000000 + status.st_mtim.tv_nsec;
-    if (mtime_ns == processor->baseline_mtime_ns &&
-        (uint64_t)status.st_size == processor->baseline_size)
-        return 0;
-    int before = processor_checkpoint(processor, false);
-    if (before != 0)
-        return before == 1; /* a failing checkpoint waits for the next interval */
-    char error[512];
-    processor->baseline_applies = 0;
-    int meters = stream_baseline_file_load(processor->baseline_path, processor_baseline_each,
-                                           processor, error, sizeof error);
-    processor->baseline_mtime_ns = mtime_ns;
-    processor->baseline_size = (uint64_t)status.st_size;
-    if (meters < 0) {
-        log_warning(processor->logger,
-                    "detector baselines not applied; the online ones stay (the next file the "
-                    "batch writes is tried again)",
-                    LOG_STRING("error", error));
-        return processor_checkpoint(processor, true) == 1;
-    }
-    log_info(processor->logger, "detector baselines re-seeded",
-             LOG_STRING("file", processor->baseline_path), LOG_INTEGER("meters_in_file", meters),
-             LOG_INTEGER("meters_applied", (int64_t)processor->baseline_applies));
-    return processor_checkpoint(processor, true) == 1;
-}
-
-static void processor_checkpoint_event(evutil_socket_t fd, short what, void *argument)
-{
-    (void)fd;
-    (void)what;
-    struct stream_processor *processor = argument;
-    if (processor->stopped)
-        return;
-    int64_t milliseconds = processor->checkpoint_interval_ms;
-    if (processor_checkpoint(processor, false) == 1 || processor_baselines_reseed(processor) == 1)
-        milliseconds = PROCESSOR_DURABLE_WAIT_MS;
-    struct timeval delay = {milliseconds / 1000, (milliseconds % 1000) * 1000};
-    event_add(processor->checkpoint_timer, &delay);
-}
-
 /* SIGTERM, after the relay's final flush: every derived record is durable, so the checkpoint
  * covers everything read. */
 static void processor_stop(void *argument)
@@ -404,11 +291,8 @@ static void processor_stop(void *argument)
     struct stream_processor *processor = argument;
     if (processor->stopped)
         return;
-    if (processor_checkpoint(processor, false) == 0)
-        log_info(processor->logger, "stream checkpoint written at shutdown",
-                 LOG_INTEGER("position", (int64_t)processor->position),
-                 LOG_INTEGER("meters", (int64_t)processor->meters.count));
     processor->stopped = true;
+    processor_checkpoint_final(processor);
 }
 
 static void processor_destroy(void *argument)
@@ -418,8 +302,7 @@ static void processor_destroy(void *argument)
         return;
     if (processor->run_event)
         event_free(processor->run_event);
-    if (processor->checkpoint_timer)
-        event_free(processor->checkpoint_timer);
+    processor_checkpoint_teardown(processor);
     if (processor->retry_timer)
         event_free(processor->retry_timer);
     spool_cursor_close(processor->cursor);
@@ -439,7 +322,6 @@ static void processor_destroy(void *argument)
     lineproto_parser_destroy(processor->parser);
     buffer_release(&processor->scratch);
     buffer_release(&processor->output);
-    buffer_release(&processor->image);
     free(processor);
 }
 
@@ -544,6 +426,7 @@ static int processor_state_load(struct stream_processor *processor, const struct
     processor->derived_sequence = position.derived_sequence;
     processor->baseline_mtime_ns = position.baseline_mtime_ns;
     processor->baseline_size = position.baseline_size;
+    processor_baselines_apply(processor);
     int status = spool_cursor_open(processor->spool, "stream", &processor->cursor);
     if (status != 0) {
         error_message_set(error, error_size, "cannot open the stream cursor in %s/cursor: %s",
@@ -584,6 +467,7 @@ int stream_processor_attach(struct relay *relay, char *error, size_t error_size)
         error_message_set(error, error_size, "out of memory starting the stream processor");
         return -1;
     }
+    processor->job.eventfd = -1;
     processor->relay = relay;
     processor->spool = relay_spool(relay);
     processor->logger = relay_logger(relay);
@@ -592,9 +476,7 @@ int stream_processor_attach(struct relay *relay, char *error, size_t error_size)
     processor->parser = lineproto_parser_create();
     processor->run_event = event_new(base, -1, 0, processor_run_event, processor);
     processor->retry_timer = event_new(base, -1, 0, processor_retry_event, processor);
-    processor->checkpoint_timer = event_new(base, -1, 0, processor_checkpoint_event, processor);
-    if (!processor->parser || !processor->run_event || !processor->retry_timer ||
-        !processor->checkpoint_timer) {
+    if (!processor->parser || !processor->run_event || !processor->retry_timer) {
         error_message_set(error, error_size, "out of memory starting the stream processor");
         goto failure;
     }
@@ -616,9 +498,12 @@ int stream_processor_attach(struct relay *relay, char *error, size_t error_size)
         error_message_set(error, error_size, "too many relay extensions");
         goto failure;
     }
-    struct timeval interval = {processor->checkpoint_interval_ms / 1000,
-                               (processor->checkpoint_interval_ms % 1000) * 1000};
-    event_add(processor->checkpoint_timer, &interval);
+    if (processor_checkpoint_setup(processor, base) != 0) {
+        /* The extension is attached: the relay frees the processor. */
+        error_message_set(error, error_size, "cannot set up the stream checkpoints: %s",
+                          strerror(errno));
+        return -1;
+    }
     event_active(processor->run_event, EV_TIMEOUT, 0);
     return 0;
 failure:

@@ -3,6 +3,7 @@
 #ifndef NEBENKOSTEN_STREAM_PROCESSOR_INTERNAL_H
 #define NEBENKOSTEN_STREAM_PROCESSOR_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,12 +15,34 @@
 #include "relay/relay.h"
 #include "relay/spool.h"
 #include "stream/calendar.h"
+#include "stream/checkpoint.h"
 #include "stream/meter.h"
 #include "stream/meter_table.h"
 #include "stream/reading_match.h"
 
 struct event;
+struct event_base;
 struct cJSON;
+
+/* A checkpoint being written on its own thread (processor_checkpoint.c). */
+struct processor_checkpoint_job {
+    bool running;
+    pthread_t thread;
+    struct buffer image;                        /* the thread's while running */
+    struct stream_checkpoint_position position; /* what the image holds */
+    const char *directory;                      /* borrowed from the processor */
+    int result;                                 /* written by the thread */
+    char error[512];
+    int64_t started_ns;
+    int eventfd; /* the thread says it is done */
+    struct event *done_event;
+};
+
+enum processor_reseed_phase {
+    PROCESSOR_RESEED_NONE,
+    PROCESSOR_RESEED_BEFORE, /* reading paused, checkpoint of the state before the baselines */
+    PROCESSOR_RESEED_AFTER,  /* baselines applied, their checkpoint being written */
+};
 
 /* A meter's entry of stream.limits or seasonal_patterns.yaml, copied at start (a reload may free
  * the configuration; these keys need a restart). */
@@ -53,14 +76,18 @@ struct stream_processor {
     char *baseline_path;       /* <checkpoint_directory>/baselines.json, written by meter-batch */
     int64_t baseline_mtime_ns; /* the file last applied (or refused), 0: none */
     uint64_t baseline_size;
-    uint64_t baseline_applies;
+    uint64_t baseline_applies; /* meters of the file being applied found in the table */
+    uint64_t baseline_reseeds;
+    struct processor_checkpoint_job job;
+    enum processor_reseed_phase reseed_phase;
+    bool paused;            /* reading waits while baselines are re-seeded */
+    bool checkpoint_forced; /* write a checkpoint even if the position did not move */
     int64_t checkpoint_interval_ms;
     struct stream_meter_table meters;
     struct lineproto_parser *parser;
     struct buffer scratch;
     struct buffer output;         /* the current record's processed points */
     size_t output_flushed;        /* bytes of output appended to the spool already */
-    struct buffer image;          /* checkpoint image */
     uint64_t position;            /* every record up to it is in the meters' state */
     uint64_t derived_sequence;    /* last record this processor appended */
     uint64_t checkpoint_position; /* position of the last checkpoint written */
@@ -86,10 +113,20 @@ struct stream_processor {
     uint64_t anomalies;
     uint64_t checkpoints;
     uint64_t checkpoint_failures;
-    double checkpoint_seconds; /* duration of the last one */
-    int64_t checkpoint_ns;     /* wall clock of the last one, 0 = none */
+    double checkpoint_seconds;       /* duration of the last one, writing and syncing included */
+    double checkpoint_build_seconds; /* the part on the loop: copying the state */
+    int64_t checkpoint_ns;           /* wall clock of the last one, 0 = none */
     bool checkpoint_failing;
 };
+
+/* processor_checkpoint.c: the timer, the writer thread and the re-seed of baselines. */
+int processor_checkpoint_setup(struct stream_processor *processor, struct event_base *base);
+/* Applies the baselines file if it differs from the one last applied (at start: before the
+ * replay, which then matches what happened before the crash). */
+void processor_baselines_apply(struct stream_processor *processor);
+/* Shutdown: waits for a checkpoint in flight, then writes the last one on the loop. */
+void processor_checkpoint_final(struct stream_processor *processor);
+void processor_checkpoint_teardown(struct stream_processor *processor);
 
 /* The relay extension callbacks of processor_status.c. */
 int stream_processor_metrics_write(void *argument, struct buffer *out);

@@ -16,7 +16,7 @@ static int metric_append(struct buffer *out, const char *format, ...)
 
 static int metric_append(struct buffer *out, const char *format, ...)
 {
-    char line[512];
+    char line[2048]; /* the longest HELP text and its series fit */
     va_list arguments;
     va_start(arguments, format);
     int length = vsnprintf(line, sizeof line, format, arguments);
@@ -109,11 +109,19 @@ int stream_processor_metrics_write(void *argument, struct buffer *out)
     METRIC("# HELP nebenkosten_stream_checkpoint_duration_seconds Time the last checkpoint took.\n"
            "# TYPE nebenkosten_stream_checkpoint_duration_seconds gauge\n"
            "nebenkosten_stream_checkpoint_duration_seconds %.6f\n"
+           "# HELP nebenkosten_stream_checkpoint_copy_seconds Loop time the last checkpoint took "
+           "(copying the state; the writing runs on its own thread).\n"
+           "# TYPE nebenkosten_stream_checkpoint_copy_seconds gauge\n"
+           "nebenkosten_stream_checkpoint_copy_seconds %.6f\n"
            "# HELP nebenkosten_stream_checkpoint_age_seconds Time since the last checkpoint (-1: "
            "none since start).\n# TYPE nebenkosten_stream_checkpoint_age_seconds gauge\n"
            "nebenkosten_stream_checkpoint_age_seconds %.3f\n",
-           processor->checkpoint_seconds,
+           processor->checkpoint_seconds, processor->checkpoint_build_seconds,
            processor->checkpoint_ns ? (double)(now - processor->checkpoint_ns) / 1e9 : -1.0);
+    METRIC("# HELP nebenkosten_stream_baseline_reseeds_total Baselines files from the nightly "
+           "batch applied.\n# TYPE nebenkosten_stream_baseline_reseeds_total counter\n"
+           "nebenkosten_stream_baseline_reseeds_total %" PRIu64 "\n",
+           processor->baseline_reseeds);
 #undef METRIC
     return status;
 }
