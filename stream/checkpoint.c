@@ -153,8 +153,10 @@ int stream_checkpoint_write(const char *directory,
                             char *error, size_t error_size)
 {
     if (stream_checkpoint_image_build(scratch, position, zone, table) != 0) {
-        error_message_set(error, error_size, "%s: out of memory building the stream checkpoint",
-                          directory);
+        error_message_set(error, error_size,
+                          "%s/%s: cannot build the image (out of memory, or a meter id longer "
+                          "than 65535 bytes)",
+                          directory, CHECKPOINT_NAME);
         return -1;
     }
     return stream_checkpoint_image_write(directory, scratch->data, scratch->length, error,

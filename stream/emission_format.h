@@ -12,8 +12,9 @@
 
 /* Appends emission (borrowed) of the meter meter_id (borrowed, length bytes, unescaped) as one
  * line to out. A field whose value is not finite is left out (line protocol has no NaN); an event
- * always keeps its detail. Returns 0, -ENOMEM, or -EINVAL when meter_id cannot be a tag value
- * (empty, control characters, invalid UTF-8: nothing is appended then). */
+ * always keeps its detail. Returns 0, -ENOMEM, or -EINVAL (nothing is appended then) when meter_id
+ * cannot be a tag value (empty, control characters, invalid UTF-8) or a daily, consumption or
+ * monthly value is not finite (the meter rules never produce one). */
 int stream_emission_format(struct buffer *out, const char *meter_id, size_t length,
                            const struct stream_emission *emission);
 

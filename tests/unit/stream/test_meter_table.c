@@ -15,8 +15,8 @@ static size_t id_make(char *id, size_t size, size_t number)
     return (size_t)length;
 }
 
-static void expect_id(const struct stream_meter_table *table,
-                      const struct stream_meter_slot *slot, const char *id, size_t length)
+static void expect_id(const struct stream_meter_table *table, const struct stream_meter_slot *slot,
+                      const char *id, size_t length)
 {
     cr_assert_eq(slot->id_length, length);
     cr_expect_eq(memcmp(stream_meter_table_id(table, slot), id, length), 0, "id of %.*s",

@@ -44,7 +44,8 @@ static bool match(const struct stream_reading_rules *rules, const char *line,
     cr_assert_eq(lineproto_parser_next(parser, &point, &error), LINEPROTO_POINT, "%s: %s", line,
                  error.reason);
     cr_assert(point.has_time, "%s needs a timestamp", line);
-    *miss = (enum stream_reading_miss)-1;
+    /* Not a reason, so the call must set one. */
+    *miss = (enum stream_reading_miss)(STREAM_READING_MISS_NOT_NUMBER + 1);
     return stream_reading_match(rules, &point, &scratch, reading, miss);
 }
 
@@ -98,8 +99,7 @@ Test(stream_reading_match, escaped_names_are_compared_and_returned_unescaped)
 {
     struct stream_reading_rules *rules = rules_make(&ha_rule, 1);
     expect_reading(rules, "kWh,domain=input_number,entity_id=a\\ b value=1 1", "a b", 1, 1.0);
-    expect_reading(rules, "kWh,domain=input_number,entity_id=x\\,y\\=z value=1 1", "x,y=z", 1,
-                   1.0);
+    expect_reading(rules, "kWh,domain=input_number,entity_id=x\\,y\\=z value=1 1", "x,y=z", 1, 1.0);
     /* Another tag's escapes do not disturb the rule's own tags. */
     expect_reading(rules, "kWh,domain=input_number,entity_id=c,friendly\\ name=K\\,W value=2 1",
                    "c", 1, 2.0);
@@ -151,8 +151,8 @@ Test(stream_reading_match, the_last_of_duplicate_fields_counts)
 {
     struct stream_reading_rules *rules = rules_make(&ha_rule, 1);
     expect_reading(rules, "kWh,domain=input_number,entity_id=a value=1,value=2 1", "a", 1, 2.0);
-    expect_reading(rules, "kWh,domain=input_number,entity_id=a value=\"x\",other=9,value=3i 1",
-                   "a", 1, 3.0);
+    expect_reading(rules, "kWh,domain=input_number,entity_id=a value=\"x\",other=9,value=3i 1", "a",
+                   1, 3.0);
     expect_miss(rules, "kWh,domain=input_number,entity_id=a value=3,value=\"x\" 1",
                 STREAM_READING_MISS_NOT_NUMBER);
     stream_reading_rules_free(rules);
@@ -209,11 +209,8 @@ Test(stream_reading_match, rules_are_copied_from_the_configuration)
     char measurement[] = "kWh*", key[] = "domain", value[] = "input_number", id[] = "entity_id",
          field[] = "value";
     struct config_tag tags[] = {{.key = key, .value = value}};
-    struct config_reading_rule rule = {.measurement = measurement,
-                                       .tags = tags,
-                                       .tag_count = 1,
-                                       .id_tag = id,
-                                       .field = field};
+    struct config_reading_rule rule = {
+        .measurement = measurement, .tags = tags, .tag_count = 1, .id_tag = id, .field = field};
     struct stream_reading_rules *rules = rules_make(&rule, 1);
     memset(measurement, 'x', strlen(measurement));
     memset(key, 'x', strlen(key));
