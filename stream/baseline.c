@@ -121,6 +121,7 @@ int stream_baseline_compute(struct stream_baseline *baseline, const int64_t *mid
 void stream_meter_baseline_apply(struct stream_meter *meter, const struct stream_baseline *baseline)
 {
     meter->detector = baseline->detector;
+    meter->rate_limit = stream_detector_plausible_max(&meter->detector);
 }
 
 /* ---- writing ---- */

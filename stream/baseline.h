@@ -75,8 +75,9 @@ int stream_baseline_write(const char *path, const struct stream_baseline_entry *
 int stream_baseline_file_load(const char *path, stream_baseline_fn each, void *argument,
                               char *error, size_t error_size);
 
-/* Replaces meter's detector state with baseline's (both borrowed); the rest of the meter (its
- * register, counters and open flags) stays. */
+/* Replaces meter's detector state with baseline's (both borrowed), and the learned spike_rate
+ * limit that follows from it; the rest of the meter (its register, counters and open flags)
+ * stays. */
 void stream_meter_baseline_apply(struct stream_meter *meter,
                                  const struct stream_baseline *baseline);
 

@@ -12,7 +12,9 @@
 #include "relay/crc32c.h"
 
 #define CHECKPOINT_MAGIC "NKSTREAM"
-#define CHECKPOINT_VERSION 2u
+/* The meter state is stored as its bytes: any change of struct stream_meter's layout, even at
+ * the same size, must bump the version, or an old checkpoint would be misread. */
+#define CHECKPOINT_VERSION 3u
 #define CHECKPOINT_NAME "checkpoint"
 #define CHECKPOINT_TEMPORARY "checkpoint.tmp"
 

@@ -84,7 +84,20 @@ void stream_detector_summarize(const struct stream_detector *detector,
                     detector->level.count >= STREAM_DETECTOR_WARMUP_NONZERO_DAYS;
 }
 
-/* Scores a non-zero day (already in the ring) against the learned statistics. */
+double stream_detector_plausible_max(const struct stream_detector *detector)
+{
+    const struct stream_welford *level = &detector->level;
+    if (detector->day_count < STREAM_DETECTOR_WARMUP_DAYS ||
+        level->count < STREAM_DETECTOR_WARMUP_NONZERO_DAYS)
+        return 0.0;
+    double q1 = stream_quantile_value(&detector->q1, STREAM_DETECTOR_Q1);
+    double q3 = stream_quantile_value(&detector->q3, STREAM_DETECTOR_Q3);
+    return fmax(q3 + STREAM_DETECTOR_IQR_FACTOR * (q3 - q1),
+                level->mean + 3 * stream_welford_std(level));
+}
+
+/* Scores a non-zero day (already in the ring) against the learned statistics: each score agrees
+ * when the day is far above what it expects (see the vote in stream/detector.h). */
 static void detector_score(const struct stream_detector *detector, double value, double factor,
                            struct stream_detector_verdict *verdict)
 {
@@ -93,33 +106,30 @@ static void detector_score(const struct stream_detector *detector, double value,
     verdict->scored = summary.warm;
     if (!summary.warm)
         return;
-    int votes = 0;
+    bool global = false, fence = false, window = false, seasonal = false;
     if (detector_spread_usable(summary.std, summary.mean)) {
         verdict->z_score = (value - summary.mean) / summary.std;
-        votes += fabs(verdict->z_score) > STREAM_DETECTOR_Z_LIMIT;
+        global = verdict->z_score > STREAM_DETECTOR_Z_LIMIT;
     }
     verdict->iqr_lower = summary.iqr_lower;
     verdict->iqr_upper = summary.iqr_upper;
     if (detector_spread_usable(summary.q3 - summary.q1, summary.q3))
-        votes += value < summary.iqr_lower || value > summary.iqr_upper;
+        fence = value > summary.iqr_upper;
     if (summary.window_count >= STREAM_DETECTOR_WINDOW_MIN_DAYS &&
         detector_spread_usable(summary.window_std, summary.window_mean)) {
         verdict->window_z = (value - summary.window_mean) / summary.window_std;
-        votes += fabs(verdict->window_z) > STREAM_DETECTOR_WINDOW_Z_LIMIT;
+        window = verdict->window_z > STREAM_DETECTOR_WINDOW_Z_LIMIT;
     }
-    const struct stream_welford *seasonal = &detector->seasonal;
-    double seasonal_std = stream_welford_std(seasonal);
-    bool seasonal_ready = factor > 0 && seasonal->count >= STREAM_DETECTOR_WARMUP_NONZERO_DAYS &&
-                          detector_spread_usable(seasonal_std, seasonal->mean);
-    if (!seasonal_ready) {
-        verdict->anomaly_count = votes;
-        verdict->anomaly = votes >= 2;
-        return;
+    const struct stream_welford *learned = &detector->seasonal;
+    double seasonal_std = stream_welford_std(learned);
+    bool seasonal_ready = factor > 0 && learned->count >= STREAM_DETECTOR_WARMUP_NONZERO_DAYS &&
+                          detector_spread_usable(seasonal_std, learned->mean);
+    if (seasonal_ready) {
+        verdict->seasonal_z = (value / factor - learned->mean) / seasonal_std;
+        seasonal = verdict->seasonal_z > STREAM_DETECTOR_SEASONAL_Z_LIMIT;
     }
-    verdict->seasonal_z = (value / factor - seasonal->mean) / seasonal_std;
-    bool seasonal_vote = fabs(verdict->seasonal_z) > STREAM_DETECTOR_SEASONAL_Z_LIMIT;
-    verdict->anomaly_count = votes + seasonal_vote;
-    verdict->anomaly = seasonal_vote && votes >= 1;
+    verdict->anomaly_count = global + fence + window + seasonal;
+    verdict->anomaly = window && (seasonal_ready ? seasonal : global || fence);
 }
 
 static void detector_learn(struct stream_detector *detector, double value, double factor)

@@ -123,6 +123,7 @@ static void meter_day_close(struct stream_meter *meter, const struct stream_mete
         stream_detector_seasonal_factor(context->seasonal_percentages, context->calendar, midnight);
     struct stream_detector_verdict verdict;
     stream_detector_day_close(&meter->detector, consumption, factor, &verdict);
+    meter->rate_limit = stream_detector_plausible_max(&meter->detector);
     if (verdict.anomaly) {
         meter->anomaly_count++;
         struct stream_emission emission = {.kind = STREAM_EMISSION_ANOMALY,
@@ -182,13 +183,8 @@ static void meter_spike_check(struct stream_meter *meter, const struct config_me
     meter->rate_value = meter->last_value;
     if (!limits)
         return;
-    double limit = limits->max_rate_per_hour;
-    bool learned = !(limit > 0);
-    if (learned) {
-        struct stream_detector_summary summary;
-        stream_detector_summarize(&meter->detector, &summary);
-        limit = summary.warm ? fmax(summary.iqr_upper, summary.mean + 3 * summary.std) : 0.0;
-    }
+    bool learned = !(limits->max_rate_per_hour > 0);
+    double limit = learned ? meter->rate_limit : limits->max_rate_per_hour;
     if (!(limit > 0) || rate <= limit) {
         meter->flags &= ~(uint32_t)STREAM_METER_SPIKE_OPEN;
         return;
@@ -238,13 +234,16 @@ static void meter_leak_check(struct stream_meter *meter, const struct config_met
 {
     if (!limits || !limits->leak_check)
         return;
-    int64_t hour = meter_floor_div(t, METER_HOUR_NS);
+    int32_t hour = (int32_t)meter_floor_div(t, METER_HOUR_NS);
     if (hour != meter->leak_hour) {
         bool run_continues =
             hour == meter->leak_hour + 1 && (meter->flags & STREAM_METER_LEAK_HOUR);
-        meter->leak_run_hours = run_continues ? meter->leak_run_hours + 1 : 0;
-        if (!run_continues)
+        if (!run_continues) {
+            meter->leak_run_hours = 0;
             meter->flags &= ~(uint32_t)STREAM_METER_LEAK_OPEN;
+        } else if (meter->leak_run_hours < STREAM_METER_LEAK_HOURS) {
+            meter->leak_run_hours++;
+        }
         meter->flags &= ~(uint32_t)STREAM_METER_LEAK_HOUR;
         meter->leak_hour = hour;
     }
@@ -310,7 +309,7 @@ static void meter_first_apply(struct stream_meter *meter,
     meter->reading_count++;
     meter->increase_t = meter->rate_t = t;
     meter->rate_value = meter->last_value;
-    meter->leak_hour = meter_floor_div(t, METER_HOUR_NS);
+    meter->leak_hour = (int32_t)meter_floor_div(t, METER_HOUR_NS);
     meter->next_midnight = stream_calendar_next_midnight(context->calendar, t);
     if (stream_calendar_next_midnight(context->calendar, t - 1) == t)
         meter_midnight_emit(meter, context, output, t, meter->last_value);
@@ -327,6 +326,11 @@ static int64_t meter_stale_limit(const struct stream_meter *meter,
         return limits->stale_after_ms * (STREAM_CALENDAR_NS_PER_SECOND / 1000);
     if (meter->cadence_count < STREAM_METER_STALE_MIN_INTERVALS)
         return 0;
+    /* Up to a cadence of STREAM_METER_STALE_MIN_NS / STREAM_METER_STALE_CADENCES (4 h) the limit is
+     * the minimum: the usual meter needs no exp() per reading (the compiler folds this log). */
+    if (meter->cadence_log <= log((double)STREAM_METER_STALE_MIN_NS / STREAM_METER_STALE_CADENCES /
+                                  STREAM_CALENDAR_NS_PER_SECOND))
+        return STREAM_METER_STALE_MIN_NS;
     double limit = STREAM_METER_STALE_CADENCES * exp(meter->cadence_log) *
                    (double)STREAM_CALENDAR_NS_PER_SECOND;
     return limit > 1e18 ? INT64_C(1000000000000000000)
@@ -338,8 +342,8 @@ static void meter_stale_check(struct stream_meter *meter, const struct config_me
                               const struct meter_output *output, int64_t t, double value)
 {
     if (meter->flags & STREAM_METER_SEEN) {
-        int64_t gap = t - meter->seen_t, limit = meter_stale_limit(meter, limits);
-        if (limit > 0 && gap > limit) {
+        int64_t gap = t - meter->seen_t, limit = meter->stale_after_ns;
+        if (limits && limit > 0 && gap > limit) {
             meter->stale_count++;
             char since[40], gap_text[24], limit_text[24];
             stream_time_format(meter->seen_t, since, sizeof since);
@@ -350,9 +354,9 @@ static void meter_stale_check(struct stream_meter *meter, const struct config_me
                              limits->stale_after_ms > 0 ? "configured" : "learned (6 x cadence)");
         } else {
             double seconds = (double)gap / STREAM_CALENDAR_NS_PER_SECOND;
-            meter->cadence_count++;
-            uint32_t weight = meter->cadence_count < 16 ? meter->cadence_count : 16;
-            meter->cadence_log += (log(seconds) - meter->cadence_log) / weight;
+            if (meter->cadence_count < STREAM_METER_CADENCE_WEIGHT)
+                meter->cadence_count++;
+            meter->cadence_log += (log(seconds) - meter->cadence_log) / meter->cadence_count;
         }
     }
     meter->stale_after_ns = meter_stale_limit(meter, limits);

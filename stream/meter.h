@@ -31,8 +31,9 @@ struct cJSON;
  * spike_rate: the implied rate between two applied readings at least STREAM_METER_RATE_SPAN_NS
  *   apart (closer readings are measured from the earlier one, so a meter's resolution over a few
  *   seconds is no spike) above max_rate_per_hour; when that is 0, above the meter's plausible
- *   maximum day (the larger of the upper IQR fence and mean + 3 std) per hour, once the detectors
- *   are warm. Glitches and resets never reach it: the dip rules removed them.
+ *   maximum day (the larger of the upper IQR fence and mean + 3 std, as of the last closed day)
+ *   per hour, once the detectors are warm. Glitches and resets never reach it: the dip rules
+ *   removed them.
  * stuck: no increase for stuck_days x 24 h (0: off) where the meter normally consumes: when its
  *   run of zero days began, the (at least STREAM_METER_STUCK_MIN_DAYS) days before it in the
  *   detector window had at most STREAM_METER_STUCK_MAX_ZERO_SHARE zero days, and with a seasonal
@@ -40,8 +41,10 @@ struct cJSON;
  * leak (leak_check): an increase in each of 24 consecutive hour buckets (UTC hours of the reading
  *   timestamps): needs readings at least hourly, an hour without a reading ends the run.
  * stale: a reading after a gap longer than stale_after_ms; when that is 0,
- *   STREAM_METER_STALE_CADENCES x the usual cadence (a geometric moving average of the intervals,
- *   learned from STREAM_METER_STALE_MIN_INTERVALS on), at least STREAM_METER_STALE_MIN_NS.
+ *   STREAM_METER_STALE_CADENCES x the usual cadence (a geometric moving average of the intervals:
+ *   the first STREAM_METER_CADENCE_WEIGHT alike, then each new one with that weight; learned from
+ *   STREAM_METER_STALE_MIN_INTERVALS on), at least STREAM_METER_STALE_MIN_NS. The limit in force
+ *   is the one computed at the previous reading (stale_after_ns).
  * Each is one event per episode: spike_rate until a rate is back under the limit, stuck until the
  * register increases, leak until an hour without consumption, stale per gap. */
 #define STREAM_METER_RATE_SPAN_NS (300 * STREAM_CALENDAR_NS_PER_SECOND)
@@ -51,6 +54,7 @@ struct cJSON;
 #define STREAM_METER_LEAK_HOURS 24
 #define STREAM_METER_STALE_CADENCES 6.0
 #define STREAM_METER_STALE_MIN_INTERVALS 8
+#define STREAM_METER_CADENCE_WEIGHT 16
 #define STREAM_METER_STALE_MIN_NS STREAM_CALENDAR_NS_PER_DAY
 
 enum stream_emission_kind {
@@ -116,37 +120,48 @@ enum {
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
- * (the 32-bit fields come last), so a checkpoint can store its bytes. */
+ * (fields of one size together, each group a multiple of 8 bytes), so a checkpoint can store its
+ * bytes. What most readings touch comes first, so a reading touches few cache lines. */
 struct stream_meter {
-    int64_t seen_t;    /* newest reading that was not late, whatever became of it */
-    int64_t last_t;    /* last applied reading */
-    double last_raw;   /* its value as read */
-    double last_value; /* its value in the register: raw + the offset in force when applied */
-    double offset;     /* added to raw readings, grown by each reset */
-    int64_t pending_t; /* first reading of a large drop, not yet applied */
-    double pending_raw;
-    int64_t held_t;        /* newest reading since, at the very same value */
+    /* Most readings: */
+    int64_t seen_t;        /* newest reading that was not late, whatever became of it */
+    int64_t last_t;        /* last applied reading */
+    double last_raw;       /* its value as read */
+    double last_value;     /* its value in the register: raw + the offset in force when applied */
+    double offset;         /* added to raw readings, grown by each reset */
     int64_t next_midnight; /* first midnight after last_t: spares a zone lookup per reading */
-    int64_t daily_t;       /* last emitted midnight */
-    double daily_value;    /* the register there */
     int64_t increase_t;    /* last applied reading that raised the register (or the first) */
     int64_t rate_t;        /* where the implied rate is measured from: an applied reading */
     double rate_value;     /* the register there */
-    int64_t leak_hour;     /* hour bucket (UTC hours since the epoch) of the last applied reading */
-    int64_t leak_t;        /* the reading before the first increase of the run of hours */
-    double leak_value;     /* the register there */
-    double cadence_log;    /* moving average of ln(seconds between readings) */
-    int64_t stale_after_ns; /* the gap that is stale, as last computed; 0: no stale check */
+    /* The learned spike_rate limit per hour: the detectors' plausible maximum day
+     * (stream_detector_plausible_max), kept when a day closes, as the detectors only change then;
+     * 0 until they are warm. */
+    double rate_limit;
+    double cadence_log;     /* moving average of ln(seconds between readings) */
+    int64_t stale_after_ns; /* the gap that is stale, as of the last reading; 0: no stale check */
+    int32_t leak_hour; /* hour bucket (UTC hours since the epoch; int64 ns reach +-2.6e6 hours) */
+    uint32_t flags;    /* STREAM_METER_* */
+    uint32_t reading_count;
+    /* Intervals in cadence_log, counted up to STREAM_METER_CADENCE_WEIGHT; consecutive hour
+     * buckets before leak_hour with an increase, counted up to STREAM_METER_LEAK_HOURS. */
+    uint16_t cadence_count, leak_run_hours;
+    /* Drops, midnights and leaks: */
+    int64_t pending_t; /* first reading of a large drop, not yet applied */
+    double pending_raw;
+    int64_t held_t;     /* newest reading since, at the very same value */
+    int64_t daily_t;    /* last emitted midnight */
+    double daily_value; /* the register there */
+    int64_t leak_t;     /* the reading before the first increase of the run of hours */
+    double leak_value;  /* the register there */
+    uint32_t late_count, negative_delta_count, glitch_count, reset_count, replacement_count;
+    uint32_t spike_count, stuck_count, leak_count, stale_count, anomaly_count;
+    /* Closed days: */
     struct stream_detector detector;
-    uint32_t flags; /* STREAM_METER_* */
-    uint32_t reading_count, late_count, negative_delta_count, glitch_count, reset_count;
-    uint32_t replacement_count, spike_count, stuck_count, leak_count, stale_count, anomaly_count;
-    uint32_t leak_run_hours; /* consecutive hour buckets before leak_hour with an increase */
-    uint32_t cadence_count;  /* intervals in cadence_log */
 };
 
-_Static_assert(sizeof(struct stream_meter) <= 768,
-               "per-meter state must stay within 768 bytes (the processor adds id and hash slot)");
+_Static_assert(sizeof(struct stream_meter) <= 640,
+               "per-meter state must stay within 640 bytes (the processor adds id and hash slot: "
+               "the bar is 1 KiB)");
 
 /* Applies one reading (t_ns, value) of a meter, in the order readings arrive:
  * 1. t_ns not after the newest reading seen: late_reading; only late_count changes.

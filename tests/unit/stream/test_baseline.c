@@ -196,10 +196,12 @@ Test(stream_baseline, file_round_trip_is_exact)
     stream_detector_summarize(&loaded.baselines[2].detector, &b);
     cr_expect_eq(a.window_mean, b.window_mean, "the next day replaces the same oldest day");
 
-    /* Applying replaces the detector and nothing else. */
+    /* Applying replaces the detector and the spike_rate limit it implies, nothing else. */
     struct stream_meter meter = {.offset = 12.5, .reading_count = 7};
     stream_meter_baseline_apply(&meter, &loaded.baselines[0]);
     cr_expect_eq(memcmp(&meter.detector, &full.detector, sizeof full.detector), 0);
+    cr_expect_eq(meter.rate_limit, 20.0, "the upper IQR fence 14 + 1.5 x (14 - 10): %g",
+                 meter.rate_limit);
     cr_expect_eq(meter.offset, 12.5);
     cr_expect_eq(meter.reading_count, 7);
 }

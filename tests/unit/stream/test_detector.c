@@ -121,25 +121,72 @@ Test(stream_detector, nothing_is_flagged_during_the_warm_up)
     cr_expect_not(verdict.scored, "29 learned non-zero days are not enough");
 }
 
+Test(stream_detector, a_day_far_below_is_an_ordinary_day)
+{
+    struct stream_detector detector = {0};
+    feed_alternating(&detector, 60);
+    struct stream_detector_verdict verdict;
+    stream_detector_day_close(&detector, 1.0, 0.0, &verdict);
+    cr_assert(verdict.scored);
+    CLOSE(verdict.z_score, -10.0 / sqrt(60.0 / 59.0));
+    cr_expect_lt(verdict.window_z, -3.0, "far below the window too: %g", verdict.window_z);
+    cr_expect_not(verdict.anomaly, "only days above the normal are flagged");
+    cr_expect_eq(verdict.anomaly_count, 0);
+    cr_expect_eq(detector.level.count, 61, "learned like any other day");
+    cr_expect_eq(detector.flagged_run, 0);
+}
+
+/* 60 days of 10/12, then a step to 30/31. */
+Test(stream_detector, a_step_is_flagged_until_the_window_has_taken_it_in)
+{
+    struct stream_detector detector = {0};
+    feed_alternating(&detector, 60);
+    struct stream_detector_verdict verdict;
+    stream_detector_day_close(&detector, 30.0, 0.0, &verdict);
+    cr_expect(verdict.anomaly);
+    stream_detector_day_close(&detector, 31.0, 0.0, &verdict);
+    cr_expect(verdict.anomaly);
+    cr_expect_eq(detector.flagged_run, 2);
+
+    /* The window: days 33..59 (fourteen 12s, thirteen 10s) and 30, 31, 30. */
+    double mean = (14 * 12.0 + 13 * 10.0 + 91.0) / 30;
+    double squares = 14 * (12 - mean) * (12 - mean) + 13 * (10 - mean) * (10 - mean) +
+                     2 * (30 - mean) * (30 - mean) + (31 - mean) * (31 - mean);
+    stream_detector_day_close(&detector, 30.0, 0.0, &verdict);
+    CLOSE(verdict.window_z, (30.0 - mean) / sqrt(squares / 29.0));
+    cr_expect_lt(verdict.window_z, 3.0);
+    CLOSE(verdict.z_score, 19.0 / sqrt(60.0 / 59.0));
+    cr_expect_eq(verdict.anomaly_count, 2, "global z and the IQR fence still agree");
+    cr_expect_not(verdict.anomaly, "the recent days have got used to the new level");
+    cr_expect_eq(detector.level.count, 61, "learned");
+    cr_expect_eq(detector.flagged_run, 0);
+}
+
 Test(stream_detector, seven_flagged_days_in_a_row_are_a_new_normal)
 {
     struct stream_detector detector = {0};
     feed_alternating(&detector, 60);
     struct stream_detector_verdict verdict;
+    /* A climb that keeps outrunning the window: 30, 60, 120, ..., 1920. */
     for (int i = 0; i < STREAM_DETECTOR_SHIFT_DAYS; i++) {
-        stream_detector_day_close(&detector, 30.0 + i % 2, 0.0, &verdict);
-        cr_assert(verdict.anomaly, "shifted day %d not flagged", i);
+        stream_detector_day_close(&detector, 30.0 * (1 << i), 0.0, &verdict);
+        cr_assert(verdict.anomaly, "climbing day %d not flagged (window z %g)", i,
+                  verdict.window_z);
         cr_expect_eq(verdict.restart, i == STREAM_DETECTOR_SHIFT_DAYS - 1);
     }
-    /* Learned again from the window: days 37..59 (twelve 12s, eleven 10s) and the seven shifted
-     * days (30 31 30 31 30 31 30). */
+    /* Learned again from the window: days 37..59 (twelve 12s, eleven 10s) and the seven climbing
+     * days (sum 30 x (2^7 - 1), squares 900 x (4^7 - 1) / 3). */
+    double mean = (12 * 12.0 + 11 * 10.0 + 30.0 * 127) / 30;
+    double std = sqrt((12 * 144.0 + 11 * 100.0 + 900.0 * 5461 - 30 * mean * mean) / 29);
     cr_expect_eq(detector.level.count, 30);
-    CLOSE(detector.level.mean, (12 * 12.0 + 11 * 10.0 + 213.0) / 30);
+    CLOSE(detector.level.mean, mean);
+    CLOSE(stream_welford_std(&detector.level), std);
     cr_expect_eq(detector.q1.count, 30);
     cr_expect_eq(detector.flagged_run, 0);
-    stream_detector_day_close(&detector, 31.0, 0.0, &verdict);
+    stream_detector_day_close(&detector, 100.0, 0.0, &verdict);
     cr_expect(verdict.scored, "still warm");
-    cr_expect_not(verdict.anomaly, "the new level is normal now (z %g)", verdict.z_score);
+    CLOSE(verdict.z_score, (100.0 - mean) / std);
+    cr_expect_not(verdict.anomaly);
     cr_expect_eq(detector.level.count, 31);
 }
 
@@ -195,7 +242,7 @@ Test(stream_detector, a_winter_cold_snap_is_expected_the_same_day_in_summer_is_n
     const struct stream_emission *summer = test_anomaly_find(&out, test_utc_ns(2024, 7, 21, 0));
     cr_assert_not_null(summer, "the winter amount in July was not flagged");
     CLOSE(summer->value, snap_value);
-    cr_expect_geq(summer->anomaly_count, 2, "the seasonal score and one more agree");
+    cr_expect_geq(summer->anomaly_count, 2, "the seasonal score and the window agree");
     cr_expect_eq(test_kind_count(&out, STREAM_EMISSION_ANOMALY), 1, "an ordinary day was flagged");
     free(out.items);
 }
@@ -226,4 +273,28 @@ Test(stream_detector, a_meter_emits_the_anomaly_with_its_days_consumption)
     cr_expect_eq(meter.anomaly_count, 1);
     cr_expect_eq(meter.detector.day_count, 71, "the meter's first day is not fed");
     free(out.items);
+}
+
+Test(stream_detector, plausible_max_is_the_larger_of_the_upper_fence_and_three_std)
+{
+    struct stream_detector detector = {0};
+    feed_alternating(&detector, 59);
+    cr_expect_eq(stream_detector_plausible_max(&detector), 0.0, "not warm after 59 days");
+
+    /* 10/12: the fence (about 12 + 1.5 x 2) is above 11 + 3 x 1.008. */
+    detector = (struct stream_detector){0};
+    feed_alternating(&detector, 60);
+    struct stream_detector_summary summary;
+    stream_detector_summarize(&detector, &summary);
+    cr_assert_gt(summary.iqr_upper, 11.0 + 3 * sqrt(60.0 / 59.0));
+    CLOSE(stream_detector_plausible_max(&detector), summary.iqr_upper);
+
+    /* 54 days of 10 and every 10th day 20: the quartiles are 10, the std sqrt(540 / 59). */
+    detector = (struct stream_detector){0};
+    struct stream_detector_verdict verdict;
+    for (int i = 0; i < 60; i++)
+        stream_detector_day_close(&detector, i % 10 == 9 ? 20.0 : 10.0, 0.0, &verdict);
+    stream_detector_summarize(&detector, &summary);
+    cr_assert_lt(summary.iqr_upper, 11.0 + 3 * sqrt(540.0 / 59.0));
+    CLOSE(stream_detector_plausible_max(&detector), 11.0 + 3 * sqrt(540.0 / 59.0));
 }

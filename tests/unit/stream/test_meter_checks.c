@@ -153,12 +153,15 @@ Test(stream_meter_checks, learned_spike_rate_needs_warm_detectors_and_ignores_gl
     run_apply(&run, t, value);
     run_apply(&run, t + TEST_HOUR_NS, value += 500.0);
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_SPIKE_RATE), 0, "nothing learned yet");
+    cr_expect_eq(run.meter.rate_limit, 0.0);
     for (int i = 1; i <= 70; i++)
         run_apply(&run, t + i * TEST_DAY_NS, value += i % 2 ? 12.0 : 10.0);
     t += 70 * TEST_DAY_NS;
     struct stream_detector_summary summary;
     stream_detector_summarize(&run.meter.detector, &summary);
     cr_assert(summary.warm);
+    double limit = fmax(summary.iqr_upper, summary.mean + 3 * summary.std);
+    cr_expect_eq(run.meter.rate_limit, limit, "kept at the last closed day");
     /* A transient zero and a reset: the dip rules hold them, no rate is measured across. */
     run_apply(&run, t + 1 * TEST_HOUR_NS, 0.0);
     run_apply(&run, t + 2 * TEST_HOUR_NS, value + 0.5);
@@ -169,7 +172,6 @@ Test(stream_meter_checks, learned_spike_rate_needs_warm_detectors_and_ignores_gl
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_RESET), 1);
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_SPIKE_RATE), 0);
     /* More in one hour than the plausible maximum day. */
-    double limit = fmax(summary.iqr_upper, summary.mean + 3 * summary.std);
     run_apply(&run, t + 5 * TEST_HOUR_NS, 1.5 + limit * 1.5);
     const struct stream_emission *spike = test_event_find(&run.out, STREAM_EVENT_SPIKE_RATE);
     cr_assert_not_null(spike);
@@ -260,6 +262,7 @@ Test(stream_meter_checks, leak_after_24_consuming_hours_once_per_episode)
     cr_expect(strstr(leak->detail, "24 hours") && strstr(leak->detail, "2024-01-01T00:00:00Z"),
               "detail: %s", leak->detail);
     cr_expect(run.meter.flags & STREAM_METER_LEAK_OPEN);
+    cr_expect_eq(run.meter.leak_run_hours, STREAM_METER_LEAK_HOURS, "hours 0..29: counted to 24");
     cr_expect_str_eq(stream_event_kind_name(leak->event), "leak");
     run_finish(&run);
 
@@ -334,6 +337,10 @@ Test(stream_meter_checks, stale_learned_from_the_cadence_with_a_minimum_of_a_day
     cr_expect_eq(run.meter.stale_after_ns, TEST_DAY_NS);
     run_apply(&run, t += 23 * TEST_HOUR_NS, value += 0.1);
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_STALE), 0);
+    /* The 23 h gap was learned as the 9th interval: (8 ln(600 s) + ln(82800 s)) / 9 is
+     * ln(1037 s), and 6 x 1037 s is still less than a day. */
+    cr_expect(fabs(run.meter.cadence_log - (8 * log(600.0) + log(82800.0)) / 9) < 1e-12);
+    cr_expect_eq(run.meter.stale_after_ns, TEST_DAY_NS);
     run_apply(&run, t += 25 * TEST_HOUR_NS, value += 0.1);
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_STALE), 1);
     run_finish(&run);
@@ -347,5 +354,24 @@ Test(stream_meter_checks, stale_learned_from_the_cadence_with_a_minimum_of_a_day
               "limit %lld ns", (long long)run.meter.stale_after_ns);
     run_apply(&run, t + (STREAM_METER_STALE_MIN_INTERVALS + 7) * TEST_DAY_NS, 1000.0);
     cr_expect_eq(test_events_count(&run.out, STREAM_EVENT_STALE), 1);
+    run_finish(&run);
+}
+
+Test(stream_meter_checks, stale_cadence_weighs_each_new_interval_a_sixteenth)
+{
+    struct run run;
+    const struct config_meter_limits limits = {0};
+    run_start(&run, &limits);
+    int64_t t = test_utc_ns(2024, 1, 1, 0);
+    double value = 0.0;
+    run_apply(&run, t, value);
+    for (int i = 0; i < 20; i++)
+        run_apply(&run, t += 600 * STREAM_CALENDAR_NS_PER_SECOND, value += 0.1);
+    cr_expect_eq(run.meter.cadence_count, STREAM_METER_CADENCE_WEIGHT);
+    cr_expect(fabs(run.meter.cadence_log - log(600.0)) < 1e-12);
+    run_apply(&run, t += 1200 * STREAM_CALENDAR_NS_PER_SECOND, value += 0.1);
+    cr_expect(fabs(run.meter.cadence_log - (log(600.0) + log(2.0) / 16)) < 1e-12,
+              "cadence_log %.17g", run.meter.cadence_log);
+    cr_expect_eq(run.meter.stale_after_ns, TEST_DAY_NS, "6 x 626 s is below the minimum");
     run_finish(&run);
 }
