@@ -31,6 +31,18 @@ struct http_server {
     int port;
 };
 
+void http_reply_json_object(struct evhttp_request *request, int code, cJSON *object)
+{
+    char *text = object ? cJSON_PrintUnformatted(object) : NULL;
+    cJSON_Delete(object);
+    if (!text) {
+        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
+        return;
+    }
+    http_reply_json(request, code, text, strlen(text));
+    cJSON_free(text);
+}
+
 void http_reply_json(struct evhttp_request *request, int code, const char *body, size_t length)
 {
     struct evbuffer *buffer = evbuffer_new();

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct cJSON;
 struct evhttp_request;
 struct relay;
 
@@ -39,6 +40,8 @@ void http_server_destroy(struct http_server *server);
 /* Sends code with body (borrowed; length bytes, may be 0) as Content-Type application/json (when
  * length > 0). request is borrowed and released by libevent once answered. */
 void http_reply_json(struct evhttp_request *request, int code, const char *body, size_t length);
+/* Sends code with the JSON text of object (owned: deleted here; NULL or out of memory: 503). */
+void http_reply_json_object(struct evhttp_request *request, int code, struct cJSON *object);
 /* {"error":message} (v1) or {"code":code_name,"message":message} (v2, plus the
  * X-Platform-Error-Code header). message and code_name borrowed. */
 void http_reply_error(struct evhttp_request *request, enum http_dialect dialect, int code,

@@ -15,19 +15,6 @@
 
 #define NANOSECONDS_PER_SECOND 1000000000LL
 
-/* Answers with the JSON of object (owned; deleted here). */
-static void http_status_reply(struct evhttp_request *request, int code, cJSON *object)
-{
-    char *text = object ? cJSON_PrintUnformatted(object) : NULL;
-    cJSON_Delete(object);
-    if (!text) {
-        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
-        return;
-    }
-    http_reply_json(request, code, text, strlen(text));
-    cJSON_free(text);
-}
-
 void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query)
 {
     (void)relay;
@@ -46,7 +33,7 @@ void http_ping_handle(struct relay *relay, struct evhttp_request *request, const
     cJSON *object = cJSON_CreateObject();
     if (object)
         cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
-    http_status_reply(request, 200, object);
+    http_reply_json_object(request, 200, object);
 }
 
 void http_health_handle(struct relay *relay, struct evhttp_request *request)
@@ -95,7 +82,7 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
             extensions[i].health_add(extensions[i].argument, checks);
     cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
     cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
-    http_status_reply(request, pass ? 200 : 503, object);
+    http_reply_json_object(request, pass ? 200 : 503, object);
 }
 
 /* Go's time.Duration text, which InfluxDB's /ready shows: "1h2m3.5s", "12.25s". */
@@ -142,5 +129,5 @@ void http_ready_handle(struct relay *relay, struct evhttp_request *request)
         cJSON_AddStringToObject(object, "started", started_text);
         cJSON_AddStringToObject(object, "up", up);
     }
-    http_status_reply(request, 200, object);
+    http_reply_json_object(request, 200, object);
 }

@@ -166,18 +166,6 @@ static cJSON *meter_json(const struct stream_processor *processor,
     return object;
 }
 
-static void meters_reply(struct evhttp_request *request, int code, cJSON *object)
-{
-    char *text = object ? cJSON_PrintUnformatted(object) : NULL;
-    cJSON_Delete(object);
-    if (!text) {
-        http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
-        return;
-    }
-    http_reply_json(request, code, text, strlen(text));
-    cJSON_free(text);
-}
-
 void stream_processor_request_handle(void *argument, struct evhttp_request *request,
                                      const char *path)
 {
@@ -208,7 +196,7 @@ void stream_processor_request_handle(void *argument, struct evhttp_request *requ
             cJSON_AddNumberToObject(object, "count", (double)processor->meters.count);
             cJSON_AddNumberToObject(object, "position", (double)processor->position);
         }
-        meters_reply(request, 200, object);
+        http_reply_json_object(request, 200, object);
         return;
     }
     size_t length = 0;
@@ -225,5 +213,5 @@ void stream_processor_request_handle(void *argument, struct evhttp_request *requ
         return;
     }
     free(id);
-    meters_reply(request, 200, meter_json(processor, slot, now));
+    http_reply_json_object(request, 200, meter_json(processor, slot, now));
 }
