@@ -93,7 +93,6 @@ struct stream_processor {
     uint64_t checkpoint_position; /* position of the last checkpoint written */
     uint64_t suppress_remaining;  /* replay: sources whose points are in the spool already */
     bool suppressing;             /* the current record's points are in the spool already */
-    bool record_emitted;          /* the current record produced points */
     const struct stream_meter_slot *current; /* the meter being updated (for the emit callback) */
     int emit_status;
     bool blocked;              /* the spool refused our points (full): waiting for room */
