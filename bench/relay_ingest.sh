@@ -6,6 +6,10 @@
 # RELAY_INGEST_CASES (an extended regular expression, default all) picks cases by
 # "SYNC NAME CONNECTIONS", e.g. RELAY_INGEST_CASES='always single line 64'.
 #
+# RELAY_INGEST_STREAM=1 runs the relay with the stream processor on (off by default: the cases
+# measure ingest; the single-line case's readings are Home Assistant meter readings, so this shows
+# what the live analytics cost the write path).
+#
 # Expects a release build (`make all`: build/release/bin/meter-relay, jemalloc); builds nothing.
 # Set METER_RELAY to bench another binary. For each spool.sync mode (always, none) and each
 # case, a fresh relay on a free 127.0.0.1 port with an empty spool under build/ (never /tmp,
@@ -79,7 +83,7 @@ run_case() {
     sync
     mkdir -p "$dir"
     relay_config_write "$dir" "    sync: $sync
-    max_bytes: 32GiB"
+    max_bytes: 32GiB" "  enabled: $([ "${RELAY_INGEST_STREAM:-0}" = 1 ] && echo true || echo false)"
     relay_start "$dir"
     local ticks_before ticks_after peak_kib output result
     ticks_before=$(cpu_ticks "$relay_pid")
