@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "batch/numpy_sum.h"
+
 const char *batch_anomaly_status_name(enum batch_anomaly_status status)
 {
     switch (status) {
@@ -15,40 +17,6 @@ const char *batch_anomaly_status_name(enum batch_anomaly_status status)
         return "skipped_lt_30_nonzero";
     }
     return "unknown";
-}
-
-/* numpy's sum of a float64 array (add.reduce): pairwise, eight accumulators per block of <= 128,
- * so the reference's mean and variance come out bit for bit. */
-static double vote_pairwise_sum(const double *values, size_t count)
-{
-    if (count < 8) {
-        double sum = 0.0;
-        for (size_t i = 0; i < count; i++)
-            sum += values[i];
-        return sum;
-    }
-    if (count <= 128) {
-        double r[8];
-        for (size_t j = 0; j < 8; j++)
-            r[j] = values[j];
-        size_t i = 8;
-        for (; i < count - count % 8; i += 8)
-            for (size_t j = 0; j < 8; j++)
-                r[j] += values[i + j];
-        double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < count; i++)
-            sum += values[i];
-        return sum;
-    }
-    size_t half = count / 2;
-    half -= half % 8;
-    return vote_pairwise_sum(values, half) + vote_pairwise_sum(values + half, count - half);
-}
-
-static int vote_double_compare(const void *a, const void *b)
-{
-    double left = *(const double *)a, right = *(const double *)b;
-    return (left > right) - (left < right);
 }
 
 /* numpy.percentile's default ("linear") on sorted values: index (n - 1) q, then numpy's _lerp,
@@ -184,7 +152,7 @@ static void vote_global_fill(const double *values, size_t count, double *scratch
 {
     size_t n = summary->nonzero_count;
     vote_nonzero_copy(values, count, scratch);
-    summary->mean = vote_pairwise_sum(scratch, n) / (double)n;
+    summary->mean = batch_numpy_sum(scratch, n) / (double)n;
     double sum = 0.0;
     for (size_t k = 0; k < n; k++)
         sum += scratch[k];
@@ -194,7 +162,7 @@ static void vote_global_fill(const double *values, size_t count, double *scratch
     summary->std = sqrt(squares / (double)(n - 1));
 
     vote_nonzero_copy(values, count, scratch);
-    qsort(scratch, n, sizeof *scratch, vote_double_compare);
+    qsort(scratch, n, sizeof *scratch, batch_double_compare);
     summary->q1 = vote_quantile(scratch, n, 0.25);
     summary->q3 = vote_quantile(scratch, n, 0.75);
     double iqr = summary->q3 - summary->q1;
