@@ -1,0 +1,208 @@
+/* The steps of one reconcile run: configuration, logger and calendar; the history; the
+ * computation; the outputs; the report. Each step logs its own failure once, with what the user
+ * can do about it, and the report records it. */
+#include "batch/batch_run.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch/output_csv.h"
+#include "batch/readings.h"
+#include "batch/reconcile.h"
+#include "batch/run_report.h"
+#include "config/clock.h"
+#include "config/log.h"
+#include "config/tz.h"
+#include "stream/calendar.h"
+
+#define BATCH_RUN_ERROR_SIZE 1024
+
+struct batch_run {
+    const struct batch_run_arguments *arguments;
+    struct config *config;
+    struct logger *logger;
+    struct tz_zone *zone;
+    struct stream_calendar calendar;
+    enum config_compat compat;
+    int64_t today_day;
+    struct batch_readings readings;
+    struct batch_reconcile_result result;
+    bool computed;
+    struct batch_run_summary summary;
+    char source[4200], destination[4200];
+    char error[BATCH_RUN_ERROR_SIZE];
+};
+
+static double milliseconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+static int run_setup(struct batch_run *run)
+{
+    run->config = config_load_reporting(run->arguments->config_path, stderr, "meter-batch");
+    if (!run->config)
+        return -1;
+    char error[512];
+    run->logger = log_open(&run->config->logging, NULL, error, sizeof error);
+    if (!run->logger) {
+        fprintf(stderr, "meter-batch: %s\n", error);
+        return -1;
+    }
+    run->compat = run->arguments->compat_override >= 0
+                      ? (enum config_compat)run->arguments->compat_override
+                      : run->config->analytics.compat;
+    run->calendar = stream_calendar_utc();
+    const char *zone_name = run->config->analytics.timezone;
+    if (run->compat != CONFIG_COMPAT_REFERENCE && zone_name && strcmp(zone_name, "UTC") != 0) {
+        run->zone = tz_zone_load(zone_name, error, sizeof error);
+        if (!run->zone) {
+            snprintf(run->error, sizeof run->error, "analytics.timezone: %s", error);
+            log_error(run->logger, "cannot load the time zone", LOG_STRING("error", error));
+            return -1;
+        }
+        run->calendar = stream_calendar_zone(run->zone);
+    }
+    if (run->arguments->today_given) {
+        run->today_day = run->arguments->today_day;
+    } else {
+        /* Today in the analysis calendar (the reference takes the date of "now"). */
+        int64_t now_seconds = (int64_t)time(NULL);
+        struct tz_local_time local;
+        tz_zone_local_time(run->zone, now_seconds, &local);
+        run->today_day = tz_days_from_civil(local.year, local.month, local.day);
+    }
+    run->summary.compat = run->compat == CONFIG_COMPAT_REFERENCE ? "reference" : "none";
+    run->summary.today_day = run->today_day;
+    return 0;
+}
+
+static int history_read(struct batch_run *run)
+{
+    const char *path = run->arguments->readings_path;
+    if (path) {
+        snprintf(run->source, sizeof run->source, "csv:%s", path);
+        if (batch_readings_read_csv(path, &run->readings, run->error, sizeof run->error) != 0) {
+            log_error(run->logger, "cannot read the readings file",
+                      LOG_STRING("error", run->error));
+            return -1;
+        }
+    } else {
+        snprintf(run->error, sizeof run->error,
+                 "reading the history from InfluxDB is not available in this build; use "
+                 "--readings FILE.csv");
+        log_error(run->logger, run->error);
+        return -1;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < run->readings.meter_count; i++)
+        total += run->readings.meters[i].count;
+    run->summary.readings = total;
+    log_info(run->logger, "history read", LOG_STRING("source", run->source),
+             LOG_INTEGER("meters", (int64_t)run->readings.meter_count),
+             LOG_INTEGER("readings", (int64_t)total));
+    return 0;
+}
+
+static int compute(struct batch_run *run)
+{
+    struct batch_reconcile_options options = {
+        .compat = run->compat,
+        .today_day = run->today_day,
+        .calendar = &run->calendar,
+        .logger = run->logger,
+    };
+    if (batch_reconcile_compute(run->config, &run->readings, &options, &run->result) != 0) {
+        snprintf(run->error, sizeof run->error, "out of memory computing the series");
+        log_error(run->logger, run->error);
+        return -1;
+    }
+    run->computed = true;
+    return 0;
+}
+
+static int outputs_write(struct batch_run *run)
+{
+    const char *directory = run->arguments->out_directory;
+    if (directory) {
+        snprintf(run->destination, sizeof run->destination, "csv:%s", directory);
+        if (batch_output_csv_write(&run->result, directory, run->error, sizeof run->error) != 0) {
+            log_error(run->logger, "cannot write the CSV files", LOG_STRING("error", run->error));
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(run->error, sizeof run->error,
+             "writing to InfluxDB is not available in this build; use --out DIR");
+    log_error(run->logger, run->error);
+    return -1;
+}
+
+static void report_finish(struct batch_run *run, bool succeeded)
+{
+    run->summary.status = succeeded ? "succeeded" : "failed";
+    run->summary.error = succeeded ? NULL : run->error;
+    run->summary.source = run->source[0] ? run->source : NULL;
+    run->summary.destination = run->destination[0] ? run->destination : NULL;
+    cJSON *report = batch_run_report_build(&run->summary, run->computed ? &run->result : NULL,
+                                           &run->readings, run->compat);
+    if (!report) {
+        log_error(run->logger, "out of memory building the run report");
+        return;
+    }
+    cJSON *totals = cJSON_GetObjectItemCaseSensitive(report, "totals");
+    log_info(run->logger, succeeded ? "reconcile done" : "reconcile failed",
+             LOG_STRING("compat", run->summary.compat),
+             LOG_INTEGER("meters", (int64_t)(run->computed ? run->result.physical_count : 0)),
+             LOG_INTEGER("readings", (int64_t)run->summary.readings),
+             LOG_INTEGER("points_written", (int64_t)run->summary.points_written),
+             LOG_NUMBER("total_ms", run->summary.total_ms),
+             LOG_STRING("error", succeeded ? "" : run->error));
+    (void)totals;
+    const char *path = run->arguments->report_path;
+    char error[BATCH_RUN_ERROR_SIZE];
+    if (path && batch_run_report_write(report, path, error, sizeof error) != 0)
+        log_error(run->logger, "cannot write the run report", LOG_STRING("error", error));
+    cJSON_Delete(report);
+}
+
+int batch_run_reconcile(const struct batch_run_arguments *arguments)
+{
+    struct batch_run run = {.arguments = arguments};
+    struct timespec start, step;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    bool succeeded = false;
+    if (run_setup(&run) != 0)
+        goto cleanup;
+    step = start;
+    if (history_read(&run) != 0)
+        goto report;
+    run.summary.read_ms = milliseconds_since(&step);
+    clock_gettime(CLOCK_MONOTONIC, &step);
+    if (compute(&run) != 0)
+        goto report;
+    run.summary.compute_ms = milliseconds_since(&step);
+    clock_gettime(CLOCK_MONOTONIC, &step);
+    if (outputs_write(&run) != 0)
+        goto report;
+    run.summary.write_ms = milliseconds_since(&step);
+    succeeded = true;
+report:
+    run.summary.total_ms = milliseconds_since(&start);
+    report_finish(&run, succeeded);
+cleanup:
+    if (run.computed)
+        batch_reconcile_result_free(&run.result);
+    batch_readings_free(&run.readings);
+    tz_zone_free(run.zone);
+    log_close(run.logger);
+    config_free(run.config);
+    return succeeded ? 0 : 1;
+}

@@ -1,0 +1,237 @@
+/* The default mode's daily series, and what both modes share. */
+#include "batch/daily_series.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "batch/daily_internal.h"
+#include "batch/register_clean.h"
+#include "batch/seasonal.h"
+#include "config/tz.h"
+
+int64_t batch_daily_floor(int64_t numerator, int64_t denominator)
+{
+    int64_t quotient = numerator / denominator;
+    return quotient - (numerator % denominator != 0 && (numerator < 0) != (denominator < 0));
+}
+
+static int64_t day_midnight(const struct stream_calendar *calendar, int64_t day)
+{
+    if (!calendar || !calendar->zone)
+        return day * BATCH_NS_PER_DAY;
+    int year, month, date;
+    tz_civil_from_days(day, &year, &month, &date);
+    return tz_zone_local_to_utc(calendar->zone, year, month, date, 0, 0, 0) * 1000000000LL;
+}
+
+/* The local date (days since epoch) of an instant. */
+static int64_t instant_day(const struct stream_calendar *calendar, int64_t t_ns)
+{
+    int64_t seconds = batch_daily_floor(t_ns, 1000000000LL);
+    if (calendar && calendar->zone)
+        seconds += tz_zone_offset_at(calendar->zone, seconds);
+    return batch_daily_floor(seconds, 86400);
+}
+
+int batch_daily_grid_make(struct batch_daily_series *out, int64_t start_day, int64_t end_day,
+                          const struct stream_calendar *calendar)
+{
+    size_t count = (size_t)(end_day - start_day + 1);
+    out->t_ns = malloc(count * sizeof *out->t_ns);
+    out->days = malloc(count * sizeof *out->days);
+    out->values = malloc(count * sizeof *out->values);
+    if (!out->t_ns || !out->days || !out->values) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        out->days[i] = start_day + (int64_t)i;
+        out->t_ns[i] = day_midnight(calendar, out->days[i]);
+    }
+    out->count = count;
+    return 0;
+}
+
+void batch_daily_extrapolated_count(struct batch_daily_series *out, int64_t first_ns,
+                                    int64_t last_ns)
+{
+    for (size_t i = 0; i < out->count; i++) {
+        out->backward_days += out->t_ns[i] < first_ns;
+        out->forward_days += out->t_ns[i] > last_ns;
+    }
+}
+
+/* A rate in units per equivalent day of the seasonal clock (plain days without a pattern), fitted
+ * to rows[from .. to) with the reference's estimator, so its method choice and robustness carry
+ * over. */
+static int seasonal_rate(const struct batch_rows *rows, size_t from, size_t to,
+                         const double *percentages, struct batch_rate_estimate *out)
+{
+    size_t count = to - from;
+    int64_t *clock_ns = malloc(count * sizeof *clock_ns);
+    if (!clock_ns) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int64_t origin = rows->t_ns[from];
+    for (size_t i = 0; i < count; i++) {
+        double days = batch_seasonal_clock_days(percentages, origin, rows->t_ns[from + i]);
+        clock_ns[i] = origin + (int64_t)(days * (double)BATCH_NS_PER_DAY);
+    }
+    int result = batch_rate_estimate(clock_ns, rows->values + from, count, out);
+    free(clock_ns);
+    return result;
+}
+
+/* The register between two readings a and b: on the seasonal clock across a long gap, so both
+ * readings stay exact and the consumption between them follows the pattern; linear otherwise. */
+static double gap_value(const struct batch_rows *rows, size_t a, int64_t t,
+                        const double *percentages, size_t *seasonal_gaps, size_t *last_seasonal_gap)
+{
+    int64_t ta = rows->t_ns[a], tb = rows->t_ns[a + 1];
+    double ya = rows->values[a], yb = rows->values[a + 1];
+    if (percentages && tb - ta >= BATCH_DAILY_SEASONAL_GAP_DAYS * BATCH_NS_PER_DAY) {
+        double whole = batch_seasonal_clock_days(percentages, ta, tb);
+        if (whole > 0.0) {
+            if (*last_seasonal_gap != a + 1) {
+                (*seasonal_gaps)++;
+                *last_seasonal_gap = a + 1;
+            }
+            return ya + (yb - ya) * (batch_seasonal_clock_days(percentages, ta, t) / whole);
+        }
+    }
+    double slope = (yb - ya) / ((double)tb - (double)ta);
+    return slope * ((double)t - (double)ta) + ya;
+}
+
+static int default_evaluate(const struct batch_rows *rows, const double *percentages,
+                            struct batch_daily_series *out)
+{
+    size_t n = rows->count;
+    int64_t first_ns = rows->t_ns[0], last_ns = rows->t_ns[n - 1];
+    batch_daily_extrapolated_count(out, first_ns, last_ns);
+    double backward_rate = 0.0, forward_rate = 0.0;
+    const int64_t window = BATCH_DAILY_RATE_WINDOW_DAYS * BATCH_NS_PER_DAY;
+    if (out->backward_days > 0 && n >= 2) {
+        size_t to = 2;
+        while (to < n && rows->t_ns[to] - first_ns <= window)
+            to++;
+        if (seasonal_rate(rows, 0, to, percentages, &out->backward_rate) != 0)
+            return -1;
+        out->backward_estimated = true;
+        backward_rate = out->backward_rate.rate;
+    }
+    if (out->forward_days > 0 && n >= 2) {
+        size_t from = n - 2;
+        while (from > 0 && last_ns - rows->t_ns[from - 1] <= window)
+            from--;
+        if (seasonal_rate(rows, from, n, percentages, &out->forward_rate) != 0)
+            return -1;
+        out->forward_estimated = true;
+        forward_rate = out->forward_rate.rate;
+        out->seasonal_forward = percentages != NULL && forward_rate > 0.0;
+    }
+    size_t segment = 0, last_seasonal_gap = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        int64_t t = out->t_ns[i];
+        if (t < first_ns) {
+            double value = rows->values[0] -
+                           backward_rate * batch_seasonal_clock_days(percentages, t, first_ns);
+            out->values[i] = value > 0.0 ? value : 0.0;
+        } else if (t >= last_ns) {
+            out->values[i] = rows->values[n - 1] +
+                             forward_rate * batch_seasonal_clock_days(percentages, last_ns, t);
+        } else {
+            while (rows->t_ns[segment + 1] <= t)
+                segment++;
+            out->values[i] = rows->t_ns[segment] == t
+                                 ? rows->values[segment]
+                                 : gap_value(rows, segment, t, percentages,
+                                             &out->seasonal_gap_count, &last_seasonal_gap);
+        }
+    }
+    return 0;
+}
+
+static int default_build(const struct config_meter *meter, const double *percentages,
+                         const struct batch_meter_readings *readings,
+                         const struct batch_daily_settings *settings,
+                         struct batch_daily_series *out)
+{
+    if (meter && meter->type != CONFIG_METER_PHYSICAL) {
+        out->status = "configured as a master or virtual meter, but has readings of its own";
+        return 0;
+    }
+    struct batch_rows rows = {0};
+    struct batch_register_counts counts;
+    int result = -1;
+    if (batch_register_clean(readings, &rows, &counts) != 0)
+        goto cleanup;
+    out->glitch_count = counts.glitches;
+    out->reset_count = counts.resets;
+    out->replacement_count = counts.replacements;
+    out->dip_count = counts.dips;
+    out->readings_used = rows.count;
+    result = 0;
+    if (rows.count == 0) {
+        out->status = "no readings";
+        goto cleanup;
+    }
+    const struct stream_calendar *calendar = settings->calendar;
+    int64_t start_day = settings->start_day;
+    if (meter && meter->installation_date != CONFIG_DATE_UNSET) {
+        if (meter->installation_date > start_day)
+            start_day = meter->installation_date;
+    } else {
+        /* No installation date: the series starts at the first midnight the readings reach. */
+        int64_t first_day = instant_day(calendar, rows.t_ns[0]);
+        if (day_midnight(calendar, first_day) < rows.t_ns[0])
+            first_day++;
+        if (first_day > start_day)
+            start_day = first_day;
+    }
+    int64_t end_day = settings->end_day;
+    if (meter && meter->deinstallation_date != CONFIG_DATE_UNSET &&
+        meter->deinstallation_date < end_day)
+        end_day = meter->deinstallation_date;
+    if (end_day < start_day) {
+        out->status = "no day of the analysis period between installation and removal";
+        goto cleanup;
+    }
+    result = -1;
+    if (batch_daily_grid_make(out, start_day, end_day, calendar) != 0)
+        goto cleanup;
+    if (default_evaluate(&rows, percentages, out) != 0)
+        goto cleanup;
+    out->status = "ok";
+    result = 0;
+cleanup:
+    batch_rows_free(&rows);
+    return result;
+}
+
+int batch_daily_series_build(const struct config_meter *meter, const double *percentages,
+                             const struct batch_meter_readings *readings,
+                             const struct batch_daily_settings *settings,
+                             struct batch_daily_series *out)
+{
+    *out = (struct batch_daily_series){.status = "ok"};
+    int result = settings->compat == CONFIG_COMPAT_REFERENCE
+                     ? batch_daily_reference_build(meter, percentages, readings, settings, out)
+                     : default_build(meter, percentages, readings, settings, out);
+    if (result != 0) {
+        int saved = errno;
+        batch_daily_series_free(out);
+        out->status = "out of memory";
+        errno = saved;
+    }
+    return result;
+}
+
+void batch_daily_series_free(struct batch_daily_series *series)
+{
+    free(series->t_ns);
+    free(series->days);
+    free(series->values);
+    *series = (struct batch_daily_series){.status = series->status};
+}

@@ -1,0 +1,236 @@
+/* The reconciliation's steps in order: daily series per physical meter, monthly values, master
+ * meters, consumption, virtual meters, anomalies. */
+#include "batch/reconcile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch/composite_meter.h"
+#include "config/tz.h"
+
+#define NS_PER_DAY (86400LL * 1000000000LL)
+
+const struct batch_physical_result *
+batch_reconcile_physical_find(const struct batch_reconcile_result *result, const char *meter_id)
+{
+    size_t low = 0, high = result->physical_count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        int order = strcmp(result->physical[middle].meter_id, meter_id);
+        if (order == 0)
+            return &result->physical[middle];
+        if (order < 0)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return NULL;
+}
+
+/* Lookups for the composite meters. A physical meter without a series still counts as present
+ * for the reference (it was discovered), with no points. */
+static const struct batch_series *daily_lookup(const char *meter_id, void *argument)
+{
+    const struct batch_physical_result *physical =
+        batch_reconcile_physical_find(argument, meter_id);
+    return physical ? &physical->daily : NULL;
+}
+
+static const struct batch_series *monthly_lookup(const char *meter_id, void *argument)
+{
+    const struct batch_physical_result *physical =
+        batch_reconcile_physical_find(argument, meter_id);
+    return physical ? &physical->monthly : NULL;
+}
+
+static const struct batch_series *consumption_lookup(const char *meter_id, void *argument)
+{
+    const struct batch_reconcile_result *result = argument;
+    for (size_t i = 0; i < result->consumption_count; i++)
+        if (strcmp(result->consumption[i].meter_id, meter_id) == 0)
+            return &result->consumption[i];
+    return NULL;
+}
+
+static int physical_compute(const struct config *config, const struct batch_readings *readings,
+                            const struct batch_reconcile_options *options,
+                            struct batch_reconcile_result *out)
+{
+    out->physical = calloc(readings->meter_count + 1, sizeof *out->physical);
+    if (!out->physical)
+        return -1;
+    struct batch_daily_settings settings = {
+        .compat = options->compat,
+        .start_day = out->start_day,
+        .end_day = out->end_day,
+        .calendar = options->calendar,
+    };
+    int64_t start_ns = out->start_day * NS_PER_DAY;
+    for (size_t m = 0; m < readings->meter_count; m++) {
+        const struct batch_meter_readings *meter = &readings->meters[m];
+        if (meter->count == 0)
+            continue;
+        /* The reference discovers meters by their readings since start_year, then interpolates
+         * from all of them; the default mode takes every meter with readings (one whose readings
+         * stopped before start_year may still be installed: it is extrapolated). */
+        if (options->compat == CONFIG_COMPAT_REFERENCE &&
+            meter->readings[meter->count - 1].t_ns < start_ns)
+            continue;
+        struct batch_physical_result *result = &out->physical[out->physical_count++];
+        result->meter_id = meter->meter_id;
+        result->config = config_meter_find(config, meter->meter_id);
+        result->reading_count = meter->count;
+        result->first_reading_ns = meter->readings[0].t_ns;
+        result->last_reading_ns = meter->readings[meter->count - 1].t_ns;
+        const struct config_pattern *pattern = config_pattern_find(config, meter->meter_id);
+        if (batch_daily_series_build(result->config, pattern ? pattern->monthly_percentages : NULL,
+                                     meter, &settings, &result->build) != 0)
+            return -1;
+        if (result->build.count == 0)
+            log_info(options->logger, "meter has no daily series",
+                     LOG_STRING("meter", meter->meter_id),
+                     LOG_STRING("reason", result->build.status));
+        /* The series' arrays move into the result's daily series. */
+        result->daily = (struct batch_series){
+            .meter_id = meter->meter_id,
+            .count = result->build.count,
+            .capacity = result->build.count,
+            .t_ns = result->build.t_ns,
+            .values = result->build.values,
+        };
+        result->build.t_ns = NULL;
+        result->build.values = NULL;
+        free(result->build.days);
+        result->build.days = NULL;
+        if (batch_series_monthly(&result->daily,
+                                 options->compat == CONFIG_COMPAT_REFERENCE ? NULL
+                                                                            : options->calendar,
+                                 &result->monthly) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int masters_compute(const struct config *config,
+                           const struct batch_reconcile_options *options,
+                           struct batch_reconcile_result *out)
+{
+    out->masters = calloc(config->meter_count + 1, sizeof *out->masters);
+    if (!out->masters)
+        return -1;
+    for (size_t i = 0; i < config->meter_count; i++) {
+        const struct config_meter *meter = &config->meters[i];
+        if (meter->type != CONFIG_METER_MASTER)
+            continue;
+        struct batch_master_result *master = &out->masters[out->master_count++];
+        master->config = meter;
+        if (batch_master_compose(config, meter, options->compat, daily_lookup, monthly_lookup, out,
+                                 options->calendar, options->logger, &master->daily,
+                                 &master->monthly) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int consumption_compute(const struct config *config,
+                               const struct batch_reconcile_options *options,
+                               struct batch_reconcile_result *out)
+{
+    size_t virtual_count = 0;
+    for (size_t i = 0; i < config->meter_count; i++)
+        virtual_count += config->meters[i].type == CONFIG_METER_VIRTUAL;
+    out->consumption =
+        calloc(out->physical_count + out->master_count + 1, sizeof *out->consumption);
+    out->virtuals = calloc(virtual_count + 1, sizeof *out->virtuals);
+    if (!out->consumption || !out->virtuals)
+        return -1;
+    for (size_t i = 0; i < out->physical_count; i++)
+        if (batch_series_consumption(&out->physical[i].daily,
+                                     &out->consumption[out->consumption_count++]) != 0)
+            return -1;
+    for (size_t i = 0; i < out->master_count; i++)
+        if (batch_series_consumption(&out->masters[i].daily,
+                                     &out->consumption[out->consumption_count++]) != 0)
+            return -1;
+    for (size_t i = 0; i < config->meter_count; i++) {
+        const struct config_meter *meter = &config->meters[i];
+        if (meter->type != CONFIG_METER_VIRTUAL)
+            continue;
+        if (batch_virtual_compose(config, meter, options->compat, consumption_lookup, out,
+                                  options->logger, &out->virtuals[out->virtual_count++]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int anomalies_compute(struct batch_reconcile_result *out)
+{
+    size_t total = out->consumption_count + out->virtual_count;
+    out->anomalies = calloc(total + 1, sizeof *out->anomalies);
+    if (!out->anomalies)
+        return -1;
+    for (size_t i = 0; i < total; i++) {
+        const struct batch_series *series = i < out->consumption_count
+                                                ? &out->consumption[i]
+                                                : &out->virtuals[i - out->consumption_count];
+        if (series->count == 0)
+            continue;
+        struct batch_anomaly_result *result = &out->anomalies[out->anomaly_count++];
+        result->series = series;
+        result->days = calloc(series->count, sizeof *result->days);
+        if (!result->days)
+            return -1;
+        if (batch_anomaly_vote_compute(series->values, series->count, result->days,
+                                       &result->summary) != 0)
+            return -1;
+        if (result->summary.status != BATCH_ANOMALY_ANALYSED) {
+            free(result->days);
+            result->days = NULL;
+        }
+    }
+    return 0;
+}
+
+int batch_reconcile_compute(const struct config *config, const struct batch_readings *readings,
+                            const struct batch_reconcile_options *options,
+                            struct batch_reconcile_result *out)
+{
+    *out = (struct batch_reconcile_result){0};
+    out->start_day = tz_days_from_civil(config->workflows.analytics.start_year, 1, 1);
+    out->end_day = options->today_day;
+    if (physical_compute(config, readings, options, out) != 0 ||
+        masters_compute(config, options, out) != 0 ||
+        consumption_compute(config, options, out) != 0 || anomalies_compute(out) != 0) {
+        int saved = errno;
+        batch_reconcile_result_free(out);
+        errno = saved ? saved : ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void batch_reconcile_result_free(struct batch_reconcile_result *result)
+{
+    for (size_t i = 0; i < result->physical_count; i++) {
+        batch_daily_series_free(&result->physical[i].build);
+        batch_series_free(&result->physical[i].daily);
+        batch_series_free(&result->physical[i].monthly);
+    }
+    for (size_t i = 0; i < result->master_count; i++) {
+        batch_series_free(&result->masters[i].daily);
+        batch_series_free(&result->masters[i].monthly);
+    }
+    for (size_t i = 0; i < result->consumption_count; i++)
+        batch_series_free(&result->consumption[i]);
+    for (size_t i = 0; i < result->virtual_count; i++)
+        batch_series_free(&result->virtuals[i]);
+    for (size_t i = 0; i < result->anomaly_count; i++)
+        free(result->anomalies[i].days);
+    free(result->physical);
+    free(result->masters);
+    free(result->consumption);
+    free(result->virtuals);
+    free(result->anomalies);
+    *result = (struct batch_reconcile_result){0};
+}

@@ -1,0 +1,25 @@
+/* The default mode's view of a meter's readings: the register the stream processor keeps
+ * (stream/meter.h), i.e. readings after its rules for dips, glitches, resets and replacements.
+ * A dip to >= 90 % of the last value is noise and dropped; a transient drop that comes back is a
+ * glitch and dropped; a drop that stays is a reset or replacement, and the register continues
+ * from where it stood (offset += old - new). So a transient 0 never becomes a day of consumption,
+ * in the batch as in the stream. */
+#ifndef NEBENKOSTEN_BATCH_REGISTER_CLEAN_H
+#define NEBENKOSTEN_BATCH_REGISTER_CLEAN_H
+
+#include <stddef.h>
+
+#include "batch/readings.h"
+#include "batch/rows.h"
+
+struct batch_register_counts {
+    size_t glitches, resets, replacements, dips;
+};
+
+/* Appends the register readings (t, raw + offset) of readings (borrowed, sorted, unique) to out;
+ * a drop still undecided at the end of the history is left out. Returns 0, or -1 with errno
+ * ENOMEM. */
+int batch_register_clean(const struct batch_meter_readings *readings, struct batch_rows *out,
+                         struct batch_register_counts *counts);
+
+#endif

@@ -1,0 +1,41 @@
+/* The JSON run report of meter-batch reconcile: what was read, computed and written, per meter
+ * (readings, days, extrapolated days, rate methods, anomalies, validation, quality) and in total,
+ * with the timings of each step. Written atomically to --report FILE (the relay's job runner
+ * keeps it with the run) and summarised in the log. */
+#ifndef NEBENKOSTEN_BATCH_RUN_REPORT_H
+#define NEBENKOSTEN_BATCH_RUN_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch/reconcile.h"
+
+struct cJSON;
+
+/* Everything the report says besides the per-meter results. Strings borrowed. */
+struct batch_run_summary {
+    const char *status; /* "succeeded" or "failed" */
+    const char *error;  /* NULL when succeeded */
+    const char *compat; /* "reference" or "none" */
+    int64_t today_day;
+    const char *source;      /* "csv:PATH" or "influxdb:URL bucket" */
+    const char *destination; /* "csv:DIR" or "influxdb:URL bucket" */
+    size_t readings;         /* raw readings read */
+    uint64_t points_written, requests;
+    double read_ms, compute_ms, write_ms, total_ms;
+    const char *baselines_path; /* NULL when none were written */
+};
+
+/* Builds the report (owned by the caller, cJSON_Delete). result and readings may be NULL when
+ * the run failed before computing. Returns NULL when memory runs out. */
+struct cJSON *batch_run_report_build(const struct batch_run_summary *summary,
+                                     const struct batch_reconcile_result *result,
+                                     const struct batch_readings *readings,
+                                     enum config_compat compat);
+
+/* Writes report to path atomically (temporary file, fsync, rename). Returns 0, or -1 with a
+ * message naming the file in error. */
+int batch_run_report_write(const struct cJSON *report, const char *path, char *error,
+                           size_t error_size);
+
+#endif

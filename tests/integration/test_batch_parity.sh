@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Parity with the reference pipeline (issue 6): for every scenario of fixtures/reference,
+# `meter-batch reconcile --compat reference` on the scenario's configuration and readings, with
+# the scenario's run date, writes CSV files that batch_compare.mjs finds equal to the reference's
+# output (series within 1e-9, anomaly flags on well-conditioned days). Also checks the run report
+# and that a second run writes byte-identical files.
+source "$(dirname "$0")/lib.sh"
+
+here=$(cd "$(dirname "$0")" && pwd)
+shared=${SHARED_DIR:-${NEBENKOSTEN_SHARED:-$here/../../../shared}}
+scenarios=0
+
+for scenario_dir in "$shared"/fixtures/reference/*/; do
+    name=$(basename "$scenario_dir")
+    [ -f "$scenario_dir/scenario.json" ] || continue
+    scenarios=$((scenarios + 1))
+    today=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).today)' \
+        "$scenario_dir/scenario.json")
+    out=$work_dir/$name
+    if ! "$BIN_DIR/meter-batch" reconcile --compat reference -c "$scenario_dir/config/config.yaml" \
+        --readings "$scenario_dir/input/readings.csv" --today "$today" --out "$out" \
+        --report "$work_dir/$name.report.json" >"$work_dir/$name.log" 2>&1; then
+        check_fail "$name: meter-batch reconcile exits 0" "$(tail -n 5 "$work_dir/$name.log")"
+        continue
+    fi
+    if node "$here/batch_compare.mjs" "$scenario_dir/output" "$out" >"$work_dir/$name.compare"; then
+        check_pass "$name: every series within 1e-9 and the anomaly flags agree"
+    else
+        check_fail "$name: parity with the reference" "$(cat "$work_dir/$name.compare")"
+    fi
+    status=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
+        console.log(r.status, r.compat, r.today, r.meters.length > 0)' "$work_dir/$name.report.json")
+    expect_equal "$name: run report" "succeeded reference $today true" "$status"
+    "$BIN_DIR/meter-batch" reconcile --compat reference -c "$scenario_dir/config/config.yaml" \
+        --readings "$scenario_dir/input/readings.csv" --today "$today" --out "$out.again" \
+        >/dev/null 2>&1
+    if diff -r "$out" "$out.again" >/dev/null; then
+        check_pass "$name: a second run writes identical files"
+    else
+        check_fail "$name: a second run writes identical files" "$(diff -r "$out" "$out.again" | head -5)"
+    fi
+done
+[ "$scenarios" -ge 13 ] && check_pass "$scenarios scenarios compared" ||
+    check_fail "at least 13 scenarios compared" "found $scenarios under $shared/fixtures/reference"
+finish
