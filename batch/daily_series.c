@@ -206,6 +206,10 @@ static int default_build(const struct config_meter *meter, const double *percent
     out->status = "ok";
     result = 0;
 cleanup:
+    if (result == 0) {
+        out->register_readings = rows; /* kept for the validation */
+        rows = (struct batch_rows){0};
+    }
     batch_rows_free(&rows);
     return result;
 }
@@ -233,5 +237,6 @@ void batch_daily_series_free(struct batch_daily_series *series)
     free(series->t_ns);
     free(series->days);
     free(series->values);
+    batch_rows_free(&series->register_readings);
     *series = (struct batch_daily_series){.status = series->status};
 }

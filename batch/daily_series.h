@@ -24,6 +24,7 @@
 
 #include "batch/rate_estimate.h"
 #include "batch/readings.h"
+#include "batch/rows.h"
 #include "config/config.h"
 #include "stream/calendar.h"
 
@@ -55,6 +56,9 @@ struct batch_daily_series {
     bool backward_estimated, forward_estimated;
     struct batch_rate_estimate backward_rate, forward_rate;
     size_t glitch_count, reset_count, replacement_count, dip_count; /* default mode's cleaning */
+    /* Default mode: the register readings the series was built from (batch/register_clean.h), kept
+     * for the validation; owned. */
+    struct batch_rows register_readings;
 };
 
 /* Builds meter's series (meter: its configuration, NULL when the meter is not configured;

@@ -3,8 +3,6 @@
 
 #include <math.h>
 
-#include "batch/register_clean.h"
-
 #define NS_PER_DAY (86400LL * 1000000000LL)
 
 static void deviation_add(struct batch_validation *out, double deviation, double *sum)
@@ -31,22 +29,17 @@ static void reference_validate(const struct batch_series *daily,
     }
 }
 
-static int default_validate(const struct batch_series *daily,
-                            const struct batch_meter_readings *readings,
-                            struct batch_validation *out, double *sum)
+static void default_validate(const struct batch_series *daily, const struct batch_rows *rows,
+                             struct batch_validation *out, double *sum)
 {
-    struct batch_rows rows = {0};
-    struct batch_register_counts counts;
-    if (batch_register_clean(readings, &rows, &counts) != 0)
-        return -1;
     size_t day = 0;
-    for (size_t i = 0; i < rows.count && daily->count > 0; i++) {
-        int64_t t = rows.t_ns[i];
+    for (size_t i = 0; i < rows->count && daily->count > 0; i++) {
+        int64_t t = rows->t_ns[i];
         if (t < daily->t_ns[0] || t > daily->t_ns[daily->count - 1])
             continue;
         while (day + 1 < daily->count && daily->t_ns[day + 1] <= t)
             day++;
-        double value = rows.values[i], deviation;
+        double value = rows->values[i], deviation;
         if (daily->t_ns[day] == t) {
             deviation = fabs(daily->values[day] - value);
         } else {
@@ -56,8 +49,6 @@ static int default_validate(const struct batch_series *daily,
         }
         deviation_add(out, deviation, sum);
     }
-    batch_rows_free(&rows);
-    return 0;
 }
 
 void batch_validation_compute(const struct batch_physical_result *physical,
@@ -73,8 +64,7 @@ void batch_validation_compute(const struct batch_physical_result *physical,
         reference_validate(&physical->daily, readings, start_day, out, &sum);
         out->passed = out->checked > 0 && out->mismatches == 0;
     } else {
-        /* Without memory to clean the readings, the validation reports nothing checked. */
-        (void)default_validate(&physical->daily, readings, out, &sum);
+        default_validate(&physical->daily, &physical->build.register_readings, out, &sum);
         out->passed = out->mismatches == 0;
     }
     out->mean_deviation = out->checked > 0 ? sum / (double)out->checked : 0.0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/tz.h"
+#include "relay/lineproto.h"
 
 #define NS_PER_SECOND 1000000000LL
 #define SECONDS_PER_DAY 86400LL
@@ -275,18 +276,42 @@ int batch_timestamp_parse(const char *text, size_t length, int64_t *t_ns)
     return 0;
 }
 
+static void digits_write(char *out, unsigned value, int count)
+{
+    for (int i = count - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
 void batch_timestamp_format(int64_t t_ns, char *out)
 {
     int64_t seconds =
         t_ns >= 0 ? t_ns / NS_PER_SECOND : -((-t_ns + NS_PER_SECOND - 1) / NS_PER_SECOND);
     int64_t days = seconds >= 0 ? seconds / SECONDS_PER_DAY
                                 : -((-seconds + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
-    int64_t rest = seconds - days * SECONDS_PER_DAY;
+    unsigned second_of_day = (unsigned)(seconds - days * SECONDS_PER_DAY);
     int year, month, day;
     tz_civil_from_days(days, &year, &month, &day);
-    unsigned second_of_day = (unsigned)rest;
-    snprintf(out, BATCH_TIMESTAMP_SIZE, "%04d-%02d-%02dT%02u:%02u:%02uZ", year, month, day,
-             second_of_day / 3600 % 24, second_of_day / 60 % 60, second_of_day % 60);
+    if (year < 0 || year > 9999) {
+        snprintf(out, BATCH_TIMESTAMP_SIZE, "%04d-%02d-%02dT%02u:%02u:%02uZ", year, month, day,
+                 second_of_day / 3600 % 24, second_of_day / 60 % 60, second_of_day % 60);
+        return;
+    }
+    /* By hand: the CSV output formats one timestamp per value. */
+    digits_write(out, (unsigned)year, 4);
+    out[4] = '-';
+    digits_write(out + 5, (unsigned)month, 2);
+    out[7] = '-';
+    digits_write(out + 8, (unsigned)day, 2);
+    out[10] = 'T';
+    digits_write(out + 11, second_of_day / 3600, 2);
+    out[13] = ':';
+    digits_write(out + 14, second_of_day / 60 % 60, 2);
+    out[16] = ':';
+    digits_write(out + 17, second_of_day % 60, 2);
+    out[19] = 'Z';
+    out[20] = '\0';
 }
 
 static bool integer_parse(const char *text, size_t length, int64_t *out)
@@ -328,10 +353,8 @@ static int csv_line_read(const char *path, size_t line_number, char *line, size_
         return -1;
     }
     line[length] = '\0';
-    char *end;
-    errno = 0;
-    double value = strtod(second + 1, &end);
-    if (end == second + 1 || *end != '\0' || !isfinite(value)) {
+    double value;
+    if (lineproto_float_parse(second + 1, (size_t)(line + length - (second + 1)), &value) != 0) {
         snprintf(error, error_size, "%s:%zu: value \"%.40s\" is not a finite number", path,
                  line_number, second + 1);
         return -1;

@@ -187,6 +187,10 @@ int64_t lineproto_time_truncate(int64_t receive_time, enum lineproto_precision p
 /* Writes value in decimal into out (caller-owned, LINEPROTO_NUMBER_SIZE bytes, NUL-terminated);
  * returns the length. */
 size_t lineproto_int64_format(int64_t value, char *out);
+/* Reads a decimal float text[0 .. length) (borrowed, need not be terminated; under 128 bytes) as
+ * strtod does, bit for bit, the common short literals without strtod. Returns 0, or -1 when the
+ * text is not wholly a finite number. */
+int lineproto_float_parse(const char *text, size_t length, double *out);
 /* Writes the shortest decimal that strtod reads back as exactly value (finite) into out
  * (caller-owned, LINEPROTO_NUMBER_SIZE bytes, NUL-terminated); returns the length. */
 size_t lineproto_float_format(double value, char *out);

@@ -4,9 +4,11 @@
 #include "relay/lineproto_internal.h"
 
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The decimal digits of 2^1024 - 2^970: the smallest magnitude that rounds to infinity (the
  * midpoint between DBL_MAX and 2^1024, which round-half-even sends upwards). */
@@ -84,6 +86,52 @@ static bool float_fast_parse(const char *text, size_t length, double *out)
     value = exponent < 0 ? value / powers[-exponent] : value * powers[exponent];
     *out = negative ? -value : value;
     return true;
+}
+
+/* Whether text[0 .. length) is [-+]digits[.digits][e[-+]digits] with at least one mantissa digit
+ * (or the same with the point first). */
+static bool float_syntax_valid(const char *text, size_t length)
+{
+    size_t at = 0, digits = 0;
+    if (at < length && (text[at] == '-' || text[at] == '+'))
+        at++;
+    for (; at < length && lineproto_is_digit(text[at]); at++)
+        digits++;
+    if (at < length && text[at] == '.')
+        for (at++; at < length && lineproto_is_digit(text[at]); at++)
+            digits++;
+    if (digits == 0)
+        return false;
+    if (at < length && (text[at] == 'e' || text[at] == 'E')) {
+        at++;
+        if (at < length && (text[at] == '-' || text[at] == '+'))
+            at++;
+        size_t exponent_digits = 0;
+        for (; at < length && lineproto_is_digit(text[at]); at++)
+            exponent_digits++;
+        if (exponent_digits == 0)
+            return false;
+    }
+    return at == length;
+}
+
+int lineproto_float_parse(const char *text, size_t length, double *out)
+{
+    if (!float_syntax_valid(text, length))
+        return -1;
+    if (float_fast_parse(text, length, out))
+        return 0;
+    char local[128];
+    if (length == 0 || length >= sizeof local)
+        return -1;
+    memcpy(local, text, length);
+    local[length] = '\0';
+    char *end;
+    double value = strtod(local, &end);
+    if (end != local + length || !isfinite(value))
+        return -1;
+    *out = value;
+    return 0;
 }
 
 int lineproto_field_float(const struct lineproto_field *field, double *out)
@@ -200,14 +248,16 @@ size_t lineproto_int64_format(int64_t value, char *out)
     return length;
 }
 
-size_t lineproto_float_format(double value, char *out)
+/* The shortest %g text by trying precisions 15, 16 and 17 with snprintf and strtod: exact, but
+ * two or three conversions each way. For normal doubles, decimals of 15 significant digits are
+ * spaced wider than the doubles, so at most one lies in the interval that rounds to value: when a
+ * decimal of <= 15 digits reads back as value, %.15g (the nearest 15-digit decimal, trailing zeros
+ * dropped) is it; otherwise the first of 16 and 17 digits that reads back is the shortest (17
+ * always does). Subnormals are spaced wider than that, so there every precision is tried. */
+static size_t float_format_search(double value, char *out, int precision)
 {
-    /* For normal doubles, decimals of 15 significant digits are spaced wider than the doubles,
-     * so at most one lies in the interval that rounds to value: when a decimal of <= 15 digits
-     * reads back as value, %.15g (the nearest 15-digit decimal, trailing zeros dropped) is it;
-     * otherwise the first of 16 and 17 digits that reads back is the shortest (17 always does).
-     * Subnormals are spaced wider than that, so there every precision is tried. */
-    int precision = fabs(value) < DBL_MIN ? 1 : 15;
+    if (fabs(value) < DBL_MIN)
+        precision = 1;
     int length = 0;
     for (; precision <= 17; precision++) {
         length = snprintf(out, LINEPROTO_NUMBER_SIZE, "%.*g", precision, value);
@@ -215,4 +265,102 @@ size_t lineproto_float_format(double value, char *out)
             break;
     }
     return length > 0 ? (size_t)length : 0;
+}
+
+/* Writes digits[0].digits[1 .. precision) x 10^exponent (digits[0] != '0') as %.{precision}g
+ * would: trailing zeros dropped, exponential when exponent < -4 or >= precision. Returns the
+ * length. */
+static size_t float_text_write(bool negative, const char *digits, int precision, int exponent,
+                               char *out)
+{
+    int count = precision;
+    while (count > 1 && digits[count - 1] == '0')
+        count--;
+    size_t at = 0;
+    if (negative)
+        out[at++] = '-';
+    if (exponent < -4 || exponent >= precision) {
+        out[at++] = digits[0];
+        if (count > 1) {
+            out[at++] = '.';
+            for (int i = 1; i < count; i++)
+                out[at++] = digits[i];
+        }
+        out[at++] = 'e';
+        out[at++] = exponent < 0 ? '-' : '+';
+        int magnitude = exponent < 0 ? -exponent : exponent;
+        if (magnitude >= 100)
+            out[at++] = (char)('0' + magnitude / 100);
+        out[at++] = (char)('0' + magnitude / 10 % 10);
+        out[at++] = (char)('0' + magnitude % 10);
+    } else if (exponent < 0) {
+        out[at++] = '0';
+        out[at++] = '.';
+        for (int i = -1; i > exponent; i--)
+            out[at++] = '0';
+        for (int i = 0; i < count; i++)
+            out[at++] = digits[i];
+    } else {
+        for (int i = 0; i <= exponent; i++)
+            out[at++] = i < count ? digits[i] : '0';
+        if (count > exponent + 1) {
+            out[at++] = '.';
+            for (int i = exponent + 1; i < count; i++)
+                out[at++] = digits[i];
+        }
+    }
+    out[at] = '\0';
+    return at;
+}
+
+size_t lineproto_float_format(double value, char *out)
+{
+    if (!isfinite(value) || fabs(value) < DBL_MIN)
+        return float_format_search(value, out, 15);
+    /* One conversion to 21 significant digits (correctly rounded by glibc), then the candidates of
+     * 15, 16 and 17 digits are rounded from that text. Rounding the 21-digit text gives the same
+     * digits as rounding the exact value, except when the digits cut off are exactly 5000...: the
+     * exact tail may lie on either side of the half then, and snprintf decides that precision. A
+     * candidate is taken when it reads back as value (Clinger's fast path first, then strtod). */
+    char text[40];
+    int length = snprintf(text, sizeof text, "%.20e", fabs(value));
+    if (length < 25 || text[1] != '.')
+        return float_format_search(value, out, 15);
+    char exact[21];
+    exact[0] = text[0];
+    memcpy(exact + 1, text + 2, 20);
+    int exponent = atoi(text + 23);
+    bool negative = signbit(value);
+    for (int precision = 15; precision <= 17; precision++) {
+        bool tie = exact[precision] == '5';
+        for (int i = precision + 1; i < 21 && tie; i++)
+            tie = exact[i] == '0';
+        if (tie) {
+            size_t written = float_format_search(value, out, precision);
+            if (strtod(out, NULL) == value)
+                return written;
+            continue;
+        }
+        char digits[18];
+        memcpy(digits, exact, (size_t)precision);
+        int candidate_exponent = exponent;
+        if (exact[precision] >= '5') {
+            int i = precision - 1;
+            for (; i >= 0 && digits[i] == '9'; i--)
+                digits[i] = '0';
+            if (i >= 0) {
+                digits[i]++;
+            } else {
+                digits[0] = '1';
+                candidate_exponent++;
+            }
+        }
+        size_t written = float_text_write(negative, digits, precision, candidate_exponent, out);
+        double back;
+        if (!float_fast_parse(out, written, &back))
+            back = strtod(out, NULL);
+        if (back == value)
+            return written;
+    }
+    return float_format_search(value, out, 17);
 }

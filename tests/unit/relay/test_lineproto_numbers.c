@@ -1,6 +1,7 @@
 /* Numbers: integer and float range edges, timestamps in every precision, formatting. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,4 +351,73 @@ Test(lineproto_numbers, float_conversion_equals_strtod)
         cr_assert(memcmp(&fast, &expected, sizeof fast) == 0, "%s: %.17g, strtod says %.17g",
                   literal, fast, expected);
     }
+}
+
+/* The first %.Pg text that reads back, trying every precision from 15 (from 1 for subnormals,
+ * whose spacing is wider): the definition lineproto_float_format must meet with fewer
+ * conversions. */
+static size_t float_shortest_reference(double value, char *out)
+{
+    int length = 0;
+    for (int precision = fabs(value) < 0x1p-1022 ? 1 : 15; precision <= 17; precision++) {
+        length = snprintf(out, LINEPROTO_NUMBER_SIZE, "%.*g", precision, value);
+        if (strtod(out, NULL) == value)
+            break;
+    }
+    return (size_t)length;
+}
+
+static uint64_t float_test_random(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* Random bit patterns, meter-like decimals (readings, their differences and interpolations) and
+ * values near powers of ten and ties: the same text as the exhaustive search, every time. */
+Test(lineproto_numbers, float_format_equals_the_exhaustive_shortest_search)
+{
+    uint64_t state = 0x9e3779b97f4a7c15ULL;
+    size_t compared = 0;
+    for (int i = 0; i < 300000; i++) {
+        double value;
+        uint64_t bits = float_test_random(&state);
+        switch (i % 4) {
+        case 0:
+            memcpy(&value, &bits, sizeof value);
+            break;
+        case 1:
+            value = (double)(bits % 100000000) / 1000.0;
+            break;
+        case 2:
+            value = (double)(bits % 1000000007) / 7919.0 + (double)(bits % 97) * 1e5;
+            break;
+        default:
+            value = ldexp(1.0, (int)(bits % 200) - 100) * (double)(bits % 1000003);
+            break;
+        }
+        if (!isfinite(value))
+            continue;
+        char ours[LINEPROTO_NUMBER_SIZE], expected[LINEPROTO_NUMBER_SIZE];
+        size_t length = lineproto_float_format(value, ours);
+        float_shortest_reference(value, expected);
+        cr_assert_str_eq(ours, expected, "value %a", value);
+        cr_assert_eq(length, strlen(expected));
+        compared++;
+    }
+    cr_assert_gt(compared, 250000);
+}
+
+Test(lineproto_numbers, float_parse_reads_whole_literals_only)
+{
+    double value;
+    cr_assert_eq(lineproto_float_parse("12345.678", 9, &value), 0);
+    cr_assert_eq(value, 12345.678);
+    cr_assert_eq(lineproto_float_parse("1.7976931348623157e308x", 22, &value), 0);
+    cr_assert_eq(value, 1.7976931348623157e308);
+    cr_assert_eq(lineproto_float_parse("12a", 3, &value), -1);
+    cr_assert_eq(lineproto_float_parse("", 0, &value), -1);
+    cr_assert_eq(lineproto_float_parse("1e999", 5, &value), -1);
 }
