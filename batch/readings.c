@@ -28,6 +28,8 @@ static uint64_t id_hash(const char *id, size_t length)
 static int index_grow(struct batch_readings *readings)
 {
     size_t capacity = readings->index_capacity ? readings->index_capacity * 2 : 64;
+    while (capacity < (readings->meter_count + 1) * 2)
+        capacity *= 2;
     uint32_t *index = malloc(capacity * sizeof *index);
     if (!index)
         return -1;
@@ -138,7 +140,8 @@ void batch_readings_finish(struct batch_readings *readings)
 {
     if (readings->finished)
         return;
-    qsort(readings->meters, readings->meter_count, sizeof *readings->meters, meter_compare);
+    if (readings->meter_count > 1)
+        qsort(readings->meters, readings->meter_count, sizeof *readings->meters, meter_compare);
     for (size_t m = 0; m < readings->meter_count; m++) {
         struct batch_meter_readings *meter = &readings->meters[m];
         if (!readings_sorted(meter->readings, meter->count)) {

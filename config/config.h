@@ -75,15 +75,20 @@ struct config_gas_conversion {
 struct config_workflow_analytics {
     struct config_schedule schedule; /* meter-batch reconcile */
     int start_year;
+    int64_t timeout_ms; /* a run still going after this long is stopped (SIGTERM, then SIGKILL) */
 };
 
 struct config_workflow_tibber_sync {
     struct config_schedule schedule; /* meter-batch tibber (when tibber.enabled) */
+    int64_t timeout_ms;
 };
 
 struct config_workflows {
     struct config_workflow_analytics analytics;
     struct config_workflow_tibber_sync tibber_sync;
+    /* The meter-batch meter-relay starts (absolute); NULL = the meter-batch beside the running
+     * meter-relay, else the one on PATH. */
+    char *batch_program;
 };
 
 struct config_listen {

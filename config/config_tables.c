@@ -101,6 +101,8 @@ static const struct config_key config_analytics_workflow_keys[] = {
      CONFIG_KEY_QUOTED, .scalar_type = &config_schedule_type},
     {"start_year", CONFIG_KIND_INTEGER, FIELD(struct config_workflow_analytics, start_year), "2020",
      .integer_minimum = 1970, .integer_maximum = 9999},
+    {"timeout", CONFIG_KIND_DURATION, FIELD(struct config_workflow_analytics, timeout_ms), "1h",
+     .integer_minimum = 1000, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
 };
 static const struct config_table config_analytics_workflow_table = {
     CONFIG_TABLE(config_analytics_workflow_keys, struct config_workflow_analytics)};
@@ -108,6 +110,8 @@ static const struct config_table config_analytics_workflow_table = {
 static const struct config_key config_tibber_sync_keys[] = {
     {"schedule", CONFIG_KIND_SCALAR, FIELD(struct config_workflow_tibber_sync, schedule),
      "5 * * * *", CONFIG_KEY_QUOTED, .scalar_type = &config_schedule_type},
+    {"timeout", CONFIG_KIND_DURATION, FIELD(struct config_workflow_tibber_sync, timeout_ms), "10m",
+     .integer_minimum = 1000, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
 };
 static const struct config_table config_tibber_sync_table = {
     CONFIG_TABLE(config_tibber_sync_keys, struct config_workflow_tibber_sync)};
@@ -117,6 +121,9 @@ static const struct config_key config_workflows_keys[] = {
      .table = &config_analytics_workflow_table},
     {"tibber_sync", CONFIG_KIND_SECTION, FIELD(struct config_workflows, tibber_sync),
      .table = &config_tibber_sync_table},
+    /* No default path: the default is found at run time (beside meter-relay, else on PATH). */
+    {"batch_program", CONFIG_KIND_PATH, FIELD(struct config_workflows, batch_program), NULL,
+     CONFIG_KEY_NONEMPTY},
 };
 static const struct config_table config_workflows_table = {
     CONFIG_TABLE(config_workflows_keys, struct config_workflows)};

@@ -1,14 +1,24 @@
 /* meter-relay: the InfluxDB-compatible relay. main dispatches to the subcommands and is where
- * the daemon gets its stream processor: the relay library knows nothing of stream/ (which depends
- * on it), so this file, outside the library, attaches it. */
+ * the daemon gets its extensions: the stream processor (the relay library knows nothing of
+ * stream/, which depends on it, so this file, outside the library, attaches it) and the job
+ * scheduler. */
 #include "config/command.h"
 #include "config/config.h"
 #include "relay/commands.h"
+#include "relay/scheduler.h"
 #include "stream/processor.h"
+
+/* Matches relay_extensions_attach_fn. */
+static int relay_extensions_attach(struct relay *relay, char *error, size_t error_size)
+{
+    if (stream_processor_attach(relay, error, error_size) != 0)
+        return -1;
+    return scheduler_attach(relay, error, error_size);
+}
 
 static int relay_run_with_stream(int argc, char **argv)
 {
-    return relay_command_run(argc, argv, stream_processor_attach);
+    return relay_command_run(argc, argv, relay_extensions_attach);
 }
 
 static const struct command relay_commands[] = {

@@ -475,6 +475,9 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
     relay->owned_config = fresh;
     relay->config = fresh;
     http_server_settings_apply(relay->server);
+    for (size_t i = 0; i < relay->extension_count; i++)
+        if (relay->extensions[i].reloaded)
+            relay->extensions[i].reloaded(relay->extensions[i].argument);
     log_info(relay->logger, "configuration reloaded");
 }
 

@@ -103,6 +103,9 @@ struct relay_extension {
     int (*metrics_write)(void *argument, struct buffer *out);
     /* Adds checks to the /health JSON array (borrowed). */
     void (*health_add)(void *argument, struct cJSON *checks);
+    /* SIGHUP reloaded the configuration: relay_config() returns the new one (the previous one
+     * is freed, so nothing may keep pointers into it across events). */
+    void (*reloaded)(void *argument);
     /* SIGTERM/SIGINT, after the final spool flush: store what must survive (e.g. a checkpoint).
      * Not called after a fatal spool error. */
     void (*stop)(void *argument);

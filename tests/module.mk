@@ -28,3 +28,14 @@ endif
 endef
 $(eval $(call fuzz_target,lineproto,$(relay_LIBRARY) $(config_LIBRARY)))
 $(eval $(call fuzz_target,config,$(config_LIBRARY)))
+
+# Test programs the integration tests run next to the binaries (in $(BUILD)/bin, not installed),
+# built with the unit tests and before check-integration. influx-client-driver: the InfluxDB
+# client and the history reader as a command, for test_influx_client.sh.
+TEST_PROGRAMS := $(BUILD)/bin/influx-client-driver
+OBJECTS += $(BUILD)/tests/integration/influx_client_driver.o
+unit-tests check-integration: $(TEST_PROGRAMS)
+$(BUILD)/bin/influx-client-driver: $(BUILD)/tests/integration/influx_client_driver.o \
+		$(batch_LIBRARY) $(stream_LIBRARY) $(relay_LIBRARY) $(config_LIBRARY)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) -o $@

@@ -57,6 +57,9 @@ Test(config_defaults, reference_keys)
     cr_expect_eq(config->workflows.analytics.start_year, 2020);
     cr_expect_str_eq(config->workflows.tibber_sync.schedule.text, "5 * * * *");
     cr_expect_eq(config->workflows.tibber_sync.schedule.expression.minutes, UINT64_C(1) << 5);
+    cr_expect_eq(config->workflows.analytics.timeout_ms, 3600000);
+    cr_expect_eq(config->workflows.tibber_sync.timeout_ms, 600000);
+    cr_expect_null(config->workflows.batch_program, "found at run time beside meter-relay");
     cr_expect_eq(config->logging.level, LOG_LEVEL_INFO);
     cr_expect_eq(config->logging.format, LOG_FORMAT_JSON);
     cr_expect_null(config->logging.file);

@@ -105,7 +105,9 @@ Test(config_print, prints_every_key_with_its_effective_value)
     static const char *const lines[] = {
         "influxdb:\n  url: http://127.0.0.1:8086\n",
         "  timeout: 90s\n",
-        "workflows:\n  analytics:\n    schedule: '0 2 * * *'\n    start_year: 2020\n",
+        "workflows:\n  analytics:\n    schedule: '0 2 * * *'\n    start_year: 2020\n"
+        "    timeout: 1h\n  tibber_sync:\n    schedule: '5 * * * *'\n    timeout: 10m\n"
+        "  batch_program: null\n",
         "  listen: '127.0.0.1:8087'\n  base_path: /x\n",
         "    sync: interval:100\n",
         "    segment_bytes: 64MiB\n",

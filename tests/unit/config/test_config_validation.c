@@ -77,6 +77,28 @@ Test(config_validation, cron_schedules_must_parse)
     config_free(config);
 }
 
+Test(config_validation, job_timeouts_and_batch_program)
+{
+    TEST_EXPECT_ONLY_ERROR("workflows:\n  tibber_sync:\n    timeout: 500ms\n", NULL, NULL,
+                           "config.yaml:3:14: workflows.tibber_sync.timeout: \"500ms\" is less "
+                           "than 1s");
+    TEST_EXPECT_ONLY_ERROR("workflows:\n  batch_program: ''\n", NULL, NULL,
+                           "config.yaml:2:18: workflows.batch_program: \"\" is empty; expected "
+                           "a path");
+    struct config *config = load_clean("workflows: {batch_program: /opt/nk/meter-batch, "
+                                       "analytics: {timeout: 90}, tibber_sync: {timeout: 2m}}");
+    cr_expect_str_eq(config->workflows.batch_program, "/opt/nk/meter-batch");
+    cr_expect_eq(config->workflows.analytics.timeout_ms, 90000, "plain numbers are seconds");
+    cr_expect_eq(config->workflows.tibber_sync.timeout_ms, 120000);
+    config_free(config);
+    /* Relative to the config file's directory, like every path. */
+    config = load_clean("workflows: {batch_program: bin/../bin/meter-batch}");
+    const char *program = config->workflows.batch_program;
+    cr_expect(program[0] == '/' && strstr(program, "/bin/meter-batch") && !strstr(program, ".."),
+              "%s", program);
+    config_free(config);
+}
+
 Test(config_validation, sizes_and_durations_must_parse)
 {
     TEST_EXPECT_ONLY_ERROR("relay:\n  max_body_bytes: 32 megabytes\n", NULL, NULL,

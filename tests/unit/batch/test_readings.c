@@ -1,0 +1,132 @@
+/* The raw history container and the fixtures' CSV format: sorting, duplicates, timestamps with
+ * offsets and fractions, and an error naming file and line for each kind of bad input. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch/readings.h"
+
+#define NS_PER_SECOND 1000000000LL
+
+static char *file_write(const char *text)
+{
+    char *path = strdup("/tmp/nebenkosten-readings-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void csv_error_expect(const char *text, const char *expected)
+{
+    char *path = file_write(text);
+    struct batch_readings readings = {0};
+    char error[512] = "";
+    cr_assert_eq(batch_readings_read_csv(path, &readings, error, sizeof error), -1);
+    char wanted[600];
+    snprintf(wanted, sizeof wanted, "%s:%s", path, expected);
+    cr_assert(strncmp(error, wanted, strlen(wanted)) == 0, "error \"%s\", expected \"%s...\"",
+              error, wanted);
+    batch_readings_free(&readings);
+    unlink(path);
+    free(path);
+}
+
+Test(readings, csv_is_sorted_by_meter_and_time_and_keeps_the_last_duplicate)
+{
+    char *path = file_write("meter_id,timestamp,value\n"
+                            "water,2024-01-02T00:00:00Z,2.5\n"
+                            "gas,2024-01-03T12:00:00+01:00,7\n"
+                            "water,2024-01-01T00:00:00Z,1\n"
+                            "\n"
+                            "water,2024-01-02T00:00:00Z,3.25\r\n"
+                            "gas,1704067200000000000,5\n");
+    struct batch_readings readings = {0};
+    char error[256];
+    cr_assert_eq(batch_readings_read_csv(path, &readings, error, sizeof error), 0, "%s", error);
+    cr_assert_eq(readings.meter_count, 2);
+    cr_assert_str_eq(readings.meters[0].meter_id, "gas");
+    cr_assert_str_eq(readings.meters[1].meter_id, "water");
+    const struct batch_meter_readings *gas = batch_readings_find(&readings, "gas");
+    cr_assert_eq(gas->count, 2);
+    cr_assert_eq(gas->readings[0].t_ns, 1704067200LL * NS_PER_SECOND);
+    /* 12:00 at +01:00 is 11:00Z. */
+    cr_assert_eq(gas->readings[1].t_ns, (1704067200LL + 2 * 86400 + 11 * 3600) * NS_PER_SECOND);
+    const struct batch_meter_readings *water = batch_readings_find(&readings, "water");
+    cr_assert_eq(water->count, 2);
+    cr_assert_eq(water->readings[0].value, 1.0);
+    cr_assert_eq(water->readings[1].value, 3.25, "the later duplicate wins");
+    cr_assert_null(batch_readings_find(&readings, "heat"));
+    batch_readings_free(&readings);
+    unlink(path);
+    free(path);
+}
+
+Test(readings, every_bad_line_is_named)
+{
+    csv_error_expect("", "1: empty file");
+    csv_error_expect("id,time,value\n", "1: expected the header");
+    csv_error_expect("meter_id,timestamp,value\nwater,2024-01-01T00:00:00Z\n",
+                     "2: expected meter_id,timestamp,value");
+    csv_error_expect("meter_id,timestamp,value\nwater,2024-13-01T00:00:00Z,1\n",
+                     "2: timestamp \"2024-13-01T00:00:00Z\"");
+    csv_error_expect("meter_id,timestamp,value\nwater,2024-02-30,1\n", "2: timestamp");
+    csv_error_expect("meter_id,timestamp,value\nwater,2024-01-01T00:00:00Z,1\n"
+                     "water,2024-01-02T00:00:00Z,12,5\n",
+                     "3: value \"12,5\" is not a finite number");
+    csv_error_expect("meter_id,timestamp,value\nwater,2024-01-01T00:00:00Z,nan\n",
+                     "2: value \"nan\"");
+    csv_error_expect("meter_id,timestamp,value\n,2024-01-01T00:00:00Z,1\n", "2: empty meter_id");
+}
+
+Test(readings, missing_file_names_it)
+{
+    struct batch_readings readings = {0};
+    char error[256];
+    cr_assert_eq(
+        batch_readings_read_csv("/nonexistent/readings.csv", &readings, error, sizeof error), -1);
+    cr_assert(strstr(error, "/nonexistent/readings.csv: cannot open") == error, "%s", error);
+}
+
+Test(readings, timestamps_parse_and_format)
+{
+    int64_t t;
+    cr_assert_eq(batch_timestamp_parse("2024-03-31T01:30:00.25Z", 23, &t), 0);
+    cr_assert_eq(t, 1711848600LL * NS_PER_SECOND + 250000000);
+    cr_assert_eq(batch_timestamp_parse("2024-03-31T03:30:00-02:00", 25, &t), 0);
+    cr_assert_eq(t, (1711848600LL + 4 * 3600) * NS_PER_SECOND);
+    cr_assert_eq(batch_timestamp_parse("2024-03-31", 10, &t), 0);
+    cr_assert_eq(t, 1711843200LL * NS_PER_SECOND);
+    cr_assert_eq(batch_timestamp_parse("2024-03-31T01:30:00", 19, &t), -1, "no zone");
+    cr_assert_eq(batch_timestamp_parse("2023-02-29", 10, &t), -1);
+    char text[BATCH_TIMESTAMP_SIZE];
+    batch_timestamp_format(1711848600LL * NS_PER_SECOND + 999999999, text);
+    cr_assert_str_eq(text, "2024-03-31T01:30:00Z");
+    batch_timestamp_format(-1, text);
+    cr_assert_str_eq(text, "1969-12-31T23:59:59Z");
+}
+
+Test(readings, adding_refuses_empty_ids_and_non_finite_values)
+{
+    struct batch_readings readings = {0};
+    cr_assert_eq(batch_readings_add(&readings, "", 0, 0, 1.0), -1);
+    cr_assert_eq(batch_readings_add(&readings, "a", 1, 0, 1.0 / 0.0), -1);
+    /* Many meters: the index grows and every reading lands with its meter. */
+    for (int m = 0; m < 1000; m++) {
+        char id[16];
+        int length = snprintf(id, sizeof id, "meter%d", m);
+        for (int i = 3; i > 0; i--)
+            cr_assert_eq(batch_readings_add(&readings, id, (size_t)length, i, m + i), 0);
+    }
+    batch_readings_finish(&readings);
+    cr_assert_eq(readings.meter_count, 1000);
+    const struct batch_meter_readings *meter = batch_readings_find(&readings, "meter517");
+    cr_assert_not_null(meter);
+    cr_assert_eq(meter->count, 3);
+    cr_assert_eq(meter->readings[0].t_ns, 1);
+    cr_assert_eq(meter->readings[2].value, 520.0);
+    batch_readings_free(&readings);
+}
