@@ -8,15 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "batch/history.h"
 #include "batch/output_csv.h"
 #include "batch/readings.h"
 #include "batch/reconcile.h"
 #include "batch/run_report.h"
+#include "batch/writeback.h"
 #include "config/clock.h"
 #include "config/log.h"
 #include "config/tz.h"
+#include "stream/baseline.h"
 #include "stream/calendar.h"
 
 #define BATCH_RUN_ERROR_SIZE 1024
@@ -33,7 +37,7 @@ struct batch_run {
     struct batch_reconcile_result result;
     bool computed;
     struct batch_run_summary summary;
-    char source[4200], destination[4200];
+    char source[4200], destination[4200], baselines[4200];
     char error[BATCH_RUN_ERROR_SIZE];
 };
 
@@ -95,11 +99,18 @@ static int history_read(struct batch_run *run)
             return -1;
         }
     } else {
-        snprintf(run->error, sizeof run->error,
-                 "reading the history from InfluxDB is not available in this build; use "
-                 "--readings FILE.csv");
-        log_error(run->logger, run->error);
-        return -1;
+        const struct config_influxdb *influxdb = &run->config->influxdb;
+        snprintf(run->source, sizeof run->source, "influxdb:%s %s", influxdb->url,
+                 influxdb->bucket_raw);
+        /* The whole history: the reference interpolates from every reading, whatever start_year
+         * says (start_year only bounds the series). */
+        struct batch_history_counts counts;
+        if (batch_history_read(run->config, BATCH_HISTORY_ALL, run->logger, &run->readings, &counts,
+                               run->error, sizeof run->error) != 0) {
+            log_error(run->logger, "cannot read the history from InfluxDB",
+                      LOG_STRING("error", run->error));
+            return -1;
+        }
     }
     size_t total = 0;
     for (size_t i = 0; i < run->readings.meter_count; i++)
@@ -128,21 +139,104 @@ static int compute(struct batch_run *run)
     return 0;
 }
 
+/* The detector baselines of the physical meters, for the stream to re-seed from: their
+ * consumption days after the first, the days the vote flagged kept out of the learning. */
+static int baselines_write(struct batch_run *run, const char *path)
+{
+    struct batch_reconcile_result *result = &run->result;
+    struct stream_baseline *baselines = calloc(result->physical_count + 1, sizeof *baselines);
+    struct stream_baseline_entry *entries = calloc(result->physical_count + 1, sizeof *entries);
+    bool *flagged = NULL;
+    size_t count = 0;
+    int status = -1;
+    if (!baselines || !entries) {
+        snprintf(run->error, sizeof run->error, "out of memory computing the baselines");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < result->physical_count; i++) {
+        const struct batch_series *consumption = &result->consumption[i];
+        if (consumption->count < 2)
+            continue;
+        const struct batch_anomaly_result *anomaly = NULL;
+        for (size_t a = 0; a < result->anomaly_count && !anomaly; a++)
+            if (result->anomalies[a].series == consumption)
+                anomaly = &result->anomalies[a];
+        free(flagged);
+        flagged = calloc(consumption->count, sizeof *flagged);
+        if (!flagged) {
+            snprintf(run->error, sizeof run->error, "out of memory computing the baselines");
+            goto cleanup;
+        }
+        for (size_t d = 0; anomaly && anomaly->days && d < consumption->count; d++)
+            flagged[d] = anomaly->days[d].is_anomaly;
+        const struct config_pattern *pattern =
+            config_pattern_find(run->config, consumption->meter_id);
+        if (stream_baseline_compute(&baselines[count], consumption->t_ns + 1,
+                                    consumption->values + 1, flagged + 1, consumption->count - 1,
+                                    pattern ? pattern->monthly_percentages : NULL, &run->calendar,
+                                    run->error, sizeof run->error) != 0)
+            goto cleanup;
+        entries[count] = (struct stream_baseline_entry){.meter_id = consumption->meter_id,
+                                                        .baseline = &baselines[count]};
+        count++;
+    }
+    if (stream_baseline_write(path, entries, count, run->error, sizeof run->error) != 0)
+        goto cleanup;
+    snprintf(run->baselines, sizeof run->baselines, "%s", path);
+    run->summary.baselines_path = run->baselines;
+    log_info(run->logger, "detector baselines written for the stream", LOG_STRING("path", path),
+             LOG_INTEGER("meters", (int64_t)count));
+    status = 0;
+cleanup:
+    if (status != 0)
+        log_error(run->logger, "cannot write the detector baselines",
+                  LOG_STRING("error", run->error));
+    free(flagged);
+    free(baselines);
+    free(entries);
+    return status;
+}
+
 static int outputs_write(struct batch_run *run)
 {
     const char *directory = run->arguments->out_directory;
+    char path[4200];
     if (directory) {
         snprintf(run->destination, sizeof run->destination, "csv:%s", directory);
         if (batch_output_csv_write(&run->result, directory, run->error, sizeof run->error) != 0) {
             log_error(run->logger, "cannot write the CSV files", LOG_STRING("error", run->error));
             return -1;
         }
-        return 0;
+        /* Offline runs leave the relay's baselines alone: theirs go beside the CSV files. */
+        snprintf(path, sizeof path, "%s/baselines.json", directory);
+        return baselines_write(run, path);
     }
-    snprintf(run->error, sizeof run->error,
-             "writing to InfluxDB is not available in this build; use --out DIR");
-    log_error(run->logger, run->error);
-    return -1;
+    struct batch_writeback_target target;
+    batch_writeback_target_choose(run->config, run->arguments->direct, run->logger, &target);
+    snprintf(run->destination, sizeof run->destination, "%s:%s %s",
+             target.via_relay ? "relay" : "influxdb", target.server.url, target.database);
+    struct batch_writeback_counts counts;
+    int status = batch_writeback_write(&run->result, &target, run->logger, &counts, run->error,
+                                       sizeof run->error);
+    run->summary.points_written = counts.points;
+    run->summary.requests = counts.requests;
+    if (status != 0) {
+        log_error(run->logger, "cannot write the processed series", LOG_STRING("error", run->error),
+                  LOG_INTEGER("points_written", (int64_t)counts.points));
+        return -1;
+    }
+    /* The relay creates these at its first start; a batch that runs before it creates them. */
+    snprintf(path, sizeof path, "%s/stream", run->config->relay.spool.dir);
+    if ((mkdir(run->config->relay.spool.dir, 0750) != 0 && errno != EEXIST) ||
+        (mkdir(path, 0750) != 0 && errno != EEXIST)) {
+        snprintf(run->error, sizeof run->error, "%.900s: cannot create the directory: %s", path,
+                 strerror(errno));
+        log_error(run->logger, "cannot write the detector baselines",
+                  LOG_STRING("error", run->error));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/stream/baselines.json", run->config->relay.spool.dir);
+    return baselines_write(run, path);
 }
 
 static void report_finish(struct batch_run *run, bool succeeded)
@@ -158,13 +252,14 @@ static void report_finish(struct batch_run *run, bool succeeded)
         return;
     }
     cJSON *totals = cJSON_GetObjectItemCaseSensitive(report, "totals");
-    log_info(run->logger, succeeded ? "reconcile done" : "reconcile failed",
-             LOG_STRING("compat", run->summary.compat),
-             LOG_INTEGER("meters", (int64_t)(run->computed ? run->result.physical_count : 0)),
-             LOG_INTEGER("readings", (int64_t)run->summary.readings),
-             LOG_INTEGER("points_written", (int64_t)run->summary.points_written),
-             LOG_NUMBER("total_ms", run->summary.total_ms),
-             LOG_STRING("error", succeeded ? "" : run->error));
+    log_event(run->logger, succeeded ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+              succeeded ? "reconcile done" : "reconcile failed",
+              LOG_STRING("compat", run->summary.compat),
+              LOG_INTEGER("meters", (int64_t)(run->computed ? run->result.physical_count : 0)),
+              LOG_INTEGER("readings", (int64_t)run->summary.readings),
+              LOG_INTEGER("points_written", (int64_t)run->summary.points_written),
+              LOG_NUMBER("total_ms", run->summary.total_ms),
+              LOG_STRING("error", succeeded ? "" : run->error), LOG_END);
     (void)totals;
     const char *path = run->arguments->report_path;
     char error[BATCH_RUN_ERROR_SIZE];

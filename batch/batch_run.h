@@ -15,6 +15,7 @@ struct batch_run_arguments {
     const char *out_directory; /* NULL: write to InfluxDB */
     const char *report_path;   /* NULL: no report file (it is logged anyway) */
     int compat_override;       /* -1, or an enum config_compat */
+    bool direct;               /* write to influxdb.url even when a relay listens */
     bool today_given;
     int64_t today_day; /* days since epoch when today_given */
 };

@@ -50,6 +50,7 @@ int batch_command_reconcile(int argc, char **argv)
         OPTION_OUT,
         OPTION_COMPAT,
         OPTION_REPORT,
+        OPTION_DIRECT,
         OPTION_HELP
     };
     static const struct option options[] = {
@@ -58,6 +59,7 @@ int batch_command_reconcile(int argc, char **argv)
         {"out", required_argument, NULL, OPTION_OUT},
         {"compat", required_argument, NULL, OPTION_COMPAT},
         {"report", required_argument, NULL, OPTION_REPORT},
+        {"direct", no_argument, NULL, OPTION_DIRECT},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, OPTION_HELP},
         {NULL, 0, NULL, 0},
@@ -106,6 +108,9 @@ int batch_command_reconcile(int argc, char **argv)
             break;
         case OPTION_REPORT:
             arguments.report_path = optarg;
+            break;
+        case OPTION_DIRECT:
+            arguments.direct = true;
             break;
         case OPTION_HELP:
             reconcile_usage_print(stdout);

@@ -4,5 +4,6 @@
 #define NEBENKOSTEN_BATCH_COMMANDS_H
 
 int batch_command_reconcile(int argc, char **argv);
+int batch_command_wipe_processed(int argc, char **argv);
 
 #endif

@@ -88,6 +88,18 @@ int influx_client_query_flux(struct influx_client *client, const char *flux,
                              influx_record_callback record, void *argument, char *error,
                              size_t error_size);
 
+/* Runs an InfluxQL statement that changes data (DROP MEASUREMENT, DELETE, CREATE DATABASE) on
+ * database, as a POST, which InfluxDB 1.x requires for those. Returns 0, or -1 with error (an
+ * "error" in the answer included). Borrowed arguments. */
+int influx_client_execute_influxql(struct influx_client *client, const char *database,
+                                   const char *statement, char *error, size_t error_size);
+
+/* Deletes every point of bucket matching predicate (InfluxDB 2.x delete predicate syntax, e.g.
+ * _measurement="meter_consumption") over all time: POST /api/v2/delete?org=&bucket=. Returns 0,
+ * or -1 with error. Borrowed arguments. */
+int influx_client_delete_v2(struct influx_client *client, const char *bucket, const char *predicate,
+                            char *error, size_t error_size);
+
 /* Requests made so far (each retry counts). */
 uint64_t influx_client_requests(const struct influx_client *client);
 

@@ -1,6 +1,7 @@
 /* InfluxQL and Flux queries over the client's request runner, each answer fed to its stream
  * parser as it arrives; and the quoting both query languages need. */
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +72,11 @@ static int influx_query_what(struct buffer *what, const char *kind, const char *
     return 0;
 }
 
-int influx_client_query_influxql(struct influx_client *client, const char *database,
-                                 const char *query, influx_row_callback row, void *argument,
-                                 char *error, size_t error_size)
+/* A query as GET (POST when the URL would be too long), or always POST: InfluxDB 1.x refuses
+ * statements that change data (DROP, DELETE, CREATE) over GET. */
+static int influxql_run(struct influx_client *client, const char *database, const char *query,
+                        influx_row_callback row, void *argument, bool force_post, char *error,
+                        size_t error_size)
 {
     struct buffer url = BUFFER_INITIALIZER, what = BUFFER_INITIALIZER, body = BUFFER_INITIALIZER;
     struct influx_query_sink sink = {.chunks = influxql_chunks_create(row, argument)};
@@ -98,7 +101,7 @@ int influx_client_query_influxql(struct influx_client *client, const char *datab
         .sink = influx_query_sink_feed,
         .sink_argument = &sink,
     };
-    if (url.length + 1 + body.length < INFLUX_QUERY_MAX_GET_URL) {
+    if (!force_post && url.length + 1 + body.length < INFLUX_QUERY_MAX_GET_URL) {
         if (buffer_append(&url, "&", 1) != 0 || buffer_append(&url, body.data, body.length) != 0)
             goto out_of_memory;
     } else {
@@ -121,6 +124,72 @@ cleanup:
     buffer_release(&url);
     buffer_release(&what);
     buffer_release(&body);
+    return result;
+}
+
+int influx_client_query_influxql(struct influx_client *client, const char *database,
+                                 const char *query, influx_row_callback row, void *argument,
+                                 char *error, size_t error_size)
+{
+    return influxql_run(client, database, query, row, argument, false, error, error_size);
+}
+
+static int influxql_row_ignore(const char *measurement, const struct cJSON *tags,
+                               const struct cJSON *columns, const struct cJSON *values,
+                               void *argument)
+{
+    (void)measurement;
+    (void)tags;
+    (void)columns;
+    (void)values;
+    (void)argument;
+    return 0;
+}
+
+int influx_client_execute_influxql(struct influx_client *client, const char *database,
+                                   const char *statement, char *error, size_t error_size)
+{
+    return influxql_run(client, database, statement, influxql_row_ignore, NULL, true, error,
+                        error_size);
+}
+
+int influx_client_delete_v2(struct influx_client *client, const char *bucket, const char *predicate,
+                            char *error, size_t error_size)
+{
+    struct buffer url = BUFFER_INITIALIZER;
+    const char *url_text = client->target->url;
+    const char *org = client->target->org ? client->target->org : "";
+    cJSON *root = cJSON_CreateObject();
+    char *body = NULL;
+    int result = -1;
+    if (!root || !cJSON_AddStringToObject(root, "start", "1677-09-21T00:12:43.145224194Z") ||
+        !cJSON_AddStringToObject(root, "stop", "2262-04-11T23:47:16.854775806Z") ||
+        !cJSON_AddStringToObject(root, "predicate", predicate) ||
+        !(body = cJSON_PrintUnformatted(root)) ||
+        buffer_append(&url, url_text, strlen(url_text)) != 0 ||
+        buffer_append(&url, "/api/v2/delete?org=", 19) != 0 ||
+        influx_url_append_encoded(client, &url, org) != 0 ||
+        buffer_append(&url, "&bucket=", 8) != 0 ||
+        influx_url_append_encoded(client, &url, bucket) != 0 || buffer_append(&url, "", 1) != 0) {
+        snprintf(error, error_size, "out of memory preparing a delete for %s", url_text);
+        goto cleanup;
+    }
+    const char *json[] = {"Content-Type: application/json", NULL};
+    char what[600];
+    snprintf(what, sizeof what, "POST %.500s", url.data);
+    struct influx_request request = {
+        .what = what,
+        .url = url.data,
+        .post = true,
+        .body = body,
+        .body_length = strlen(body),
+        .headers = json,
+    };
+    result = influx_request_run(client, &request, error, error_size) == 0 ? 0 : -1;
+cleanup:
+    cJSON_Delete(root);
+    cJSON_free(body);
+    buffer_release(&url);
     return result;
 }
 
