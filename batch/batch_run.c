@@ -251,7 +251,6 @@ static void report_finish(struct batch_run *run, bool succeeded)
         log_error(run->logger, "out of memory building the run report");
         return;
     }
-    cJSON *totals = cJSON_GetObjectItemCaseSensitive(report, "totals");
     log_event(run->logger, succeeded ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
               succeeded ? "reconcile done" : "reconcile failed",
               LOG_STRING("compat", run->summary.compat),
@@ -260,7 +259,12 @@ static void report_finish(struct batch_run *run, bool succeeded)
               LOG_INTEGER("points_written", (int64_t)run->summary.points_written),
               LOG_NUMBER("total_ms", run->summary.total_ms),
               LOG_STRING("error", succeeded ? "" : run->error), LOG_END);
-    (void)totals;
+    if (run->arguments->report_to_stdout) {
+        char *text = cJSON_Print(report);
+        if (text)
+            printf("%s\n", text);
+        cJSON_free(text);
+    }
     const char *path = run->arguments->report_path;
     char error[BATCH_RUN_ERROR_SIZE];
     if (path && batch_run_report_write(report, path, error, sizeof error) != 0)
@@ -285,7 +289,7 @@ int batch_run_reconcile(const struct batch_run_arguments *arguments)
         goto report;
     run.summary.compute_ms = milliseconds_since(&step);
     clock_gettime(CLOCK_MONOTONIC, &step);
-    if (outputs_write(&run) != 0)
+    if (!arguments->dry_run && outputs_write(&run) != 0)
         goto report;
     run.summary.write_ms = milliseconds_since(&step);
     succeeded = true;

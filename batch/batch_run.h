@@ -16,6 +16,8 @@ struct batch_run_arguments {
     const char *report_path;   /* NULL: no report file (it is logged anyway) */
     int compat_override;       /* -1, or an enum config_compat */
     bool direct;               /* write to influxdb.url even when a relay listens */
+    bool dry_run;              /* compute only: write neither series nor baselines */
+    bool report_to_stdout;     /* print the JSON report on standard output */
     bool today_given;
     int64_t today_day; /* days since epoch when today_given */
 };

@@ -9,6 +9,8 @@
 static const struct command batch_commands[] = {
     {"reconcile", batch_command_reconcile,
      "recompute every meter's series from the full history and write them back"},
+    {"report", batch_command_report,
+     "compute everything, write nothing, print the JSON report (validation, quality)"},
     {"wipe-processed", batch_command_wipe_processed,
      "delete every processed series (asks for --yes); reconcile writes them again"},
     {"check-config", config_command_check,

@@ -40,6 +40,21 @@ for scenario_dir in "$shared"/fixtures/reference/*/; do
         check_fail "$name: a second run writes identical files" "$(diff -r "$out" "$out.again" | head -5)"
     fi
 done
+# meter-batch report: the same computation, nothing written, the report on standard output.
+main=$shared/fixtures/reference/main
+summary=$(cd "$work_dir" && "$BIN_DIR/meter-batch" report -c "$main/config/config.yaml" \
+    --readings "$main/input/readings.csv" --today 2024-12-31 2>/dev/null |
+    node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => { const r = JSON.parse(s);
+        console.log(r.status, r.compat, r.totals.physical_meters, r.totals.validation_failures,
+            r.meters.filter(m => m.validation && m.validation.passed).length); })')
+expect_equal "report: default mode, 22 meters, every series passes through its readings" \
+    "succeeded none 22 0 22" "$summary"
+expect_equal "report writes no baselines and no files" "" "$(ls "$work_dir" | grep -v -e '^edge_' -e '^main')"
+expect_status "reconcile: a bad --today is a usage error" 2 "$BIN_DIR/meter-batch" reconcile \
+    --today 2024-02-30
+expect_status "reconcile: an unreadable readings file fails the run" 1 "$BIN_DIR/meter-batch" \
+    reconcile -c "$main/config/config.yaml" --readings "$work_dir/missing.csv" --out "$work_dir/x"
+
 [ "$scenarios" -ge 13 ] && check_pass "$scenarios scenarios compared" ||
     check_fail "at least 13 scenarios compared" "found $scenarios under $shared/fixtures/reference"
 finish
