@@ -244,3 +244,32 @@ Test(daily_default, removal_and_the_analysis_period_bound_the_grid)
     cr_assert_eq(series.count, 0);
     batch_daily_series_free(&series);
 }
+
+/* analytics.timezone: the grid is the zone's midnights, so the day of the spring change lasts 23
+ * hours and its consumption is 23/24 of a full day's at a steady rate. */
+Test(daily_default, days_follow_the_time_zone)
+{
+    char error[256];
+    struct tz_zone *zone = tz_zone_load("Europe/Berlin", error, sizeof error);
+    cr_assert_not_null(zone, "%s", error);
+    struct stream_calendar calendar = stream_calendar_zone(zone);
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 3, 28, 0), at(2024, 4, 3, 0)};
+    double v[] = {0.0, 144.0}; /* 1 per hour */
+    fixture_init(&fixture, t, v, 2);
+    fixture.meter.installation_date = day_of(2024, 3, 29);
+    struct batch_daily_settings settings = {.compat = CONFIG_COMPAT_NONE,
+                                            .start_day = day_of(2024, 1, 1),
+                                            .end_day = day_of(2024, 4, 2),
+                                            .calendar = &calendar};
+    struct batch_daily_series series;
+    cr_assert_eq(
+        batch_daily_series_build(&fixture.meter, NULL, &fixture.readings, &settings, &series), 0);
+    cr_assert_eq(series.count, 5);
+    cr_assert_eq(series.t_ns[0], at(2024, 3, 28, 23), "CET midnight of March 29");
+    cr_assert_eq(series.t_ns[3], at(2024, 3, 31, 22), "CEST midnight of April 1");
+    assert_close(series.values[3] - series.values[2], 23.0, 1e-9);
+    assert_close(series.values[4] - series.values[3], 24.0, 1e-9);
+    batch_daily_series_free(&series);
+    tz_zone_free(zone);
+}
