@@ -1,6 +1,7 @@
-# Benchmarks print figures; `make bench` runs them on a release build. bench/<name>.c -> bench-<name>.
+# Benchmarks print figures; `make bench` runs them on a release build. bench/<name>.c -> bench-<name>
+# with '_' as '-'.
 bench_SOURCES := $(wildcard bench/*.c)
-BENCHMARKS := $(patsubst bench/%.c,$(BUILD)/bin/bench-%,$(bench_SOURCES))
+BENCHMARKS := $(foreach s,$(bench_SOURCES),$(BUILD)/bin/bench-$(subst _,-,$(basename $(notdir $(s)))))
 OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_SOURCES))
 $(BUILD)/bin/bench-%: $(BUILD)/bench/%.o $(relay_LIBRARY) $(config_LIBRARY)
 	@mkdir -p $(@D)
@@ -24,3 +25,16 @@ $(BUILD)/bin/bench-anomaly: $(BUILD)/bench/anomaly.o \
 		$(stream_LIBRARY) $(relay_LIBRARY) $(config_LIBRARY)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@
+
+# bench-batch-accuracy: meter-batch reconcile against known truth, default mode vs --compat reference;
+# its generator, checks and scoring in bench/batch_accuracy/. Built with `all` as well (and before
+# the integration tests): tests/integration/test_batch_accuracy.sh generates, verifies and scores a
+# scenario with it, and `make test` runs those tests on the sanitizer build, which builds `all` but
+# not `benchmarks`. It is not installed (not in BINARIES).
+bench_batch_accuracy_SOURCES := $(wildcard bench/batch_accuracy/*.c)
+OBJECTS += $(patsubst %.c,$(BUILD)/%.o,$(bench_batch_accuracy_SOURCES))
+$(BUILD)/bin/bench-batch-accuracy: $(BUILD)/bench/batch_accuracy.o \
+		$(patsubst %.c,$(BUILD)/%.o,$(bench_batch_accuracy_SOURCES)) $(config_LIBRARY)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) $^ $(PACKAGE_LIBS) $(ALLOCATOR_LIBS) -o $@
+all check-integration: $(BUILD)/bin/bench-batch-accuracy
