@@ -83,21 +83,56 @@ static int seasonal_rate(const struct batch_rows *rows, size_t from, size_t to,
     return result;
 }
 
-/* The register between two readings a and b: on the seasonal clock across a long gap, so both
- * readings stay exact and the consumption between them follows the pattern; linear otherwise. */
+/* The seasonal-clock length between readings k and k + 1, and their rate on that clock. */
+static double clock_span(const struct batch_rows *rows, size_t k, const double *percentages)
+{
+    return batch_seasonal_clock_days(percentages, rows->t_ns[k], rows->t_ns[k + 1]);
+}
+
+/* The register's rate at reading k on the seasonal clock, as PCHIP (Fritsch and Butland's
+ * monotone cubic) sets it: a weighted harmonic mean of the rates of the intervals on both sides, 0
+ * where they differ in sign or one is 0, so the curve never dips between readings. At the first
+ * and last reading the one interval's rate. */
+static double reading_rate(const struct batch_rows *rows, size_t k, const double *percentages)
+{
+    size_t n = rows->count;
+    double h0 = k > 0 ? clock_span(rows, k - 1, percentages) : 0.0;
+    double h1 = k + 1 < n ? clock_span(rows, k, percentages) : 0.0;
+    double s0 = h0 > 0.0 ? (rows->values[k] - rows->values[k - 1]) / h0 : 0.0;
+    double s1 = h1 > 0.0 ? (rows->values[k + 1] - rows->values[k]) / h1 : 0.0;
+    if (!(h0 > 0.0))
+        return s1;
+    if (!(h1 > 0.0))
+        return s0;
+    if (s0 * s1 <= 0.0)
+        return 0.0;
+    double w1 = 2.0 * h1 + h0, w2 = h1 + 2.0 * h0;
+    return (w1 + w2) / (w1 / s0 + w2 / s1);
+}
+
+/* The register between two readings a and a + 1. Across a gap of a week or more it follows the
+ * seasonal clock (plain days without a pattern) on a monotone cubic through both readings whose
+ * rate at each end continues the rates around it, so a cold spell's consumption tapers into the
+ * gap instead of stopping at its edge; both readings stay exact. Shorter gaps are linear in time,
+ * as numpy.interp. */
 static double gap_value(const struct batch_rows *rows, size_t a, int64_t t,
                         const double *percentages, size_t *seasonal_gaps, size_t *last_seasonal_gap)
 {
     int64_t ta = rows->t_ns[a], tb = rows->t_ns[a + 1];
     double ya = rows->values[a], yb = rows->values[a + 1];
-    if (percentages && tb - ta >= BATCH_DAILY_SEASONAL_GAP_DAYS * BATCH_NS_PER_DAY) {
+    if (tb - ta >= BATCH_DAILY_SEASONAL_GAP_DAYS * BATCH_NS_PER_DAY) {
         double whole = batch_seasonal_clock_days(percentages, ta, tb);
         if (whole > 0.0) {
-            if (*last_seasonal_gap != a + 1) {
+            if (percentages && *last_seasonal_gap != a + 1) {
                 (*seasonal_gaps)++;
                 *last_seasonal_gap = a + 1;
             }
-            return ya + (yb - ya) * (batch_seasonal_clock_days(percentages, ta, t) / whole);
+            double u = batch_seasonal_clock_days(percentages, ta, t) / whole;
+            double da = reading_rate(rows, a, percentages) * whole;
+            double db = reading_rate(rows, a + 1, percentages) * whole;
+            double u2 = u * u, u3 = u2 * u;
+            return ya * (2 * u3 - 3 * u2 + 1) + da * (u3 - 2 * u2 + u) + yb * (-2 * u3 + 3 * u2) +
+                   db * (u3 - u2);
         }
     }
     double slope = (yb - ya) / ((double)tb - (double)ta);

@@ -11,8 +11,10 @@
  *
  * The default mode is the accurate one: every reading, cleaned of glitches and resets by the
  * stream's rules (batch/register_clean.h); interior gaps of >= 7 days filled on the meter's
- * seasonal clock so that both end readings stay exact; rates fitted on the seasonal clock from the
- * last year of real readings; no synthetic zero (a single reading or a zero rate extends the
+ * seasonal clock (plain days without a pattern) by a monotone cubic (PCHIP) whose rate at each
+ * reading continues the rates around it, so that both end readings stay exact and consumption
+ * tapers across the gap instead of jumping at its edges; rates fitted on the seasonal clock from
+ * the last year of real readings; no synthetic zero (a single reading or a zero rate extends the
  * first reading backwards unchanged); a meter without installation_date starts at the first
  * midnight at or after its first reading; days in analytics.timezone. */
 #ifndef NEBENKOSTEN_BATCH_DAILY_SERIES_H
@@ -28,7 +30,8 @@
 #include "config/config.h"
 #include "stream/calendar.h"
 
-/* Interior gaps at least this long are filled on the seasonal clock (default mode). */
+/* Interior gaps at least this long are filled on the seasonal clock by the cubic (default mode);
+ * shorter ones are linear in time. */
 #define BATCH_DAILY_SEASONAL_GAP_DAYS 7
 /* The default mode fits extrapolation rates to the readings of this many days before the last. */
 #define BATCH_DAILY_RATE_WINDOW_DAYS 365

@@ -273,3 +273,26 @@ Test(daily_default, days_follow_the_time_zone)
     batch_daily_series_free(&series);
     tz_zone_free(zone);
 }
+
+/* A long gap after a fast week: the rate at the gap's start continues the week's (a monotone
+ * cubic), so the first day of the gap books more than the gap's average and the last less, and
+ * both readings stay exact; no day is negative. */
+Test(daily_default, a_long_gap_continues_the_rate_around_it)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 5, 1, 0), at(2024, 5, 8, 0), at(2024, 6, 7, 0), at(2024, 6, 14, 0)};
+    double v[] = {0.0, 70.0, 130.0, 137.0}; /* 10 a day, then 2 a day over 30 days, then 1 */
+    fixture_init(&fixture, t, v, 4);
+    fixture.meter.installation_date = day_of(2024, 5, 1);
+    struct batch_daily_series series =
+        build(&fixture, NULL, CONFIG_COMPAT_NONE, day_of(2024, 1, 1), day_of(2024, 6, 14));
+    double first = value_on(&series, day_of(2024, 5, 9)) - value_on(&series, day_of(2024, 5, 8));
+    double last = value_on(&series, day_of(2024, 6, 7)) - value_on(&series, day_of(2024, 6, 6));
+    cr_assert_gt(first, 2.0, "%g", first);
+    cr_assert_lt(last, 2.0, "%g", last);
+    cr_assert_eq(value_on(&series, day_of(2024, 5, 8)), 70.0);
+    cr_assert_eq(value_on(&series, day_of(2024, 6, 7)), 130.0);
+    for (size_t i = 1; i < series.count; i++)
+        cr_assert_geq(series.values[i], series.values[i - 1], "day %zu", i);
+    batch_daily_series_free(&series);
+}
