@@ -241,6 +241,7 @@ static int outputs_write(struct batch_run *run)
 
 static void report_finish(struct batch_run *run, bool succeeded)
 {
+    run->summary.command = run->arguments->dry_run ? "report" : "reconcile";
     run->summary.status = succeeded ? "succeeded" : "failed";
     run->summary.error = succeeded ? NULL : run->error;
     run->summary.source = run->source[0] ? run->source : NULL;

@@ -168,7 +168,7 @@ struct cJSON *batch_run_report_build(const struct batch_run_summary *summary,
     if (!report)
         return NULL;
     char date[16];
-    cJSON_AddStringToObject(report, "command", "reconcile");
+    cJSON_AddStringToObject(report, "command", summary->command ? summary->command : "reconcile");
     cJSON_AddStringToObject(report, "status", summary->status);
     if (summary->error)
         cJSON_AddStringToObject(report, "error", summary->error);

@@ -14,9 +14,10 @@ struct cJSON;
 
 /* Everything the report says besides the per-meter results. Strings borrowed. */
 struct batch_run_summary {
-    const char *status; /* "succeeded" or "failed" */
-    const char *error;  /* NULL when succeeded */
-    const char *compat; /* "reference" or "none" */
+    const char *command; /* "reconcile", or "report" for a run that wrote nothing */
+    const char *status;  /* "succeeded" or "failed" */
+    const char *error;   /* NULL when succeeded */
+    const char *compat;  /* "reference" or "none" */
     int64_t today_day;
     const char *source;      /* "csv:PATH" or "influxdb:URL bucket" */
     const char *destination; /* "csv:DIR" or "influxdb:URL bucket" */
