@@ -26,8 +26,10 @@ relay_stream_wait 3 || check_fail "the stream read the readings"
 detector() { curl -s "$relay_url/api/v1/meters/strom" | json_eval "d.detector.$1"; }
 expect_equal "before: the online baseline has learned 1 day" 1 "$(detector count)"
 
-# Written like meter-batch writes it: a temporary file renamed into place.
+# Written like meter-batch writes it: a temporary file renamed into place (the directory is made by
+# the relay's first checkpoint or by meter-batch, whichever comes first).
 baselines_write() {
+    mkdir -p "$dir/spool/stream"
     printf '%s' "$1" >"$dir/spool/stream/baselines.tmp"
     mv "$dir/spool/stream/baselines.tmp" "$dir/spool/stream/baselines.json"
 }
