@@ -6,5 +6,6 @@
 int batch_command_reconcile(int argc, char **argv);
 int batch_command_wipe_processed(int argc, char **argv);
 int batch_command_report(int argc, char **argv);
+int batch_command_tibber(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static const struct command batch_commands[] = {
      "recompute every meter's series from the full history and write them back"},
     {"report", batch_command_report,
      "compute everything, write nothing, print the JSON report (validation, quality)"},
+    {"tibber", batch_command_tibber,
+     "fetch Tibber's hourly consumption, cost and prices into the raw bucket"},
     {"wipe-processed", batch_command_wipe_processed,
      "delete every processed series (asks for --yes); reconcile writes them again"},
     {"check-config", config_command_check,
