@@ -62,6 +62,17 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The version and commit are compiled into a few objects (--version, /health, User-Agent). This
+# stamp is rewritten only when either changes, so those objects are rebuilt then and only then
+# (git's GIT-VERSION-FILE trick): a binary never shows the commit of an earlier build.
+BUILD_INFO := $(BUILD)/build-info
+BUILD_INFO_USERS := config/command relay/http_status relay/http_client relay/influx_client
+$(BUILD_INFO): FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION) $(GIT_COMMIT)' | cmp -s - $@ || echo '$(VERSION) $(GIT_COMMIT)' >$@
+$(BUILD_INFO_USERS:%=$(BUILD)/%.o): $(BUILD_INFO)
+FORCE:
+
 # $(call module_library,NAME,SOURCES): a static library of one module.
 define module_library
 $(1)_OBJECTS := $$(patsubst %.c,$$(BUILD)/%.o,$(2))
@@ -80,13 +91,16 @@ include $(MODULES:%=%/module.mk)
 -include $(OBJECTS:.o=.d)
 
 .PHONY: all test check check-unit check-fuzz-corpus check-integration check-clients check-crash check-valgrind unit-tests fuzz-targets \
-	benchmarks fuzz fuzz-run bench run stop deps format format-check install clean
+	benchmarks fuzz fuzz-run bench run stop deps format format-check install install-files \
+	install-relay test-install test-docker-image clean FORCE
 all: $(BINARIES)
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # `make test` is what CI runs: formatting, the sanitizer build and every suite, the fuzz targets
-# over their committed corpora, then the release build with the unit tests under valgrind.
+# over their committed corpora, then the release build with the unit tests under valgrind, and
+# last make test-install (a fresh Debian 12 root from checkout to a running relay: about 40 s with
+# var/test-install cached, a few minutes the first time).
 # Builds run in parallel, suites one after another.
 test: format-check
 	$(MAKE) -j$(JOBS) SANITIZE=1 all unit-tests
@@ -95,6 +109,7 @@ test: format-check
 	$(MAKE) FUZZ=1 check-fuzz-corpus
 	$(MAKE) -j$(JOBS) all unit-tests benchmarks
 	$(MAKE) check-valgrind
+	$(MAKE) test-install
 
 unit-tests: $(UNIT_TESTS)
 fuzz-targets: $(FUZZ_TARGETS)
@@ -161,15 +176,37 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(SOURCES_TO_FORMAT)
 
+# make install: the programs into PREFIX/bin, the configuration of an installed system into
+# SYSCONFDIR/nebenkosten (kept when present; secrets/ mode 700), state under
+# LOCALSTATEDIR/lib/nebenkosten, systemd units into UNITDIR, logrotate (deploy/install.sh says
+# more). install-files does the same without building (INSTALL_BIN_DIR: where the programs are).
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_BIN_DIR ?= $(abspath $(BUILD)/bin)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)/etc/nebenkosten
-	install -m 644 config/config.yaml config/meters.yaml config/seasonal_patterns.yaml \
-	    $(DESTDIR)/etc/nebenkosten/
-	install -d -m 700 $(DESTDIR)/etc/nebenkosten/secrets
-	install -m 600 secrets/*.env.example $(DESTDIR)/etc/nebenkosten/secrets/
-	install -d $(DESTDIR)/var/lib/nebenkosten
+	$(MAKE) --no-print-directory install-files
+
+install-files:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SYSCONFDIR='$(SYSCONFDIR)' \
+	    LOCALSTATEDIR='$(LOCALSTATEDIR)' UNITDIR='$(UNITDIR)' BIN_DIR='$(INSTALL_BIN_DIR)' \
+	    deploy/install.sh
+
+# A Debian 12 machine or Proxmox LXC from a clone to a running relay: packages, release build,
+# the nebenkosten user, make install, systemd enable and start (deploy/proxmox/README.md).
+# Idempotent. WITH_INFLUXDB=1 also installs Debian's InfluxDB 1.x and creates the databases.
+install-relay:
+	deploy/proxmox/install-relay.sh
+
+# A fresh Debian 12 root (debootstrap, cached under var/test-install) goes from a clean copy of
+# this checkout to a relay answering /health with `make install-relay` alone.
+test-install:
+	tests/deploy/test_install.sh
+
+# deploy/docker/Dockerfile built with podman on the cached Debian 12 root (no registry, no Docker
+# engine here) and its entrypoint run from the image's file system. Not part of make test.
+test-docker-image:
+	tests/deploy/test_docker_image.sh
 
 clean:
 	rm -rf $(BUILD_ROOT)

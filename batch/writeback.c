@@ -92,16 +92,14 @@ void batch_writeback_target_choose(const struct config *config, bool direct, str
         if (relay_answers(out->url, &server)) {
             out->server = server;
             out->via_relay = true;
-            log_info(logger, "writing the processed series through the relay",
-                     LOG_STRING("url", out->url), LOG_STRING("database", out->database));
+            log_info(logger, "writing through the relay", LOG_STRING("url", out->url));
             return;
         }
         log_info(logger, "no relay answers at relay.listen: writing to InfluxDB directly",
                  LOG_STRING("relay", out->url), LOG_STRING("url", config->influxdb.url));
     }
     out->url[0] = '\0';
-    log_info(logger, "writing the processed series to InfluxDB", LOG_STRING("url", out->server.url),
-             LOG_STRING("database", out->database));
+    log_info(logger, "writing to InfluxDB", LOG_STRING("url", out->server.url));
 }
 
 struct writeback {

@@ -11,6 +11,9 @@ packages=(
     libcriterion-dev clang libclang-rt-14-dev clang-format valgrind curl tzdata
     # real servers and load tools the tests drive
     influxdb victoria-metrics wrk hyperfine
+    # deployment tests: TOML/YAML parsers for the example files, compose validation, systemd's
+    # unit checks, and make test-install's Debian root booted with systemd-nspawn
+    python3 python3-yaml docker-compose systemd debootstrap systemd-container
 )
 
 # node and npm may come from elsewhere than Debian (e.g. a nodejs build in /usr/local); a working

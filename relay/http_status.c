@@ -80,8 +80,15 @@ void http_health_handle(struct relay *relay, struct evhttp_request *request)
     for (size_t i = 0; checks && i < extension_count; i++)
         if (extensions[i].health_add)
             extensions[i].health_add(extensions[i].argument, checks);
+    /* version is the InfluxDB version clients expect; build is what actually runs. */
     cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
     cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
+    cJSON *build = cJSON_AddObjectToObject(object, "build");
+    if (build) {
+        cJSON_AddStringToObject(build, "program", "meter-relay");
+        cJSON_AddStringToObject(build, "version", NEBENKOSTEN_VERSION);
+        cJSON_AddStringToObject(build, "commit", NEBENKOSTEN_COMMIT);
+    }
     http_reply_json_object(request, pass ? 200 : 503, object);
 }
 

@@ -9,10 +9,14 @@
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "config/error.h"
 #include "relay/http_client.h"
@@ -54,6 +58,8 @@ struct relay {
     struct event *sync_timer; /* sync interval mode: keeps committing so the tail gets synced */
     struct event *terminate_signal;
     struct event *interrupt_signal;
+    struct event *reopen_signal; /* SIGUSR1: reopen the log file only */
+    char *notify_socket;         /* owned; systemd's NOTIFY_SOCKET, NULL when not under it */
     struct lineproto_parser *parser;
     struct buffer body;
     struct buffer lines;
@@ -241,6 +247,34 @@ static void relay_waiters_answer(struct relay *relay, uint64_t committed, bool d
         relay_waiter_answer(relay->first, durable);
 }
 
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path, or an abstract
+ * socket when it starts with '@'), for Type=notify units. Failures are logged, never fatal. */
+static void relay_notify(struct relay *relay, const char *state)
+{
+    if (!relay->notify_socket)
+        return;
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    size_t length = strlen(relay->notify_socket);
+    if (length < 2 || length >= sizeof address.sun_path ||
+        (relay->notify_socket[0] != '/' && relay->notify_socket[0] != '@')) {
+        log_warning(relay->logger, "NOTIFY_SOCKET is not a socket path; systemd is not told",
+                    LOG_STRING("notify_socket", relay->notify_socket));
+        return;
+    }
+    memcpy(address.sun_path, relay->notify_socket, length);
+    if (address.sun_path[0] == '@')
+        address.sun_path[0] = '\0';
+    socklen_t address_length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&address,
+                         address_length) < 0)
+        log_warning(relay->logger, "cannot notify systemd", LOG_STRING("state", state),
+                    LOG_STRING("error", strerror(errno)));
+    if (fd >= 0 && close(fd) < 0)
+        log_warning(relay->logger, "cannot close the systemd notify socket",
+                    LOG_STRING("error", strerror(errno)));
+}
+
 static void relay_shutdown_finish(struct relay *relay)
 {
     http_server_stop_accepting(relay->server);
@@ -385,6 +419,7 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
         return;
     relay->stopping = true;
     log_info(relay->logger, "shutting down", LOG_INTEGER("signal", signal_number));
+    relay_notify(relay, "STOPPING=1");
     http_server_stop_accepting(relay->server);
     if (relay->commit_armed) {
         event_del(relay->commit_event);
@@ -456,6 +491,7 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
         log_warning(relay->logger, "cannot reopen the log file; logging goes on to the old one");
     if (!relay->reload_enabled || relay->stopping)
         return;
+    relay_notify(relay, "RELOADING=1");
     struct config *fresh = NULL;
     struct config_diagnostics diagnostics = {0};
     if (config_load(relay->reload_path, &fresh, &diagnostics) != 0) {
@@ -463,6 +499,8 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
                   LOG_STRING("error", diagnostics.error_count ? diagnostics.errors[0] : "unknown"),
                   LOG_INTEGER("errors", (int64_t)diagnostics.error_count));
         config_diagnostics_free(&diagnostics);
+        relay_notify(relay,
+                     "READY=1\nSTATUS=configuration reload failed; running the previous one");
         return;
     }
     for (size_t i = 0; i < diagnostics.warning_count; i++)
@@ -479,6 +517,19 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
         if (relay->extensions[i].reloaded)
             relay->extensions[i].reloaded(relay->extensions[i].argument);
     log_info(relay->logger, "configuration reloaded");
+    relay_notify(relay, "READY=1\nSTATUS=accepting writes");
+}
+
+/* SIGUSR1: only reopen the log file (logrotate's postrotate), no configuration reload. */
+static void relay_reopen_event(evutil_socket_t signal_number, short what, void *argument)
+{
+    (void)signal_number;
+    (void)what;
+    struct relay *relay = argument;
+    if (log_reopen(relay->logger) != 0)
+        log_warning(relay->logger, "cannot reopen the log file; logging goes on to the old one");
+    else
+        log_info(relay->logger, "log file reopened");
 }
 
 int relay_reload_enable(struct relay *relay, const char *path)
@@ -510,10 +561,12 @@ static int relay_events_create(struct relay *relay, char *error, size_t error_si
     relay->terminate_signal = evsignal_new(relay->base, SIGTERM, relay_signal_event, relay);
     relay->interrupt_signal = evsignal_new(relay->base, SIGINT, relay_signal_event, relay);
     relay->hangup_signal = evsignal_new(relay->base, SIGHUP, relay_hangup_event, relay);
+    relay->reopen_signal = evsignal_new(relay->base, SIGUSR1, relay_reopen_event, relay);
     if (!relay->commit_event || !relay->terminate_signal || !relay->interrupt_signal ||
-        !relay->hangup_signal || event_add(relay->terminate_signal, NULL) != 0 ||
+        !relay->hangup_signal || !relay->reopen_signal ||
+        event_add(relay->terminate_signal, NULL) != 0 ||
         event_add(relay->interrupt_signal, NULL) != 0 ||
-        event_add(relay->hangup_signal, NULL) != 0) {
+        event_add(relay->hangup_signal, NULL) != 0 || event_add(relay->reopen_signal, NULL) != 0) {
         error_message_set(error, error_size, "cannot set up the event loop (libevent)");
         return -1;
     }
@@ -572,6 +625,17 @@ int relay_create(const struct config *config, struct logger *logger, const struc
         (ssize_t)sizeof relay->random_state)
         relay->random_state = (uint64_t)relay->started_ns;
     relay->random_state |= 1; /* xorshift never leaves 0 */
+    /* Taken out of the environment before any thread starts, so the batch jobs the scheduler
+     * spawns do not talk to systemd in the relay's name. */
+    const char *notify_socket = getenv("NOTIFY_SOCKET");
+    if (notify_socket && notify_socket[0]) {
+        if (!(relay->notify_socket = strdup(notify_socket))) {
+            error_message_set(error, error_size, "out of memory creating the relay");
+            free(relay);
+            return -1;
+        }
+    }
+    unsetenv("NOTIFY_SOCKET");
     /* A client that hangs up must not kill the relay: writes then fail with EPIPE instead. */
     signal(SIGPIPE, SIG_IGN);
     relay->parser = lineproto_parser_create();
@@ -642,6 +706,7 @@ static void relay_unopened_consumers_log(struct relay *relay)
 int relay_run(struct relay *relay)
 {
     relay_unopened_consumers_log(relay);
+    relay_notify(relay, "READY=1\nSTATUS=accepting writes");
     if (event_base_dispatch(relay->base) < 0) {
         log_error(relay->logger, "the event loop failed");
         return 1;
@@ -675,6 +740,8 @@ void relay_destroy(struct relay *relay)
         event_free(relay->interrupt_signal);
     if (relay->hangup_signal)
         event_free(relay->hangup_signal);
+    if (relay->reopen_signal)
+        event_free(relay->reopen_signal);
     spool_close(relay->spool);
     if (relay->base)
         event_base_free(relay->base);
@@ -685,5 +752,6 @@ void relay_destroy(struct relay *relay)
     cJSON_Delete(relay->databases);
     config_free(relay->owned_config);
     free(relay->reload_path);
+    free(relay->notify_socket);
     free(relay);
 }
