@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "batch/batch_run.h"
+#include "batch/command_options.h"
 #include "batch/commands.h"
 #include "batch/readings.h"
 
@@ -76,32 +77,18 @@ int batch_command_reconcile(int argc, char **argv)
         case OPTION_READINGS:
             arguments.readings_path = optarg;
             break;
-        case OPTION_TODAY: {
-            int64_t t_ns;
-            if (strlen(optarg) != 10 || batch_timestamp_parse(optarg, 10, &t_ns) != 0) {
-                fprintf(stderr,
-                        "meter-batch reconcile: --today: \"%s\" is not a date "
-                        "(YYYY-MM-DD)\n\n",
-                        optarg);
+        case OPTION_TODAY:
+            if (batch_option_date_parse("reconcile", optarg, &arguments.today_day) != 0) {
                 reconcile_usage_print(stderr);
                 return 2;
             }
-            arguments.today_day = t_ns / (86400LL * 1000000000LL);
             arguments.today_given = true;
             break;
-        }
         case OPTION_OUT:
             arguments.out_directory = optarg;
             break;
         case OPTION_COMPAT:
-            if (strcmp(optarg, "reference") == 0) {
-                arguments.compat_override = CONFIG_COMPAT_REFERENCE;
-            } else if (strcmp(optarg, "none") == 0) {
-                arguments.compat_override = CONFIG_COMPAT_NONE;
-            } else {
-                fprintf(stderr,
-                        "meter-batch reconcile: --compat: \"%s\" is not one of reference, none\n\n",
-                        optarg);
+            if (batch_option_compat_parse("reconcile", optarg, &arguments.compat_override) != 0) {
                 reconcile_usage_print(stderr);
                 return 2;
             }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "batch/batch_run.h"
+#include "batch/command_options.h"
 #include "batch/commands.h"
 #include "batch/readings.h"
 
@@ -54,29 +55,18 @@ int batch_command_report(int argc, char **argv)
         case OPTION_READINGS:
             arguments.readings_path = optarg;
             break;
-        case OPTION_TODAY: {
-            int64_t t_ns;
-            if (strlen(optarg) != 10 || batch_timestamp_parse(optarg, 10, &t_ns) != 0) {
-                fprintf(stderr,
-                        "meter-batch report: --today: \"%s\" is not a date (YYYY-MM-DD)\n\n",
-                        optarg);
+        case OPTION_TODAY:
+            if (batch_option_date_parse("report", optarg, &arguments.today_day) != 0) {
                 report_usage_print(stderr);
                 return 2;
             }
-            arguments.today_day = t_ns / (86400LL * 1000000000LL);
             arguments.today_given = true;
             break;
-        }
         case OPTION_COMPAT:
-            if (strcmp(optarg, "reference") != 0 && strcmp(optarg, "none") != 0) {
-                fprintf(stderr,
-                        "meter-batch report: --compat: \"%s\" is not one of reference, none\n\n",
-                        optarg);
+            if (batch_option_compat_parse("report", optarg, &arguments.compat_override) != 0) {
                 report_usage_print(stderr);
                 return 2;
             }
-            arguments.compat_override =
-                strcmp(optarg, "reference") == 0 ? CONFIG_COMPAT_REFERENCE : CONFIG_COMPAT_NONE;
             break;
         case OPTION_HELP:
             report_usage_print(stdout);

@@ -160,20 +160,6 @@ static int history_reading_add(struct history_read *read, const char *id, const 
     return 0;
 }
 
-/* The column of an InfluxQL series called name, or -1. */
-static int history_column_find(const cJSON *columns, const char *name)
-{
-    int index = 0;
-    const cJSON *column;
-    cJSON_ArrayForEach(column, columns)
-    {
-        if (cJSON_IsString(column) && strcmp(column->valuestring, name) == 0)
-            return index;
-        index++;
-    }
-    return -1;
-}
-
 static int history_row(const char *measurement, const cJSON *tags, const cJSON *columns,
                        const cJSON *values, void *argument)
 {
@@ -183,8 +169,8 @@ static int history_row(const char *measurement, const cJSON *tags, const cJSON *
         read->counts->without_id++;
         return 0;
     }
-    int time_index = history_column_find(columns, "time");
-    int value_index = history_column_find(columns, read->rule->field);
+    int time_index = influxql_column_index(columns, "time");
+    int value_index = influxql_column_index(columns, read->rule->field);
     const cJSON *time = cJSON_GetArrayItem(values, time_index);
     const cJSON *value = cJSON_GetArrayItem(values, value_index);
     if (time_index < 0 || value_index < 0 || !cJSON_IsString(time)) {

@@ -202,19 +202,6 @@ struct store_read {
     char error[256];
 };
 
-static int column_find(const cJSON *columns, const char *name)
-{
-    int index = 0;
-    const cJSON *column;
-    cJSON_ArrayForEach(column, columns)
-    {
-        if (cJSON_IsString(column) && strcmp(column->valuestring, name) == 0)
-            return index;
-        index++;
-    }
-    return -1;
-}
-
 static int time_parse(struct store_read *read, const char *text, int64_t *t_ns)
 {
     if (batch_timestamp_parse(text, strlen(text), t_ns) == 0)
@@ -257,8 +244,8 @@ static int newest_row(const char *measurement, const cJSON *tags, const cJSON *c
 {
     (void)tags;
     struct store_read *read = argument;
-    const cJSON *time = cJSON_GetArrayItem(values, column_find(columns, "time"));
-    const cJSON *value = cJSON_GetArrayItem(values, column_find(columns, "last"));
+    const cJSON *time = cJSON_GetArrayItem(values, influxql_column_index(columns, "time"));
+    const cJSON *value = cJSON_GetArrayItem(values, influxql_column_index(columns, "last"));
     if (!cJSON_IsString(time) || !value) {
         snprintf(read->error, sizeof read->error, "a row without \"time\" and \"last\"");
         return -1;
@@ -421,7 +408,7 @@ static int window_row(const char *measurement, const cJSON *tags, const cJSON *c
 {
     (void)tags;
     struct store_read *read = argument;
-    const cJSON *time = cJSON_GetArrayItem(values, column_find(columns, "time"));
+    const cJSON *time = cJSON_GetArrayItem(values, influxql_column_index(columns, "time"));
     int64_t t_ns;
     if (!cJSON_IsString(time)) {
         snprintf(read->error, sizeof read->error, "a row without \"time\"");

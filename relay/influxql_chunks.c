@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "relay/buffer.h"
 
@@ -272,4 +273,17 @@ size_t influxql_chunks_rows(const struct influxql_chunks *chunks)
 size_t influxql_chunks_documents(const struct influxql_chunks *chunks)
 {
     return chunks->documents;
+}
+
+int influxql_column_index(const cJSON *columns, const char *name)
+{
+    int index = 0;
+    const cJSON *column;
+    cJSON_ArrayForEach(column, columns)
+    {
+        if (cJSON_IsString(column) && strcmp(column->valuestring, name) == 0)
+            return index;
+        index++;
+    }
+    return -1;
 }

@@ -40,6 +40,9 @@ int influxql_chunks_finish(struct influxql_chunks *chunks, char *error, size_t e
 /* The non-zero value the row callback stopped the stream with, else 0. */
 int influxql_chunks_stop_value(const struct influxql_chunks *chunks);
 
+/* The index of the column called name in a row callback's columns (borrowed), or -1. */
+int influxql_column_index(const struct cJSON *columns, const char *name);
+
 /* Rows handed to the callback and documents parsed so far. */
 size_t influxql_chunks_rows(const struct influxql_chunks *chunks);
 size_t influxql_chunks_documents(const struct influxql_chunks *chunks);
