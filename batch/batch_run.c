@@ -167,8 +167,8 @@ static int baselines_write(struct batch_run *run, const char *path)
             snprintf(run->error, sizeof run->error, "out of memory computing the baselines");
             goto cleanup;
         }
-        for (size_t d = 0; anomaly && anomaly->days && d < consumption->count; d++)
-            flagged[d] = anomaly->days[d].is_anomaly;
+        for (size_t f = 0; anomaly && f < anomaly->flag_count; f++)
+            flagged[anomaly->flags[f].index] = true;
         const struct config_pattern *pattern =
             config_pattern_find(run->config, consumption->meter_id);
         if (stream_baseline_compute(&baselines[count], consumption->t_ns + 1,

@@ -135,12 +135,9 @@ static int anomalies_write(const struct batch_reconcile_result *result, const ch
         return -1;
     for (size_t a = 0; a < result->anomaly_count; a++) {
         const struct batch_anomaly_result *anomaly = &result->anomalies[a];
-        if (!anomaly->days)
-            continue;
-        for (size_t i = 0; i < anomaly->series->count; i++) {
-            const struct batch_anomaly_day *day = &anomaly->days[i];
-            if (!day->is_anomaly)
-                continue;
+        for (size_t f = 0; f < anomaly->flag_count; f++) {
+            size_t i = anomaly->flags[f].index;
+            const struct batch_anomaly_day *day = &anomaly->flags[f].day;
             char time[BATCH_TIMESTAMP_SIZE], value[32], z[32], lower[32], upper[32], rolling[32];
             batch_timestamp_format(anomaly->series->t_ns[i], time);
             batch_float_format(day->value, value);

@@ -170,7 +170,10 @@ static int anomalies_compute(struct batch_reconcile_result *out)
     out->anomalies = calloc(total + 1, sizeof *out->anomalies);
     if (!out->anomalies)
         return -1;
-    for (size_t i = 0; i < total; i++) {
+    struct batch_anomaly_day *days = NULL;
+    size_t capacity = 0;
+    int status = 0;
+    for (size_t i = 0; i < total && status == 0; i++) {
         const struct batch_series *series = i < out->consumption_count
                                                 ? &out->consumption[i]
                                                 : &out->virtuals[i - out->consumption_count];
@@ -178,18 +181,34 @@ static int anomalies_compute(struct batch_reconcile_result *out)
             continue;
         struct batch_anomaly_result *result = &out->anomalies[out->anomaly_count++];
         result->series = series;
-        result->days = calloc(series->count, sizeof *result->days);
-        if (!result->days)
-            return -1;
-        if (batch_anomaly_vote_compute(series->values, series->count, result->days,
-                                       &result->summary) != 0)
-            return -1;
-        if (result->summary.status != BATCH_ANOMALY_ANALYSED) {
-            free(result->days);
-            result->days = NULL;
+        if (series->count > capacity) {
+            free(days);
+            capacity = series->count;
+            days = calloc(capacity, sizeof *days);
+            if (!days) {
+                status = -1;
+                break;
+            }
         }
+        if (batch_anomaly_vote_compute(series->values, series->count, days, &result->summary) !=
+            0) {
+            status = -1;
+            break;
+        }
+        if (result->summary.status != BATCH_ANOMALY_ANALYSED || result->summary.anomaly_count == 0)
+            continue;
+        result->flags = calloc(result->summary.anomaly_count, sizeof *result->flags);
+        if (!result->flags) {
+            status = -1;
+            break;
+        }
+        for (size_t d = 0; d < series->count; d++)
+            if (days[d].is_anomaly && result->flag_count < result->summary.anomaly_count)
+                result->flags[result->flag_count++] =
+                    (struct batch_anomaly_flag){.index = d, .day = days[d]};
     }
-    return 0;
+    free(days);
+    return status;
 }
 
 int batch_reconcile_compute(const struct config *config, const struct batch_readings *readings,
@@ -226,7 +245,7 @@ void batch_reconcile_result_free(struct batch_reconcile_result *result)
     for (size_t i = 0; i < result->virtual_count; i++)
         batch_series_free(&result->virtuals[i]);
     for (size_t i = 0; i < result->anomaly_count; i++)
-        free(result->anomalies[i].days);
+        free(result->anomalies[i].flags);
     free(result->physical);
     free(result->masters);
     free(result->consumption);

@@ -31,9 +31,18 @@ struct batch_master_result {
     struct batch_series daily, monthly;
 };
 
+/* A flagged day: its index in the series and the vote's verdict. */
+struct batch_anomaly_flag {
+    size_t index;
+    struct batch_anomaly_day day;
+};
+
 struct batch_anomaly_result {
     const struct batch_series *series; /* the consumption judged; borrowed from the result */
-    struct batch_anomaly_day *days;    /* one per day when analysed, else NULL; owned */
+    /* The flagged days only, in day order (the vote's verdicts of every day would take 64 bytes a
+     * meter-day, most of a large run's memory); owned. */
+    struct batch_anomaly_flag *flags;
+    size_t flag_count;
     struct batch_anomaly_summary summary;
 };
 

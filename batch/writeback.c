@@ -139,12 +139,9 @@ static int series_write(struct writeback *writeback, const struct batch_series *
 
 static int anomalies_write(struct writeback *writeback, const struct batch_anomaly_result *result)
 {
-    if (!result->days)
-        return 0;
-    for (size_t i = 0; i < result->series->count; i++) {
-        const struct batch_anomaly_day *day = &result->days[i];
-        if (!day->is_anomaly)
-            continue;
+    for (size_t f = 0; f < result->flag_count; f++) {
+        size_t i = result->flags[f].index;
+        const struct batch_anomaly_day *day = &result->flags[f].day;
         struct stream_emission emission = {
             .kind = STREAM_EMISSION_ANOMALY,
             .timestamp_ns = result->series->t_ns[i],
