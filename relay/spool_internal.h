@@ -47,14 +47,20 @@ void spool_record_header_build(uint8_t *header, uint64_t sequence, uint32_t salt
                                const void *meta, size_t meta_length, const void *payload,
                                size_t payload_length);
 
+/* True when the length bytes at bytes (borrowed) are all zero. */
+static inline bool spool_bytes_are_zero(const uint8_t *bytes, size_t length)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < length; i++)
+        any |= bytes[i];
+    return any == 0;
+}
+
 /* True when the SPOOL_RECORD_HEADER_SIZE bytes at header (borrowed) are all zero: the end of the
  * data in a preallocated segment. A torn write that lost only some header bytes is not an end. */
 static inline bool spool_record_is_end(const uint8_t *header)
 {
-    uint8_t any = 0;
-    for (size_t i = 0; i < SPOOL_RECORD_HEADER_SIZE; i++)
-        any |= header[i];
-    return any == 0;
+    return spool_bytes_are_zero(header, SPOOL_RECORD_HEADER_SIZE);
 }
 
 /* A record checked in place: slices point into the bytes given to spool_record_decode. */

@@ -217,6 +217,7 @@ int64_t spool_reader_peek(struct spool_reader *reader, struct spool_record_view 
 {
     if (reader->offset >= reader->end)
         return 0;
+    uint64_t left = reader->end - reader->offset;
     for (int attempt = 0; attempt < 3; attempt++) {
         const uint8_t *bytes = NULL;
         size_t available = 0;
@@ -226,6 +227,11 @@ int64_t spool_reader_peek(struct spool_reader *reader, struct spool_record_view 
             bytes = (const uint8_t *)reader->window.data + skip;
             available = reader->window.length - skip;
         }
+        /* A segment rolls over when the next record does not fit, so its preallocated zero tail
+         * can be shorter than a record header (8 or 16 bytes): that is its end, not a torn
+         * record, or a full segment would be quarantined at the next start. */
+        if (bytes && left < SPOOL_RECORD_HEADER_SIZE && available >= left)
+            return spool_bytes_are_zero(bytes, (size_t)left) ? 0 : -EBADMSG;
         size_t needed = SPOOL_RECORD_HEADER_SIZE;
         if (bytes && available >= SPOOL_RECORD_HEADER_SIZE && spool_record_is_end(bytes))
             return 0;
@@ -234,7 +240,7 @@ int64_t spool_reader_peek(struct spool_reader *reader, struct spool_record_view 
             if (padded != 0)
                 return padded < 0 ? -EBADMSG : padded;
         }
-        if (needed > reader->end - reader->offset)
+        if (needed > left && left >= SPOOL_RECORD_HEADER_SIZE)
             return -EBADMSG; /* the record would run past the end: torn */
         int result = reader_fill(reader, needed);
         if (result != 0)

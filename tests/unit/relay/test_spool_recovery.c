@@ -338,3 +338,53 @@ Test(spool_recovery, sequence_continues_after_a_cursor_ahead_of_the_data)
     cr_assert_eq(report.truncated_bytes, 0, "the gap is between segments, not inside one");
     spool_close(spool);
 }
+
+/* A segment rolls over when the next record does not fit, which can leave 8 or 16 zero bytes at
+ * its end, less than a record header: that is a clean end, so the full segment is kept (an
+ * earlier scan took it for a torn record and quarantined every record in it). */
+Test(spool_recovery, full_segment_with_a_tail_shorter_than_a_record_header)
+{
+    for (uint64_t tail = 8; tail < SPOOL_RECORD_HEADER_SIZE; tail += 8) {
+        char *dir = temp_dir_make();
+        struct spool_options options = test_options(dir, NULL);
+        struct spool *spool = test_spool_open(&options, NULL);
+        uint64_t n = 1;
+        while (options.segment_bytes - spool->segments[0].bytes > 200)
+            test_append(spool, n++);
+        struct spool_routing routing = test_routing();
+        struct buffer meta = BUFFER_INITIALIZER;
+        cr_assert_eq(spool_meta_encode(&routing, &meta), 0);
+        uint64_t left = options.segment_bytes - spool->segments[0].bytes;
+        char filler[256];
+        size_t length = 1;
+        while (spool_record_padded(SPOOL_RECORD_HEADER_SIZE + meta.length + length) != left - tail)
+            length++;
+        buffer_release(&meta);
+        memset(filler, 'x', sizeof filler);
+        uint64_t sequence;
+        cr_assert_eq(spool_append(spool, &routing, filler, length, &sequence), 0);
+        cr_assert_eq(options.segment_bytes - spool->segments[0].bytes, tail);
+        uint64_t records = n;
+        test_append(spool, n + 1); /* does not fit: the second segment */
+        cr_assert_eq(spool->segment_count, 2);
+        test_commit(spool, records + 1);
+        spool_close(spool);
+
+        struct spool_recovery_report report;
+        spool = test_spool_open(&options, &report);
+        cr_assert_eq(report.quarantined_segments, 0, "tail %" PRIu64, tail);
+        cr_assert_eq(report.truncated_bytes, 0);
+        cr_assert_eq(report.records, records + 1);
+        struct spool_cursor *cursor;
+        cr_assert_eq(spool_cursor_open(spool, "reader", &cursor), 0);
+        struct spool_record record;
+        uint64_t count = 0;
+        int result;
+        while ((result = spool_cursor_next(cursor, &record)) == 1)
+            cr_assert_eq(record.sequence, ++count);
+        cr_assert_eq(result, 0);
+        cr_assert_eq(count, records + 1);
+        spool_close(spool);
+        temp_dir_remove(dir);
+    }
+}
