@@ -22,7 +22,7 @@ FUZZ_SECONDS ?= 60
 PACKAGES := libevent libcurl libcjson yaml-0.1 zlib
 # pkg-config may not know the packages yet when `make deps` runs on a fresh machine.
 PACKAGE_CFLAGS := $(shell pkg-config --cflags $(PACKAGES) 2>/dev/null)
-PACKAGE_LIBS := $(shell pkg-config --libs $(PACKAGES) 2>/dev/null) -lm -pthread
+PACKAGE_LIBS := $(shell pkg-config --libs $(PACKAGES) 2>/dev/null) -lhttp_parser -lm -pthread
 CRITERION_LIBS := $(shell pkg-config --libs criterion 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla -Werror

@@ -22,20 +22,19 @@
 #define NS_PER_SECOND 1000000000LL
 
 /* Token, Basic or u/p as for /write (v1), or Bearer as for /api/v2/write. */
-static bool http_jobs_authorized(struct relay *relay, struct evhttp_request *request)
+static bool http_jobs_authorized(struct relay *relay, struct http_request *request)
 {
     const struct config_relay *config = &relay_config(relay)->relay;
     if (config->auth == CONFIG_AUTH_NONE)
         return true;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    const char *query = http_request_query(request);
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
     if (query)
         (void)evhttp_parse_query_str(query, &parameters); /* unparsable: no u/p, refused below */
     struct http_auth_request credentials = {
         .authorization =
-            evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization"),
+            evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = evhttp_find_header(&parameters, "u"),
         .password = evhttp_find_header(&parameters, "p"),
     };
@@ -45,10 +44,10 @@ static bool http_jobs_authorized(struct relay *relay, struct evhttp_request *req
     return allowed;
 }
 
-static void http_jobs_error(struct evhttp_request *request, int code, const char *code_name,
+static void http_jobs_error(struct http_request *request, int code, const char *code_name,
                             const char *format, ...) __attribute__((format(printf, 4, 5)));
 
-static void http_jobs_error(struct evhttp_request *request, int code, const char *code_name,
+static void http_jobs_error(struct http_request *request, int code, const char *code_name,
                             const char *format, ...)
 {
     char message[HTTP_JOBS_MESSAGE_SIZE];
@@ -59,10 +58,10 @@ static void http_jobs_error(struct evhttp_request *request, int code, const char
     http_reply_error(request, HTTP_DIALECT_V1, code, code_name, message);
 }
 
-static void http_jobs_method_not_allowed(struct evhttp_request *request, const char *allowed,
+static void http_jobs_method_not_allowed(struct http_request *request, const char *allowed,
                                          const char *message)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", allowed);
+    evhttp_add_header(http_request_output_headers(request), "Allow", allowed);
     http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed", message);
 }
 
@@ -114,7 +113,7 @@ static cJSON *http_jobs_schedule_json(const struct scheduler *scheduler,
     return object;
 }
 
-static void http_jobs_list(struct scheduler *scheduler, struct evhttp_request *request)
+static void http_jobs_list(struct scheduler *scheduler, struct http_request *request)
 {
     int64_t now = clock_realtime_ns(scheduler->clock);
     cJSON *object = cJSON_CreateObject();
@@ -140,7 +139,7 @@ static void http_jobs_list(struct scheduler *scheduler, struct evhttp_request *r
     http_reply_json_object(request, 200, object);
 }
 
-static void http_jobs_show(struct scheduler *scheduler, struct evhttp_request *request,
+static void http_jobs_show(struct scheduler *scheduler, struct http_request *request,
                            const struct job_run *run)
 {
     cJSON *object = http_jobs_run_json(scheduler, run, clock_realtime_ns(scheduler->clock));
@@ -162,7 +161,7 @@ static void http_jobs_show(struct scheduler *scheduler, struct evhttp_request *r
     http_reply_json_object(request, 200, object);
 }
 
-static void http_jobs_start(struct scheduler *scheduler, struct evhttp_request *request,
+static void http_jobs_start(struct scheduler *scheduler, struct http_request *request,
                             enum job_kind kind)
 {
     struct scheduler_job *job = &scheduler->jobs[kind];
@@ -195,21 +194,21 @@ static void http_jobs_start(struct scheduler *scheduler, struct evhttp_request *
     const char *base = relay_config(scheduler->relay)->relay.base_path;
     char location[HTTP_JOBS_MESSAGE_SIZE];
     snprintf(location, sizeof location, "%s" HTTP_JOBS_PREFIX "/%s", base ? base : "", run->id);
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Location", location);
+    evhttp_add_header(http_request_output_headers(request), "Location", location);
     http_reply_json_object(request, 202, jobs_run_json(run, clock_realtime_ns(scheduler->clock)));
 }
 
-void http_jobs_handle(void *argument, struct evhttp_request *request, const char *path)
+void http_jobs_handle(void *argument, struct http_request *request, const char *path)
 {
     struct scheduler *scheduler = argument;
     if (!http_jobs_authorized(scheduler->relay, request)) {
-        evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate",
+        evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
                           "Basic realm=\"InfluxDB\"");
         http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");
         return;
     }
-    enum evhttp_cmd_type method = evhttp_request_get_command(request);
-    bool reading = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
+    enum http_request_method method = http_request_method(request);
+    bool reading = method == HTTP_REQUEST_GET || method == HTTP_REQUEST_HEAD;
     const char *rest = path + strlen(HTTP_JOBS_PREFIX);
     if (rest[0] == '\0' || strcmp(rest, "/") == 0) {
         if (reading)
@@ -224,7 +223,7 @@ void http_jobs_handle(void *argument, struct evhttp_request *request, const char
     size_t length = strlen(name);
     enum job_kind kind;
     if (job_kind_parse(name, length, &kind) == 0) {
-        if (method == EVHTTP_REQ_POST)
+        if (method == HTTP_REQUEST_POST)
             http_jobs_start(scheduler, request, kind);
         else
             http_jobs_method_not_allowed(request, "POST",

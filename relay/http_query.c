@@ -345,7 +345,7 @@ static int http_query_statement_run(struct relay *relay,
 
 static void http_query_statements_run(struct relay *relay,
                                       const struct http_query_statement *statements, size_t count,
-                                      struct evhttp_request *request)
+                                      struct http_request *request)
 {
     cJSON *object = cJSON_CreateObject();
     cJSON *results = object ? cJSON_AddArrayToObject(object, "results") : NULL;
@@ -364,20 +364,20 @@ static void http_query_statements_run(struct relay *relay,
     cJSON_free(text);
 }
 
-static bool http_query_form_posted(struct evhttp_request *request)
+static bool http_query_form_posted(struct http_request *request)
 {
     static const char form[] = "application/x-www-form-urlencoded";
     const char *type =
-        evhttp_find_header(evhttp_request_get_input_headers(request), "Content-Type");
+        evhttp_find_header(http_request_input_headers(request), "Content-Type");
     return type && strncasecmp(type, form, sizeof form - 1) == 0 &&
            (type[sizeof form - 1] == '\0' || type[sizeof form - 1] == ';' ||
             type[sizeof form - 1] == ' ');
 }
 
 /* Parses the form body of a POST into form (caller-initialised). Returns 0 or -1. */
-static int http_query_form_parse(struct evhttp_request *request, struct evkeyvalq *form)
+static int http_query_form_parse(struct http_request *request, struct evkeyvalq *form)
 {
-    struct evbuffer *input = evhttp_request_get_input_buffer(request);
+    struct evbuffer *input = http_request_body(request);
     size_t length = evbuffer_get_length(input);
     char *body = malloc(length + 1);
     if (!body)
@@ -400,7 +400,7 @@ static const char *http_query_parameter(struct evkeyvalq *form, struct evkeyvalq
     return value ? value : evhttp_find_header(parameters, key);
 }
 
-void http_query_handle(struct relay *relay, struct evhttp_request *request, const char *query)
+void http_query_handle(struct relay *relay, struct http_request *request, const char *query)
 {
     struct evkeyvalq parameters;
     struct evkeyvalq form;
@@ -410,7 +410,7 @@ void http_query_handle(struct relay *relay, struct evhttp_request *request, cons
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the query string");
         goto cleanup;
     }
-    if (evhttp_request_get_command(request) == EVHTTP_REQ_POST && http_query_form_posted(request) &&
+    if (http_request_method(request) == HTTP_REQUEST_POST && http_query_form_posted(request) &&
         http_query_form_parse(request, &form) != 0) {
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid",
                          "cannot parse the application/x-www-form-urlencoded body");
@@ -418,12 +418,12 @@ void http_query_handle(struct relay *relay, struct evhttp_request *request, cons
     }
     struct http_auth_request credentials = {
         .authorization =
-            evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization"),
+            evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = http_query_parameter(&form, &parameters, "u"),
         .password = http_query_parameter(&form, &parameters, "p"),
     };
     if (!http_auth_allows(&relay_config(relay)->relay, HTTP_DIALECT_V1, &credentials)) {
-        evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate",
+        evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
                           "Basic realm=\"InfluxDB\"");
         http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");
         goto cleanup;
@@ -466,7 +466,7 @@ static const char *http_metrics_sync_mode(enum config_sync_mode mode)
     return "unknown";
 }
 
-void http_metrics_handle(struct relay *relay, struct evhttp_request *request)
+void http_metrics_handle(struct relay *relay, struct http_request *request)
 {
     struct spool *spool = relay_spool(relay);
     struct metrics_snapshot snapshot = {
@@ -501,9 +501,9 @@ void http_metrics_handle(struct relay *relay, struct evhttp_request *request)
         return;
     }
     free(text);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(request);
+    struct evkeyvalq *headers = http_request_output_headers(request);
     evhttp_remove_header(headers, "Content-Type");
     evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(request, 200, "OK", buffer);
+    http_request_reply(request, 200, buffer);
     evbuffer_free(buffer);
 }

@@ -1,18 +1,14 @@
 /* The /query pass-through and the CREATE DATABASE fan-out: libcurl easy handles on the relay's
- * loop, answers streamed back through evhttp's chunked replies.
+ * loop, answers streamed back to the client as they arrive.
  *
- * Lifetimes (libevent 2.1): the client's connection's close callback is ours while a transfer
- * runs. It fires when evhttp gives the connection up (a failed or timed-out write, or the server
- * being freed at shutdown); the transfer is cancelled then, and a request libevent detached from
- * the connection is freed here. Once the answer is complete the callback is cleared before
- * evhttp_send_reply_end, which hands the request back to libevent. Backpressure uses the drain
- * callback of evhttp_send_reply_chunk_with_cb, which evhttp calls each time the connection's
- * output buffer is empty again; evhttp owns that bufferevent's callbacks and watermarks, so they
- * are only read, never set. */
+ * Lifetimes: the request's close callback is ours while a transfer runs. It fires when the
+ * connection goes away (the client left, a write timed out, the server is freed at shutdown);
+ * the transfer is cancelled then. Once the answer is complete the callback is cleared before the
+ * answer ends. Backpressure: curl pauses while the client's output holds
+ * HTTP_QUERY_PROXY_OUTPUT_MAX bytes, and goes on when the connection wrote them all. */
 #include "relay/http_query_proxy.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
@@ -32,7 +28,7 @@
 struct http_query_proxy {
     struct http_client *client;
     struct logger *logger;
-    struct evhttp_request *request;
+    struct http_request *request;
     CURL *easy;
     struct curl_slist *headers;
     char *upstream; /* its name, for messages (the configuration may be reloaded meanwhile) */
@@ -104,17 +100,13 @@ static void http_query_proxy_free(struct http_query_proxy *proxy)
 }
 
 /* The client's connection went away (or the server is shutting down): stop the transfer. */
-static void http_query_proxy_closed(struct evhttp_connection *connection, void *argument)
+static void http_query_proxy_closed(struct http_request *request, void *argument)
 {
-    (void)connection;
+    (void)request;
     struct http_query_proxy *proxy = argument;
     log_debug(proxy->logger, "query client went away; upstream transfer cancelled",
               LOG_STRING("upstream", proxy->upstream));
     http_client_cancel(proxy->client, proxy->easy);
-    /* A request libevent detached from its connection is ours to free; an attached one goes
-     * with the connection. */
-    if (!evhttp_request_get_connection(proxy->request))
-        evhttp_request_free(proxy->request);
     http_query_proxy_free(proxy);
 }
 
@@ -161,7 +153,7 @@ static size_t http_query_proxy_header_read(char *data, size_t size, size_t count
 /* The upstream's kept headers replace the relay's of the same name (X-Influxdb-Version). */
 static void http_query_proxy_headers_copy(struct http_query_proxy *proxy)
 {
-    struct evkeyvalq *output = evhttp_request_get_output_headers(proxy->request);
+    struct evkeyvalq *output = http_request_output_headers(proxy->request);
     struct evkeyval *header;
     TAILQ_FOREACH(header, &proxy->answer_headers, next)
     {
@@ -180,10 +172,10 @@ static int http_query_proxy_status(const struct http_query_proxy *proxy)
     return (int)status;
 }
 
-/* evhttp emptied the client's output buffer: let curl deliver again. */
-static void http_query_proxy_drained(struct evhttp_connection *connection, void *argument)
+/* The connection wrote everything it held for the client: let curl deliver again. */
+static void http_query_proxy_drained(struct http_request *request, void *argument)
 {
-    (void)connection;
+    (void)request;
     struct http_query_proxy *proxy = argument;
     if (!proxy->paused)
         return;
@@ -199,18 +191,16 @@ static size_t http_query_proxy_body_write(char *data, size_t size, size_t count,
     size_t length = size * count;
     if (!proxy->started) {
         http_query_proxy_headers_copy(proxy);
-        evhttp_send_reply_start(proxy->request, http_query_proxy_status(proxy), NULL);
+        http_request_reply_start(proxy->request, http_query_proxy_status(proxy));
         proxy->started = true;
     }
-    struct evhttp_connection *connection = evhttp_request_get_connection(proxy->request);
-    struct evbuffer *output = bufferevent_get_output(evhttp_connection_get_bufferevent(connection));
-    if (evbuffer_get_length(output) >= HTTP_QUERY_PROXY_OUTPUT_MAX) {
+    if (http_request_output_length(proxy->request) >= HTTP_QUERY_PROXY_OUTPUT_MAX) {
         proxy->paused = true;
         return CURL_WRITEFUNC_PAUSE;
     }
     if (evbuffer_add(proxy->chunk, data, length) != 0)
         return 0; /* out of memory: fails the transfer */
-    evhttp_send_reply_chunk_with_cb(proxy->request, proxy->chunk, http_query_proxy_drained, proxy);
+    http_request_reply_chunk(proxy->request, proxy->chunk, http_query_proxy_drained, proxy);
     return length;
 }
 
@@ -231,13 +221,12 @@ static void http_query_proxy_done(CURL *easy, CURLcode result, void *argument)
 {
     (void)easy;
     struct http_query_proxy *proxy = argument;
-    struct evhttp_connection *connection = evhttp_request_get_connection(proxy->request);
-    evhttp_connection_set_closecb(connection, NULL, NULL);
+    http_request_close_callback_set(proxy->request, NULL, NULL);
     if (result == CURLE_OK && proxy->started) {
-        evhttp_send_reply_end(proxy->request);
+        http_request_reply_end(proxy->request);
     } else if (result == CURLE_OK) {
         http_query_proxy_headers_copy(proxy); /* an answer without a body */
-        evhttp_send_reply(proxy->request, http_query_proxy_status(proxy), NULL, NULL);
+        http_request_reply(proxy->request, http_query_proxy_status(proxy), NULL);
     } else if (proxy->started) {
         log_warning(
             proxy->logger,
@@ -245,7 +234,7 @@ static void http_query_proxy_done(CURL *easy, CURLcode result, void *argument)
             "connection so it does not take the part for the whole",
             LOG_STRING("upstream", proxy->upstream),
             LOG_STRING("error", proxy->error[0] ? proxy->error : curl_easy_strerror(result)));
-        evhttp_connection_free(connection);
+        http_request_abort(proxy->request);
     } else {
         http_query_proxy_fail(proxy, result);
     }
@@ -258,7 +247,7 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
                                           const struct config_upstream *upstream, const char *query,
                                           bool credentials_given)
 {
-    struct evhttp_request *request = proxy->request;
+    struct http_request *request = proxy->request;
     CURL *easy = proxy->easy;
     size_t url_size = strlen(upstream->url) + sizeof "/query?" + (query ? strlen(query) : 0);
     char *url = malloc(url_size);
@@ -267,10 +256,10 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
     snprintf(url, url_size, "%s/query%s%s", upstream->url, query ? "?" : "", query ? query : "");
     curl_easy_setopt(easy, CURLOPT_URL, url);
     free(url);
-    struct evkeyvalq *input = evhttp_request_get_input_headers(request);
-    bool post = evhttp_request_get_command(request) == EVHTTP_REQ_POST;
+    struct evkeyvalq *input = http_request_input_headers(request);
+    bool post = http_request_method(request) == HTTP_REQUEST_POST;
     if (post) {
-        struct evbuffer *body = evhttp_request_get_input_buffer(request);
+        struct evbuffer *body = http_request_body(request);
         size_t length = evbuffer_get_length(body);
         const unsigned char *data = evbuffer_pullup(body, -1);
         if (length && !data)
@@ -307,8 +296,8 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
     return 0;
 }
 
-void http_query_proxy_forward(struct relay *relay, struct evhttp_request *request,
-                              const char *query, bool credentials_given)
+void http_query_proxy_forward(struct relay *relay, struct http_request *request, const char *query,
+                              bool credentials_given)
 {
     const struct config_upstream *upstream = http_query_upstream(relay_config(relay));
     struct http_query_proxy *proxy = calloc(1, sizeof *proxy);
@@ -329,20 +318,12 @@ void http_query_proxy_forward(struct relay *relay, struct evhttp_request *reques
         http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
         return;
     }
-    /* An HTTP/1.0 keep-alive client would get "Content-Length: 0" before a streamed body (evhttp
-     * sizes the reply by what it holds at the start); without keep-alive the body ends with the
-     * connection, as HTTP/1.0 allows. HTTP/1.1 keeps alive anyway and gets chunks. */
-    struct evkeyvalq *input = evhttp_request_get_input_headers(request);
-    const char *connection_header = evhttp_find_header(input, "Connection");
-    if (connection_header && strncasecmp(connection_header, "keep-alive", 10) == 0)
-        evhttp_remove_header(input, "Connection");
     if (http_client_start(proxy->client, proxy->easy, http_query_proxy_done, proxy) != 0) {
         http_query_proxy_free(proxy);
         http_reply_unavailable(request, HTTP_DIALECT_V1, "libcurl refused the query request");
         return;
     }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(request), http_query_proxy_closed,
-                                  proxy);
+    http_request_close_callback_set(request, http_query_proxy_closed, proxy);
 }
 
 /* ---- CREATE DATABASE on the v1 upstreams ---- */

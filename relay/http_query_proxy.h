@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-struct evhttp_request;
+struct http_request;
 struct relay;
 
 /* Answer bytes queued toward a client beyond which the upstream transfer pauses. */
@@ -26,7 +26,7 @@ struct relay;
 /* Passes request (borrowed, GET or POST /query, answered and released here or by libevent) with
  * its raw query string query (borrowed, NULL when absent) to the query upstream.
  * credentials_given: the client sent an Authorization header or u/p parameters. */
-void http_query_proxy_forward(struct relay *relay, struct evhttp_request *request,
+void http_query_proxy_forward(struct relay *relay, struct http_request *request,
                               const char *query, bool credentials_given);
 
 /* Sends CREATE DATABASE "database" (borrowed) to every v1 upstream and returns at once; each

@@ -1,5 +1,5 @@
-/* The evhttp server: binding, limits (connection ones in http_connections.c), the base path,
- * routing, common headers and JSON errors. */
+/* The HTTP server: the listener and its connection cap (the connections themselves in
+ * http_connection.c), the base path, routing, common headers and JSON errors. */
 #include "relay/http_server.h"
 
 #include <cjson/cJSON.h>
@@ -8,6 +8,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +17,30 @@
 #include <sys/socket.h>
 
 #include "config/error.h"
-#include "relay/http_connections.h"
+#include "relay/http_connection.h"
+#include "relay/http_request.h"
 #include "relay/relay.h"
 
 /* Longest client request id echoed back; longer or odd ones are replaced by a generated one. */
 #define HTTP_REQUEST_ID_MAX 128
 /* Request line plus headers; clients send a few hundred bytes, so this only stops abuse. */
 #define HTTP_MAX_HEADERS_BYTES (64 * 1024)
+/* Clients beyond relay.max_connections wait in the kernel's queue of this length. */
+#define HTTP_LISTEN_BACKLOG 1024
 
 struct http_server {
     struct relay *relay;
-    struct evhttp *http;
-    struct evhttp_bound_socket *socket; /* NULL once accepting stopped */
-    struct http_connections *connections;
+    struct event_base *base;
+    struct evconnlistener *listener; /* NULL once accepting stopped */
+    bool accept_paused;
+    size_t maximum_connections;
+    struct http_connection_settings settings;
+    struct http_connection_handlers handlers;
+    struct http_connection_list connections;
     int port;
 };
 
-void http_reply_json_object(struct evhttp_request *request, int code, cJSON *object)
+void http_reply_json_object(struct http_request *request, int code, cJSON *object)
 {
     char *text = object ? cJSON_PrintUnformatted(object) : NULL;
     cJSON_Delete(object);
@@ -43,19 +52,16 @@ void http_reply_json_object(struct evhttp_request *request, int code, cJSON *obj
     cJSON_free(text);
 }
 
-void http_reply_json(struct evhttp_request *request, int code, const char *body, size_t length)
+void http_reply_json(struct http_request *request, int code, const char *body, size_t length)
 {
-    struct evbuffer *buffer = evbuffer_new();
-    if (length > 0) {
-        evhttp_remove_header(evhttp_request_get_output_headers(request), "Content-Type");
-        evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type",
-                          "application/json");
-        if (buffer)
-            evbuffer_add(buffer, body, length);
+    if (length == 0) {
+        http_request_reply(request, code, NULL);
+        return;
     }
-    evhttp_send_reply(request, code, NULL, buffer);
-    if (buffer)
-        evbuffer_free(buffer);
+    struct evkeyvalq *headers = http_request_output_headers(request);
+    evhttp_remove_header(headers, "Content-Type");
+    evhttp_add_header(headers, "Content-Type", "application/json");
+    http_request_reply_data(request, code, body, length);
 }
 
 char *http_error_body(enum http_dialect dialect, const char *code_name, const char *message)
@@ -74,12 +80,11 @@ char *http_error_body(enum http_dialect dialect, const char *code_name, const ch
     return text;
 }
 
-void http_reply_error(struct evhttp_request *request, enum http_dialect dialect, int code,
+void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message)
 {
     if (dialect == HTTP_DIALECT_V2)
-        evhttp_add_header(evhttp_request_get_output_headers(request), "X-Platform-Error-Code",
-                          code_name);
+        evhttp_add_header(http_request_output_headers(request), "X-Platform-Error-Code", code_name);
     char *body = http_error_body(dialect, code_name, message);
     if (body) {
         http_reply_json(request, code, body, strlen(body));
@@ -90,10 +95,10 @@ void http_reply_error(struct evhttp_request *request, enum http_dialect dialect,
     }
 }
 
-void http_reply_unavailable(struct evhttp_request *request, enum http_dialect dialect,
+void http_reply_unavailable(struct http_request *request, enum http_dialect dialect,
                             const char *message)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Retry-After",
+    evhttp_add_header(http_request_output_headers(request), "Retry-After",
                       HTTP_RETRY_AFTER_SECONDS);
     http_reply_error(request, dialect, 503, "unavailable", message);
 }
@@ -110,10 +115,10 @@ static bool http_request_id_usable(const char *id)
     return length > 0;
 }
 
-static void http_common_headers_add(struct relay *relay, struct evhttp_request *request)
+static void http_common_headers_add(struct relay *relay, struct http_request *request)
 {
-    struct evkeyvalq *input = evhttp_request_get_input_headers(request);
-    struct evkeyvalq *output = evhttp_request_get_output_headers(request);
+    struct evkeyvalq *input = http_request_input_headers(request);
+    struct evkeyvalq *output = http_request_output_headers(request);
     const char *id = evhttp_find_header(input, "X-Request-Id");
     if (!id)
         id = evhttp_find_header(input, "Request-Id");
@@ -128,18 +133,17 @@ static void http_common_headers_add(struct relay *relay, struct evhttp_request *
     evhttp_add_header(output, "X-Request-Id", id);
 }
 
-static void http_method_not_allowed(struct evhttp_request *request, const char *allowed)
+static void http_method_not_allowed(struct http_request *request, const char *allowed)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", allowed);
+    evhttp_add_header(http_request_output_headers(request), "Allow", allowed);
     http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed", "method not allowed");
 }
 
 /* The path of request below relay.base_path (borrowed from request), or NULL when the URI does
  * not parse or lies outside the base path. */
-static const char *http_route_path(struct relay *relay, struct evhttp_request *request)
+static const char *http_route_path(struct relay *relay, struct http_request *request)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *path = http_request_path(request);
     const char *base = relay_config(relay)->relay.base_path;
     size_t base_length = base ? strlen(base) : 0;
     if (!path || base_length == 0)
@@ -151,18 +155,18 @@ static const char *http_route_path(struct relay *relay, struct evhttp_request *r
 }
 
 /* Runs once the answer went out, whichever code path sent it (also the parked writes). */
-static void http_request_completed(struct evhttp_request *request, void *argument)
+static void http_server_request_answered(struct http_request *request, void *argument)
 {
     struct http_server *server = argument;
     const char *path = http_route_path(server->relay, request);
     if (!path)
         path = "";
     metrics_request_count(relay_metrics(server->relay), path, strlen(path),
-                          evhttp_request_get_response_code(request));
+                          http_request_status(request));
 }
 
 /* Hands request to the extension whose path prefix covers path. Returns whether one took it. */
-static bool http_extension_dispatch(struct relay *relay, struct evhttp_request *request,
+static bool http_extension_dispatch(struct relay *relay, struct http_request *request,
                                     const char *path)
 {
     size_t count;
@@ -181,29 +185,22 @@ static bool http_extension_dispatch(struct relay *relay, struct evhttp_request *
 }
 
 /* Every request arrives here: strip the base path, pick the route. */
-static void http_request_dispatch(struct evhttp_request *request, void *argument)
+static void http_server_request_dispatch(struct http_request *request, void *argument)
 {
     struct http_server *server = argument;
     struct relay *relay = server->relay;
-    http_connections_request_arrived(server->connections, request);
-    evhttp_request_set_on_complete_cb(request, http_request_completed, server);
     http_common_headers_add(relay, request);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(request);
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!uri || !evhttp_uri_get_path(uri)) {
-        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the request URI");
-        return;
-    }
+    const char *query = http_request_query(request);
     const char *path = http_route_path(relay, request);
     if (!path) {
         http_reply_error(request, HTTP_DIALECT_V1, 404, "not found", "not found");
         return;
     }
-    enum evhttp_cmd_type method = evhttp_request_get_command(request);
-    bool reading = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
+    enum http_request_method method = http_request_method(request);
+    bool reading = method == HTTP_REQUEST_GET || method == HTTP_REQUEST_HEAD;
     if (strcmp(path, "/write") == 0 || strcmp(path, "/api/v2/write") == 0) {
         enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;
-        if (method != EVHTTP_REQ_POST)
+        if (method != HTTP_REQUEST_POST)
             http_method_not_allowed(request, "POST");
         else
             http_write_handle(relay, request, dialect, query);
@@ -223,7 +220,7 @@ static void http_request_dispatch(struct evhttp_request *request, void *argument
         else
             http_method_not_allowed(request, "GET, HEAD");
     } else if (strcmp(path, "/query") == 0) {
-        if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_POST)
+        if (method == HTTP_REQUEST_GET || method == HTTP_REQUEST_POST)
             http_query_handle(relay, request, query);
         else
             http_method_not_allowed(request, "GET, POST");
@@ -237,22 +234,106 @@ static void http_request_dispatch(struct evhttp_request *request, void *argument
     }
 }
 
-/* Splits "host:port", "[v6]:port", ":port" of relay.listen as config stores it. */
+/* A request the connection could not read to its end: an error in the dialect of its route. */
+static void http_server_request_refuse(struct http_request *request, int code, const char *message,
+                                       void *argument)
+{
+    struct http_server *server = argument;
+    http_common_headers_add(server->relay, request);
+    const char *path = http_route_path(server->relay, request);
+    enum http_dialect dialect =
+        path && strcmp(path, "/api/v2/write") == 0 ? HTTP_DIALECT_V2 : HTTP_DIALECT_V1;
+    const char *code_name = code == 413 ? "request too large" : "invalid";
+    char text[256];
+    if (code == 400)
+        snprintf(text, sizeof text, "cannot parse the request: %s", message);
+    else
+        snprintf(text, sizeof text, "%s", message);
+    http_reply_error(request, dialect, code, code_name, text);
+}
+
+/* Pauses accepting at relay.max_connections; further clients wait in the listen backlog. */
+static void http_server_accepting_update(struct http_server *server)
+{
+    if (!server->listener)
+        return;
+    bool below_cap = server->connections.count < server->maximum_connections;
+    if (below_cap && server->accept_paused) {
+        evconnlistener_enable(server->listener);
+        server->accept_paused = false;
+    } else if (!below_cap && !server->accept_paused) {
+        evconnlistener_disable(server->listener);
+        server->accept_paused = true;
+    }
+}
+
+static void http_server_connection_closed(void *argument)
+{
+    http_server_accepting_update(argument);
+}
+
+static void http_server_accept(struct evconnlistener *listener, evutil_socket_t socket,
+                               struct sockaddr *address, int length, void *argument)
+{
+    (void)listener;
+    (void)address;
+    (void)length;
+    struct http_server *server = argument;
+    if (http_connection_open(server->base, socket, &server->settings, &server->handlers,
+                             &server->connections) != 0)
+        log_warning(relay_logger(server->relay), "out of memory accepting a client connection");
+    http_server_accepting_update(server);
+}
+
+static void http_server_accept_error(struct evconnlistener *listener, void *argument)
+{
+    (void)listener;
+    struct http_server *server = argument;
+    /* EMFILE and the like: the client stays in the backlog and is retried at the next event. */
+    log_warning(relay_logger(server->relay), "cannot accept a client connection",
+                LOG_STRING("error", strerror(errno)));
+}
+
+/* Binds relay.listen ("host:port", "[v6]:port" or ":port" as config stores it). */
 static int http_server_bind(struct http_server *server, const struct config_listen *listen,
                             char *error, size_t error_size)
 {
     const char *host = listen->host && listen->host[0] ? listen->host : "0.0.0.0";
-    server->socket = evhttp_bind_socket_with_handle(server->http, host, (uint16_t)listen->port);
-    if (!server->socket) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", listen->port);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                    .ai_socktype = SOCK_STREAM,
+                                    .ai_protocol = IPPROTO_TCP,
+                                    .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
+    struct evutil_addrinfo *addresses = NULL;
+    int status = evutil_getaddrinfo(host, port, &hints, &addresses);
+    if (status != 0) {
+        error_message_set(error, error_size, "relay.listen: cannot resolve %s: %s", host,
+                          evutil_gai_strerror(status));
+        return -1;
+    }
+    int bind_errno = 0;
+    for (struct evutil_addrinfo *address = addresses; address && !server->listener;
+         address = address->ai_next) {
+        server->listener = evconnlistener_new_bind(
+            server->base, http_server_accept, server,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, HTTP_LISTEN_BACKLOG,
+            address->ai_addr, (int)address->ai_addrlen);
+        if (!server->listener)
+            bind_errno = errno;
+    }
+    evutil_freeaddrinfo(addresses);
+    if (!server->listener) {
         error_message_set(error, error_size,
                           "relay.listen: cannot listen on %s port %d: %s; is another process "
                           "using it?",
-                          host, listen->port, strerror(errno));
+                          host, listen->port, strerror(bind_errno));
         return -1;
     }
+    evconnlistener_set_error_cb(server->listener, http_server_accept_error);
     struct sockaddr_storage address;
     socklen_t length = sizeof address;
-    int fd = evhttp_bound_socket_get_fd(server->socket);
+    int fd = evconnlistener_get_fd(server->listener);
     server->port = listen->port;
     if (getsockname(fd, (struct sockaddr *)&address, &length) == 0) {
         if (address.ss_family == AF_INET)
@@ -263,14 +344,21 @@ static int http_server_bind(struct http_server *server, const struct config_list
     return 0;
 }
 
-static void http_server_body_limit_set(struct http_server *server,
-                                       const struct config_relay *config)
+static struct timeval http_timeval_from_ms(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000};
+}
+
+static void http_server_settings_read(struct http_server *server, const struct config_relay *config)
 {
     /* The raw limit only stops absurd bodies early; the decoded size is checked by the write
      * handler (JSON 413). gzip never expands data by more than ~0.1 % plus a header, so a raw
      * body over this bound decodes to more than max_body_bytes for sure. */
-    uint64_t raw_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
-    evhttp_set_max_body_size(server->http, (ev_ssize_t)raw_limit);
+    server->settings.body_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
+    server->settings.headers_limit = HTTP_MAX_HEADERS_BYTES;
+    server->settings.read_timeout = http_timeval_from_ms(config->read_timeout_ms);
+    server->settings.idle_timeout = http_timeval_from_ms(config->idle_timeout_ms);
+    server->settings.write_timeout = http_timeval_from_ms(config->write_timeout_ms);
 }
 
 int http_server_create(struct relay *relay, struct event_base *base, struct http_server **out,
@@ -283,32 +371,20 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
         return -1;
     }
     server->relay = relay;
-    server->http = evhttp_new(base);
-    if (!server->http) {
-        error_message_set(error, error_size, "cannot create the HTTP server (libevent)");
-        free(server);
-        return -1;
-    }
-    http_server_body_limit_set(server, config);
-    evhttp_set_max_headers_size(server->http, HTTP_MAX_HEADERS_BYTES);
-    server->connections = http_connections_create(base, server->http, config, relay_clock(relay));
-    if (!server->connections) {
-        error_message_set(error, error_size, "out of memory creating the HTTP server");
-        http_server_destroy(server);
-        return -1;
-    }
-    /* Every method reaches the dispatcher, which answers 405 in JSON. */
-    evhttp_set_allowed_methods(server->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                                 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                                 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_default_content_type(server->http, "application/json");
-    evhttp_set_gencb(server->http, http_request_dispatch, server);
+    server->base = base;
+    server->maximum_connections = (size_t)config->max_connections;
+    http_server_settings_read(server, config);
+    server->handlers = (struct http_connection_handlers){
+        .request_handle = http_server_request_dispatch,
+        .request_refuse = http_server_request_refuse,
+        .request_answered = http_server_request_answered,
+        .connection_closed = http_server_connection_closed,
+        .argument = server,
+    };
     if (http_server_bind(server, &config->listen, error, error_size) != 0) {
         http_server_destroy(server);
         return -1;
     }
-    http_connections_listener_set(server->connections,
-                                  evhttp_bound_socket_get_listener(server->socket));
     *out = server;
     return 0;
 }
@@ -320,17 +396,14 @@ int http_server_port(const struct http_server *server)
 
 void http_server_settings_apply(struct http_server *server)
 {
-    const struct config_relay *config = &relay_config(server->relay)->relay;
-    http_server_body_limit_set(server, config);
-    http_connections_timeouts_set(server->connections, config);
+    http_server_settings_read(server, &relay_config(server->relay)->relay);
 }
 
 void http_server_stop_accepting(struct http_server *server)
 {
-    if (server && server->socket) {
-        http_connections_listener_set(server->connections, NULL);
-        evhttp_del_accept_socket(server->http, server->socket);
-        server->socket = NULL;
+    if (server && server->listener) {
+        evconnlistener_free(server->listener);
+        server->listener = NULL;
     }
 }
 
@@ -338,7 +411,7 @@ void http_server_destroy(struct http_server *server)
 {
     if (!server)
         return;
-    evhttp_free(server->http);
-    http_connections_destroy(server->connections);
+    http_server_stop_accepting(server);
+    http_connection_list_close(&server->connections);
     free(server);
 }

@@ -1,4 +1,5 @@
-/* The HTTP server of meter-relay (libevent evhttp): binds relay.listen, strips relay.base_path,
+/* The HTTP server of meter-relay (libevent events, http-parser): binds relay.listen, caps the
+ * connections at relay.max_connections, strips relay.base_path,
  * dispatches the routes of spec/wire.md, and the response helpers every endpoint uses (common
  * headers, JSON error bodies in the v1 or v2 dialect). */
 #ifndef NEBENKOSTEN_RELAY_HTTP_SERVER_H
@@ -6,9 +7,10 @@
 
 #include <stddef.h>
 
+#include "relay/http_request.h"
+
 struct event_base;
 struct cJSON;
-struct evhttp_request;
 struct relay;
 
 /* The version clients see in X-Influxdb-Version and /ping?verbose=true: numeric, because client
@@ -38,31 +40,31 @@ void http_server_stop_accepting(struct http_server *server);
 void http_server_destroy(struct http_server *server);
 
 /* Sends code with body (borrowed; length bytes, may be 0) as Content-Type application/json (when
- * length > 0). request is borrowed and released by libevent once answered. */
-void http_reply_json(struct evhttp_request *request, int code, const char *body, size_t length);
+ * length > 0). request is borrowed and answered (http_request.h). */
+void http_reply_json(struct http_request *request, int code, const char *body, size_t length);
 /* Sends code with the JSON text of object (owned: deleted here; NULL or out of memory: 503). */
-void http_reply_json_object(struct evhttp_request *request, int code, struct cJSON *object);
+void http_reply_json_object(struct http_request *request, int code, struct cJSON *object);
 /* {"error":message} (v1) or {"code":code_name,"message":message} (v2, plus the
  * X-Platform-Error-Code header). message and code_name borrowed. */
-void http_reply_error(struct evhttp_request *request, enum http_dialect dialect, int code,
+void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message);
 /* 503 with Retry-After in the dialect's error body. */
-void http_reply_unavailable(struct evhttp_request *request, enum http_dialect dialect,
+void http_reply_unavailable(struct http_request *request, enum http_dialect dialect,
                             const char *message);
 /* Builds the error body of http_reply_error; returns an owned NUL-terminated string or NULL. */
 char *http_error_body(enum http_dialect dialect, const char *code_name, const char *message);
 
 /* Endpoints (relay borrowed, request borrowed and answered). query is the raw query string
  * (borrowed, NULL when absent). */
-void http_write_handle(struct relay *relay, struct evhttp_request *request,
+void http_write_handle(struct relay *relay, struct http_request *request,
                        enum http_dialect dialect, const char *query);
-void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query);
-void http_health_handle(struct relay *relay, struct evhttp_request *request);
-void http_ready_handle(struct relay *relay, struct evhttp_request *request);
+void http_ping_handle(struct relay *relay, struct http_request *request, const char *query);
+void http_health_handle(struct relay *relay, struct http_request *request);
+void http_ready_handle(struct relay *relay, struct http_request *request);
 /* GET|POST /query: CREATE DATABASE and SHOW DATABASES answered locally (CREATE DATABASE also
  * sent to every v1 upstream), everything else passed through to relay.query_upstream. */
-void http_query_handle(struct relay *relay, struct evhttp_request *request, const char *query);
+void http_query_handle(struct relay *relay, struct http_request *request, const char *query);
 /* GET /metrics: Prometheus text format 0.0.4. */
-void http_metrics_handle(struct relay *relay, struct evhttp_request *request);
+void http_metrics_handle(struct relay *relay, struct http_request *request);
 
 #endif

@@ -15,7 +15,7 @@
 
 #define NANOSECONDS_PER_SECOND 1000000000LL
 
-void http_ping_handle(struct relay *relay, struct evhttp_request *request, const char *query)
+void http_ping_handle(struct relay *relay, struct http_request *request, const char *query)
 {
     (void)relay;
     struct evkeyvalq parameters;
@@ -36,7 +36,7 @@ void http_ping_handle(struct relay *relay, struct evhttp_request *request, const
     http_reply_json_object(request, 200, object);
 }
 
-void http_health_handle(struct relay *relay, struct evhttp_request *request)
+void http_health_handle(struct relay *relay, struct http_request *request)
 {
     struct spool *spool = relay_spool(relay);
     bool failed = spool_has_failed(spool);
@@ -117,7 +117,7 @@ static void http_duration_format(int64_t nanoseconds, char *out, size_t size)
         snprintf(out, size, "%" PRId64 "%ss", seconds, fraction_text);
 }
 
-void http_ready_handle(struct relay *relay, struct evhttp_request *request)
+void http_ready_handle(struct relay *relay, struct http_request *request)
 {
     int64_t started = relay_started_ns(relay);
     int64_t now = clock_realtime_ns(relay_clock(relay));

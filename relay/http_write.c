@@ -27,10 +27,10 @@ struct http_write_target {
     enum lineproto_precision precision;
 };
 
-static void http_write_unauthorized(struct evhttp_request *request, enum http_dialect dialect)
+static void http_write_unauthorized(struct http_request *request, enum http_dialect dialect)
 {
     if (dialect == HTTP_DIALECT_V1) {
-        evhttp_add_header(evhttp_request_get_output_headers(request), "WWW-Authenticate",
+        evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
                           "Basic realm=\"InfluxDB\"");
         http_reply_error(request, dialect, 401, "unauthorized", "authorization failed");
     } else {
@@ -45,7 +45,7 @@ static struct spool_slice http_write_slice(const char *text)
 
 /* Fills target from the parameters (borrowed); answers the request and returns -1 when they are
  * not acceptable. */
-static int http_write_target_read(struct evhttp_request *request, enum http_dialect dialect,
+static int http_write_target_read(struct http_request *request, enum http_dialect dialect,
                                   const struct evkeyvalq *parameters,
                                   struct http_write_target *target)
 {
@@ -94,15 +94,15 @@ static int http_write_target_read(struct evhttp_request *request, enum http_dial
 
 /* Returns the decoded body in data and length (borrowed from the request or from the relay body
  * buffer); answers the request and returns -1 on a bad or too large body. */
-static int http_write_body_read(struct relay *relay, struct evhttp_request *request,
+static int http_write_body_read(struct relay *relay, struct http_request *request,
                                 enum http_dialect dialect, const char **data, size_t *length)
 {
     uint64_t limit = relay_config(relay)->relay.max_body_bytes;
-    struct evbuffer *input = evhttp_request_get_input_buffer(request);
+    struct evbuffer *input = http_request_body(request);
     size_t raw_length = evbuffer_get_length(input);
     const char *raw = raw_length ? (const char *)evbuffer_pullup(input, -1) : "";
     const char *encoding =
-        evhttp_find_header(evhttp_request_get_input_headers(request), "Content-Encoding");
+        evhttp_find_header(http_request_input_headers(request), "Content-Encoding");
     char message[HTTP_WRITE_MESSAGE_SIZE];
     if (encoding && (strcasecmp(encoding, "gzip") == 0 || strcasecmp(encoding, "x-gzip") == 0)) {
         if (raw_length == 0) {
@@ -146,7 +146,7 @@ static int http_write_body_read(struct relay *relay, struct evhttp_request *requ
 }
 
 /* Answers an error of spool_append. */
-static void http_write_append_failed(struct relay *relay, struct evhttp_request *request,
+static void http_write_append_failed(struct relay *relay, struct http_request *request,
                                      enum http_dialect dialect, int status)
 {
     const char *reason = spool_error_reason(status);
@@ -183,10 +183,10 @@ static char *http_write_rejection_body(enum http_dialect dialect, const char *me
 }
 
 /* Sets the error headers of a rejection. */
-static void http_write_rejection_headers(struct evhttp_request *request, enum http_dialect dialect,
+static void http_write_rejection_headers(struct http_request *request, enum http_dialect dialect,
                                          const char *message)
 {
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(request);
+    struct evkeyvalq *headers = http_request_output_headers(request);
     if (dialect == HTTP_DIALECT_V1)
         evhttp_add_header(headers, "X-Influxdb-Error", message);
     else
@@ -194,7 +194,7 @@ static void http_write_rejection_headers(struct evhttp_request *request, enum ht
 }
 
 /* Validates, appends and parks the request; parameters borrowed. */
-static void http_write_accept(struct relay *relay, struct evhttp_request *request,
+static void http_write_accept(struct relay *relay, struct http_request *request,
                               enum http_dialect dialect, const struct http_write_target *target)
 {
     const char *body = NULL;
@@ -260,7 +260,7 @@ static void http_write_accept(struct relay *relay, struct evhttp_request *reques
         http_reply_unavailable(request, dialect, "out of memory");
 }
 
-void http_write_handle(struct relay *relay, struct evhttp_request *request,
+void http_write_handle(struct relay *relay, struct http_request *request,
                        enum http_dialect dialect, const char *query)
 {
     struct evkeyvalq parameters;
@@ -271,7 +271,7 @@ void http_write_handle(struct relay *relay, struct evhttp_request *request,
     }
     struct http_auth_request credentials = {
         .authorization =
-            evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization"),
+            evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = evhttp_find_header(&parameters, "u"),
         .password = evhttp_find_header(&parameters, "p"),
     };

@@ -28,7 +28,7 @@
 /* A write request parked until the commit covering its record. */
 struct relay_waiter {
     struct relay *relay;
-    struct evhttp_request *request;
+    struct http_request *request;
     enum http_dialect dialect;
     uint64_t sequence;
     int code;
@@ -204,16 +204,13 @@ static void relay_waiter_unlink(struct relay_waiter *waiter)
         relay->last = waiter->previous;
 }
 
-/* The client went away while its data was being committed: forget the request. */
-static void relay_waiter_closed(struct evhttp_connection *connection, void *argument)
+/* The client went away while its data was being committed: forget the request (its connection
+ * frees it). */
+static void relay_waiter_closed(struct http_request *request, void *argument)
 {
-    (void)connection;
+    (void)request;
     struct relay_waiter *waiter = argument;
     relay_waiter_unlink(waiter);
-    /* A request libevent detached from its connection is ours to free; an attached one goes
-     * with the connection. */
-    if (!evhttp_request_get_connection(waiter->request))
-        evhttp_request_free(waiter->request);
     cJSON_free(waiter->body);
     free(waiter);
 }
@@ -222,15 +219,13 @@ static void relay_waiter_closed(struct evhttp_connection *connection, void *argu
 static void relay_waiter_answer(struct relay_waiter *waiter, bool durable)
 {
     relay_waiter_unlink(waiter);
-    struct evhttp_request *request = waiter->request;
-    struct evhttp_connection *connection = evhttp_request_get_connection(request);
-    if (connection)
-        evhttp_connection_set_closecb(connection, NULL, NULL);
+    struct http_request *request = waiter->request;
+    http_request_close_callback_set(request, NULL, NULL);
     if (durable) {
         http_reply_json(request, waiter->code, waiter->body,
                         waiter->body ? strlen(waiter->body) : 0);
     } else {
-        struct evkeyvalq *headers = evhttp_request_get_output_headers(request);
+        struct evkeyvalq *headers = http_request_output_headers(request);
         evhttp_remove_header(headers, "X-Influxdb-Error");
         evhttp_remove_header(headers, "X-Platform-Error-Code");
         http_reply_unavailable(request, waiter->dialect,
@@ -359,7 +354,7 @@ static void relay_commit_event(evutil_socket_t fd, short what, void *argument)
     relay_commit(argument);
 }
 
-int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum http_dialect dialect,
+int relay_write_wait(struct relay *relay, struct http_request *request, enum http_dialect dialect,
                      uint64_t sequence, int code, char *body)
 {
     struct relay_waiter *waiter = calloc(1, sizeof *waiter);
@@ -379,9 +374,7 @@ int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum h
     else
         relay->first = waiter;
     relay->last = waiter;
-    struct evhttp_connection *connection = evhttp_request_get_connection(request);
-    if (connection)
-        evhttp_connection_set_closecb(connection, relay_waiter_closed, waiter);
+    http_request_close_callback_set(request, relay_waiter_closed, waiter);
     relay_commit_request(relay);
     return 0;
 }

@@ -24,7 +24,7 @@
 
 struct cJSON;
 struct event_base;
-struct evhttp_request;
+struct http_request;
 struct http_client;
 struct relay;
 struct upstream_set;
@@ -77,7 +77,7 @@ bool relay_is_stopping(const struct relay *relay);
  * cJSON; NULL for an empty body); a failure answers 503 in dialect instead. Headers the answer
  * needs must already be on the request's output headers. Arms the commit event. Returns 0, or -1
  * when out of memory (body is freed then; the caller answers 503). */
-int relay_write_wait(struct relay *relay, struct evhttp_request *request, enum http_dialect dialect,
+int relay_write_wait(struct relay *relay, struct http_request *request, enum http_dialect dialect,
                      uint64_t sequence, int code, char *body);
 
 /* Reports a fatal spool error (-EIO): every waiter gets 503 and the loop exits with status 1. */
@@ -98,7 +98,7 @@ struct relay_extension {
     /* Requests whose path (after relay.base_path) is path_prefix or starts with path_prefix "/"
      * go to request_handle, which must answer them. */
     const char *path_prefix;
-    void (*request_handle)(void *argument, struct evhttp_request *request, const char *path);
+    void (*request_handle)(void *argument, struct http_request *request, const char *path);
     /* Appends Prometheus text to out; returns 0 or -ENOMEM. */
     int (*metrics_write)(void *argument, struct buffer *out);
     /* Adds checks to the /health JSON array (borrowed). */

@@ -19,7 +19,7 @@
 struct cJSON;
 struct event;
 struct event_base;
-struct evhttp_request;
+struct http_request;
 struct relay;
 struct scheduler;
 
@@ -96,7 +96,7 @@ void scheduler_stop(void *argument);
 void scheduler_children_wait(struct scheduler *scheduler);
 
 /* The relay extension callbacks of relay/http_jobs.c. */
-void http_jobs_handle(void *argument, struct evhttp_request *request, const char *path);
+void http_jobs_handle(void *argument, struct http_request *request, const char *path);
 int http_jobs_metrics_write(void *argument, struct buffer *out);
 void http_jobs_health_add(void *argument, struct cJSON *checks);
 

@@ -130,7 +130,7 @@ void processor_checkpoint_teardown(struct stream_processor *processor);
 /* The relay extension callbacks of processor_status.c. */
 int stream_processor_metrics_write(void *argument, struct buffer *out);
 void stream_processor_health_add(void *argument, struct cJSON *checks);
-void stream_processor_request_handle(void *argument, struct evhttp_request *request,
+void stream_processor_request_handle(void *argument, struct http_request *request,
                                      const char *path);
 
 #endif

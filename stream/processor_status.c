@@ -166,13 +166,13 @@ static cJSON *meter_json(const struct stream_processor *processor,
     return object;
 }
 
-void stream_processor_request_handle(void *argument, struct evhttp_request *request,
+void stream_processor_request_handle(void *argument, struct http_request *request,
                                      const char *path)
 {
     struct stream_processor *processor = argument;
-    enum evhttp_cmd_type method = evhttp_request_get_command(request);
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET, HEAD");
+    enum http_request_method method = http_request_method(request);
+    if (method != HTTP_REQUEST_GET && method != HTTP_REQUEST_HEAD) {
+        evhttp_add_header(http_request_output_headers(request), "Allow", "GET, HEAD");
         http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed",
                          "method not allowed; use GET");
         return;

@@ -1,0 +1,64 @@
+/* The client connections of meter-relay's HTTP server, on plain libevent events and Debian's
+ * http-parser: one read() for what the socket holds and one write() per answer, with no event
+ * added or removed per request, because the system calls per request are what limits single-line
+ * writes (spec/wire.md's limits: slow or stalled clients are cut off, the connection count is
+ * capped by the server).
+ *
+ * Deadlines: a request must arrive completely within read_timeout of its first byte (of the
+ * accept for a connection's first request; the body after a "100 Continue" starts a deadline of
+ * its own), otherwise the connection closes without an answer, as InfluxDB does. An answer must
+ * make progress within write_timeout. A keep-alive connection may idle for idle_timeout between
+ * requests. A request parked for the spool commit has no deadline. */
+#ifndef NEBENKOSTEN_RELAY_HTTP_CONNECTION_H
+#define NEBENKOSTEN_RELAY_HTTP_CONNECTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+struct event_base;
+struct http_connection;
+struct http_request;
+
+/* Read by every connection whenever it needs them, so a change applies from then on. */
+struct http_connection_settings {
+    uint64_t body_limit;  /* raw bytes; a larger body is answered 413 */
+    size_t headers_limit; /* request line plus headers; larger ones are answered 431 */
+    struct timeval read_timeout;
+    struct timeval idle_timeout;
+    struct timeval write_timeout;
+};
+
+struct http_connection_handlers {
+    /* A request arrived completely; it must be answered now or later (http_request.h). */
+    void (*request_handle)(struct http_request *request, void *argument);
+    /* The request cannot be served (code 400, 413, 417 or 431, message for the client): it must
+     * be answered now with an error body; the connection closes afterwards. The path may be
+     * empty when the request line did not parse. */
+    void (*request_refuse)(struct http_request *request, int code, const char *message,
+                           void *argument);
+    /* An answer went out in full (its status in http_request_status), just before the request
+     * is freed. */
+    void (*request_answered)(struct http_request *request, void *argument);
+    /* A connection closed (it is out of the list already). */
+    void (*connection_closed)(void *argument);
+    void *argument;
+};
+
+/* The open connections of a server. */
+struct http_connection_list {
+    struct http_connection *first;
+    size_t count;
+};
+
+/* Serves the accepted, non-blocking socket (owned: closed with the connection) on base and adds
+ * it to list. settings, handlers and list are borrowed and must outlive the connection. Returns
+ * 0, or -1 when out of memory (the socket is closed then). */
+int http_connection_open(struct event_base *base, int socket,
+                         const struct http_connection_settings *settings,
+                         const struct http_connection_handlers *handlers,
+                         struct http_connection_list *list);
+/* Closes every connection of list now (unanswered requests get their close callback). */
+void http_connection_list_close(struct http_connection_list *list);
+
+#endif

@@ -1,0 +1,230 @@
+/* The request object and its answers: the head (status line and headers), whole bodies, and
+ * streamed ones (chunked for HTTP/1.1, closed-delimited for 1.0). */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "relay/http_connection_internal.h"
+
+/* Content-Type of answers with a body whose handler set none: every error body is JSON. */
+#define HTTP_REQUEST_DEFAULT_CONTENT_TYPE "application/json"
+
+struct http_request *http_request_create(struct http_connection *connection)
+{
+    struct http_request *request = calloc(1, sizeof *request);
+    if (!request)
+        return NULL;
+    request->connection = connection;
+    request->version_major = 1;
+    request->version_minor = 1;
+    TAILQ_INIT(&request->input_headers);
+    TAILQ_INIT(&request->output_headers);
+    request->body = evbuffer_new();
+    if (!request->body) {
+        free(request);
+        return NULL;
+    }
+    return request;
+}
+
+void http_request_free(struct http_request *request)
+{
+    if (!request)
+        return;
+    evhttp_clear_headers(&request->input_headers);
+    evhttp_clear_headers(&request->output_headers);
+    evbuffer_free(request->body);
+    buffer_release(&request->target);
+    free(request->path);
+    free(request->query);
+    free(request);
+}
+
+enum http_request_method http_request_method(const struct http_request *request)
+{
+    return request->method;
+}
+
+const char *http_request_path(const struct http_request *request)
+{
+    return request->path ? request->path : "";
+}
+
+const char *http_request_query(const struct http_request *request)
+{
+    return request->query;
+}
+
+struct evkeyvalq *http_request_input_headers(struct http_request *request)
+{
+    return &request->input_headers;
+}
+
+struct evkeyvalq *http_request_output_headers(struct http_request *request)
+{
+    return &request->output_headers;
+}
+
+struct evbuffer *http_request_body(struct http_request *request)
+{
+    return request->body;
+}
+
+int http_request_status(const struct http_request *request)
+{
+    return request->status;
+}
+
+size_t http_request_output_length(const struct http_request *request)
+{
+    return evbuffer_get_length(request->connection->output);
+}
+
+void http_request_close_callback_set(struct http_request *request, http_request_callback closed,
+                                     void *argument)
+{
+    request->closed = closed;
+    request->closed_argument = argument;
+}
+
+/* 1xx, 204 and 304 answers never have a body (RFC 9110 6.4.1). */
+static bool http_request_code_has_body(int code)
+{
+    return code >= 200 && code != 204 && code != 304;
+}
+
+static const char *http_request_reason(int code)
+{
+    const char *reason = http_status_str((enum http_status)code);
+    return strcmp(reason, "<unknown>") == 0 ? "Unknown" : reason;
+}
+
+int http_request_head_write(struct http_request *request, int code, long long length)
+{
+    struct evbuffer *output = request->connection->output;
+    struct evkeyvalq *headers = &request->output_headers;
+    bool body = http_request_code_has_body(code);
+    int failed = 0;
+    request->status = code;
+    failed |= evbuffer_add_printf(output, "HTTP/%u.%u %d %s\r\n", request->version_major,
+                                  request->version_minor, code, http_request_reason(code)) < 0;
+    struct evkeyval *header;
+    TAILQ_FOREACH(header, headers, next)
+    failed |= evbuffer_add_printf(output, "%s: %s\r\n", header->key, header->value) < 0;
+    if (!evhttp_find_header(headers, "Date")) {
+        char date[64];
+        struct tm now;
+        time_t seconds = time(NULL);
+        if (gmtime_r(&seconds, &now) &&
+            strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &now) > 0)
+            failed |= evbuffer_add_printf(output, "Date: %s\r\n", date) < 0;
+    }
+    if (body && !evhttp_find_header(headers, "Content-Type"))
+        failed |= evbuffer_add_printf(output, "Content-Type: %s\r\n",
+                                      HTTP_REQUEST_DEFAULT_CONTENT_TYPE) < 0;
+    if (body && length >= 0)
+        failed |= evbuffer_add_printf(output, "Content-Length: %lld\r\n", length) < 0;
+    else if (body && request->chunked)
+        failed |= evbuffer_add_printf(output, "Transfer-Encoding: chunked\r\n") < 0;
+    if (!request->keep_alive)
+        failed |= evbuffer_add_printf(output, "Connection: close\r\n") < 0;
+    else if (request->version_major == 1 && request->version_minor == 0)
+        failed |= evbuffer_add_printf(output, "Connection: keep-alive\r\n") < 0;
+    failed |= evbuffer_add(output, "\r\n", 2) != 0;
+    return failed ? -1 : 0;
+}
+
+/* The answer is complete: the connection closes after it unless it is kept alive. */
+static void http_request_finish(struct http_request *request, bool failed)
+{
+    struct http_connection *connection = request->connection;
+    request->answered = true;
+    request->streaming = false;
+    if (failed || !request->keep_alive)
+        connection->close_after_output = true;
+    http_connection_request_answered(connection);
+}
+
+void http_request_reply(struct http_request *request, int code, struct evbuffer *body)
+{
+    if (request->answered || request->streaming)
+        return;
+    size_t length = body ? evbuffer_get_length(body) : 0;
+    bool has_body = http_request_code_has_body(code);
+    int failed = http_request_head_write(request, code, has_body ? (long long)length : -1);
+    if (has_body && !request->head && length > 0)
+        failed |= evbuffer_add_buffer(request->connection->output, body);
+    else if (body)
+        evbuffer_drain(body, length);
+    http_request_finish(request, failed != 0);
+}
+
+void http_request_reply_data(struct http_request *request, int code, const void *data,
+                             size_t length)
+{
+    if (request->answered || request->streaming)
+        return;
+    bool has_body = http_request_code_has_body(code);
+    int failed = http_request_head_write(request, code, has_body ? (long long)length : -1);
+    if (has_body && !request->head && length > 0)
+        failed |= evbuffer_add(request->connection->output, data, length);
+    http_request_finish(request, failed != 0);
+}
+
+void http_request_reply_start(struct http_request *request, int code)
+{
+    if (request->answered || request->streaming)
+        return;
+    request->streaming = true;
+    request->chunked = request->version_major == 1 && request->version_minor >= 1;
+    if (!request->chunked)
+        request->keep_alive = false; /* HTTP/1.0: the close ends the body */
+    if (http_request_head_write(request, code, -1) != 0)
+        request->connection->close_after_output = true;
+    http_connection_output_push(request->connection);
+}
+
+void http_request_reply_chunk(struct http_request *request, struct evbuffer *data,
+                              http_request_callback drained, void *argument)
+{
+    if (!request->streaming)
+        return;
+    request->drained = drained;
+    request->drained_argument = argument;
+    size_t length = evbuffer_get_length(data);
+    if (length == 0)
+        return; /* an empty chunk would end the body */
+    struct evbuffer *output = request->connection->output;
+    int failed = 0;
+    if (request->chunked)
+        failed |= evbuffer_add_printf(output, "%zx\r\n", length) < 0;
+    failed |= evbuffer_add_buffer(output, data);
+    if (request->chunked)
+        failed |= evbuffer_add(output, "\r\n", 2);
+    if (failed) {
+        http_request_abort(request);
+        return;
+    }
+    http_connection_output_push(request->connection);
+}
+
+void http_request_reply_end(struct http_request *request)
+{
+    if (!request->streaming)
+        return;
+    int failed = 0;
+    if (request->chunked)
+        failed = evbuffer_add(request->connection->output, "0\r\n\r\n", 5);
+    http_request_finish(request, failed != 0);
+}
+
+void http_request_abort(struct http_request *request)
+{
+    request->closed = NULL;
+    request->answered = true;
+    http_connection_close_soon(request->connection);
+}
