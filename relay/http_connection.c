@@ -306,25 +306,15 @@ static void http_connection_request_refuse(struct http_connection *connection, i
 {
     if (!connection->request)
         connection->request = http_request_create(connection);
+    struct http_request *request = connection->request;
+    if (!request) {
+        http_connection_close_soon(connection); /* out of memory */
+        return;
+    }
     connection->close_after_output = true;
     connection->reading_request = false;
     connection->request_arrived = true;
-    struct http_request *request = connection->request;
-    if (!request) {
-        http_connection_close_soon(connection);
-        return;
-    }
-    if (!request->path)
-        request->path = strdup("");
     request->keep_alive = false;
-    if (request->version_major == 0) {
-        request->version_major = 1;
-        request->version_minor = 1;
-    }
-    if (!request->path) {
-        http_connection_close_soon(connection);
-        return;
-    }
     connection->handlers->request_refuse(request, code, message, connection->handlers->argument);
 }
 
@@ -551,7 +541,6 @@ int http_connection_open(struct event_base *base, int socket,
         list->first->previous = connection;
     list->first = connection;
     list->count++;
-    connection->base = base;
     connection->settings = settings;
     connection->handlers = handlers;
     connection->socket = socket;

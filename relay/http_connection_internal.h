@@ -45,7 +45,6 @@ struct http_connection {
     struct http_connection_list *list;
     struct http_connection *previous;
     struct http_connection *next;
-    struct event_base *base;
     const struct http_connection_settings *settings;
     const struct http_connection_handlers *handlers;
     int socket;
@@ -81,9 +80,6 @@ struct http_connection {
     int depth;               /* nested calls into the connection from its own callbacks */
 };
 
-/* Builds the answer head (status line and headers) into the connection's output. length is the
- * body's length, or -1 for a streamed body. */
-int http_request_head_write(struct http_request *request, int code, long long length);
 /* The request is answered: tell the server, free it, and go on with the next one. */
 void http_connection_request_answered(struct http_connection *connection);
 /* Writes what output holds; arranges the rest to follow when the socket takes it. */

@@ -103,7 +103,9 @@ static const char *http_request_reason(int code)
     return strcmp(reason, "<unknown>") == 0 ? "Unknown" : reason;
 }
 
-int http_request_head_write(struct http_request *request, int code, long long length)
+/* Builds the answer head (status line and headers) into the connection's output. length is the
+ * body's length, or -1 for a streamed body. Returns 0 or -1 (out of memory). */
+static int http_request_head_write(struct http_request *request, int code, long long length)
 {
     struct evbuffer *output = request->connection->output;
     struct evkeyvalq *headers = &request->output_headers;
@@ -149,14 +151,23 @@ static void http_request_finish(struct http_request *request, bool failed)
     http_connection_request_answered(connection);
 }
 
+/* Writes the head of a whole answer of length bytes; returns whether its body goes out too (not
+ * for HEAD and the codes without a body), and sets *failed when out of memory. */
+static bool http_request_head_for_body(struct http_request *request, int code, size_t length,
+                                       int *failed)
+{
+    bool has_body = http_request_code_has_body(code);
+    *failed = http_request_head_write(request, code, has_body ? (long long)length : -1);
+    return has_body && !request->head && length > 0;
+}
+
 void http_request_reply(struct http_request *request, int code, struct evbuffer *body)
 {
     if (request->answered || request->streaming)
         return;
     size_t length = body ? evbuffer_get_length(body) : 0;
-    bool has_body = http_request_code_has_body(code);
-    int failed = http_request_head_write(request, code, has_body ? (long long)length : -1);
-    if (has_body && !request->head && length > 0)
+    int failed;
+    if (http_request_head_for_body(request, code, length, &failed))
         failed |= evbuffer_add_buffer(request->connection->output, body);
     else if (body)
         evbuffer_drain(body, length);
@@ -168,9 +179,8 @@ void http_request_reply_data(struct http_request *request, int code, const void 
 {
     if (request->answered || request->streaming)
         return;
-    bool has_body = http_request_code_has_body(code);
-    int failed = http_request_head_write(request, code, has_body ? (long long)length : -1);
-    if (has_body && !request->head && length > 0)
+    int failed;
+    if (http_request_head_for_body(request, code, length, &failed))
         failed |= evbuffer_add(request->connection->output, data, length);
     http_request_finish(request, failed != 0);
 }
