@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
     # build
     gcc make pkg-config libc6-dev
-    libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libjemalloc-dev zlib1g-dev
+    libevent-dev libhttp-parser-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libjemalloc-dev
+    zlib1g-dev
     # tests, fuzzing, formatting
     libcriterion-dev clang libclang-rt-14-dev clang-format valgrind curl tzdata
     # real servers and load tools the tests drive

@@ -35,8 +35,8 @@ die() {
 
 # 1. Packages: the build (compiler, headers) and the runtime (the libraries come with the
 # -dev packages; curl for the health check).
-packages=(gcc make pkg-config libc6-dev libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev
-    libjemalloc-dev zlib1g-dev ca-certificates curl)
+packages=(gcc make pkg-config libc6-dev libevent-dev libhttp-parser-dev libcurl4-openssl-dev
+    libcjson-dev libyaml-dev libjemalloc-dev zlib1g-dev ca-certificates curl)
 [ "${WITH_INFLUXDB:-0}" != 1 ] || packages+=(influxdb influxdb-client)
 missing=()
 for package in "${packages[@]}"; do
