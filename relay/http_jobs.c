@@ -33,8 +33,7 @@ static bool http_jobs_authorized(struct relay *relay, struct http_request *reque
     if (query)
         (void)evhttp_parse_query_str(query, &parameters); /* unparsable: no u/p, refused below */
     struct http_auth_request credentials = {
-        .authorization =
-            evhttp_find_header(http_request_input_headers(request), "Authorization"),
+        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = evhttp_find_header(&parameters, "u"),
         .password = evhttp_find_header(&parameters, "p"),
     };

@@ -367,8 +367,7 @@ static void http_query_statements_run(struct relay *relay,
 static bool http_query_form_posted(struct http_request *request)
 {
     static const char form[] = "application/x-www-form-urlencoded";
-    const char *type =
-        evhttp_find_header(http_request_input_headers(request), "Content-Type");
+    const char *type = evhttp_find_header(http_request_input_headers(request), "Content-Type");
     return type && strncasecmp(type, form, sizeof form - 1) == 0 &&
            (type[sizeof form - 1] == '\0' || type[sizeof form - 1] == ';' ||
             type[sizeof form - 1] == ' ');
@@ -417,8 +416,7 @@ void http_query_handle(struct relay *relay, struct http_request *request, const 
         goto cleanup;
     }
     struct http_auth_request credentials = {
-        .authorization =
-            evhttp_find_header(http_request_input_headers(request), "Authorization"),
+        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = http_query_parameter(&form, &parameters, "u"),
         .password = http_query_parameter(&form, &parameters, "p"),
     };

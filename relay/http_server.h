@@ -56,8 +56,8 @@ char *http_error_body(enum http_dialect dialect, const char *code_name, const ch
 
 /* Endpoints (relay borrowed, request borrowed and answered). query is the raw query string
  * (borrowed, NULL when absent). */
-void http_write_handle(struct relay *relay, struct http_request *request,
-                       enum http_dialect dialect, const char *query);
+void http_write_handle(struct relay *relay, struct http_request *request, enum http_dialect dialect,
+                       const char *query);
 void http_ping_handle(struct relay *relay, struct http_request *request, const char *query);
 void http_health_handle(struct relay *relay, struct http_request *request);
 void http_ready_handle(struct relay *relay, struct http_request *request);

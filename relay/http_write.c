@@ -260,8 +260,8 @@ static void http_write_accept(struct relay *relay, struct http_request *request,
         http_reply_unavailable(request, dialect, "out of memory");
 }
 
-void http_write_handle(struct relay *relay, struct http_request *request,
-                       enum http_dialect dialect, const char *query)
+void http_write_handle(struct relay *relay, struct http_request *request, enum http_dialect dialect,
+                       const char *query)
 {
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
@@ -270,8 +270,7 @@ void http_write_handle(struct relay *relay, struct http_request *request,
         goto cleanup;
     }
     struct http_auth_request credentials = {
-        .authorization =
-            evhttp_find_header(http_request_input_headers(request), "Authorization"),
+        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = evhttp_find_header(&parameters, "u"),
         .password = evhttp_find_header(&parameters, "p"),
     };

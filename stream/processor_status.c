@@ -166,8 +166,7 @@ static cJSON *meter_json(const struct stream_processor *processor,
     return object;
 }
 
-void stream_processor_request_handle(void *argument, struct http_request *request,
-                                     const char *path)
+void stream_processor_request_handle(void *argument, struct http_request *request, const char *path)
 {
     struct stream_processor *processor = argument;
     enum http_request_method method = http_request_method(request);
