@@ -244,6 +244,11 @@ static int http_connection_headers_complete(http_parser *parser)
         return -1;
     request->method = http_connection_method(parser->method);
     request->head = request->method == HTTP_REQUEST_HEAD;
+    if (parser->http_major != 1) {
+        /* HTTP/0.9 (a request line without a version) or 2.0 spoken without an upgrade: the
+         * refusal goes out as HTTP/1.1, the version this server speaks. */
+        return http_connection_refuse(connection, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+    }
     request->version_major = parser->http_major;
     request->version_minor = parser->http_minor;
     request->keep_alive = http_should_keep_alive(parser) != 0;

@@ -32,8 +32,8 @@ struct http_connection_settings {
 struct http_connection_handlers {
     /* A request arrived completely; it must be answered now or later (http_request.h). */
     void (*request_handle)(struct http_request *request, void *argument);
-    /* The request cannot be served (code 400, 413, 417 or 431, message for the client): it must
-     * be answered now with an error body; the connection closes afterwards. The path may be
+    /* The request cannot be served (code 400, 413, 417, 431 or 505, message for the client): it
+     * must be answered now with an error body; the connection closes afterwards. The path may be
      * empty when the request line did not parse. */
     void (*request_refuse)(struct http_request *request, int code, const char *message,
                            void *argument);

@@ -28,6 +28,7 @@ endif
 endef
 $(eval $(call fuzz_target,lineproto,$(relay_LIBRARY) $(config_LIBRARY)))
 $(eval $(call fuzz_target,config,$(config_LIBRARY)))
+$(eval $(call fuzz_target,http_connection,$(relay_LIBRARY) $(config_LIBRARY)))
 
 # Test programs the integration tests run next to the binaries (in $(BUILD)/bin, not installed),
 # built with the unit tests and before check-integration. influx-client-driver: the InfluxDB
