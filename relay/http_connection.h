@@ -49,6 +49,9 @@ struct http_connection_handlers {
 struct http_connection_list {
     struct http_connection *first;
     size_t count;
+    /* The Date header value of date_second, formatted once per second for every answer. */
+    long long date_second;
+    char date[40];
 };
 
 /* Serves the accepted, non-blocking socket (owned: closed with the connection) on base and adds

@@ -2,7 +2,6 @@
  * streamed ones (chunked for HTTP/1.1, closed-delimited for 1.0). */
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -103,39 +102,82 @@ static const char *http_request_reason(int code)
     return strcmp(reason, "<unknown>") == 0 ? "Unknown" : reason;
 }
 
-/* Builds the answer head (status line and headers) into the connection's output. length is the
- * body's length, or -1 for a streamed body. Returns 0 or -1 (out of memory). */
+static int http_request_text_add(struct evbuffer *output, const char *text)
+{
+    return evbuffer_add(output, text, strlen(text)) != 0;
+}
+
+/* Appends the decimal digits of value. */
+static int http_request_decimal_add(struct evbuffer *output, unsigned long long value)
+{
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    return evbuffer_add(output, digits + at, sizeof digits - at) != 0;
+}
+
+/* The Date header of this second (formatted once per second per server). */
+static const char *http_request_date(struct http_connection_list *list)
+{
+    time_t now = time(NULL);
+    if ((long long)now != list->date_second || list->date[0] == '\0') {
+        struct tm parts;
+        if (!gmtime_r(&now, &parts) ||
+            strftime(list->date, sizeof list->date, "%a, %d %b %Y %H:%M:%S GMT", &parts) == 0)
+            list->date[0] = '\0';
+        list->date_second = (long long)now;
+    }
+    return list->date;
+}
+
+/* Builds the answer head (status line and headers) into the connection's output, with plain
+ * copies rather than printf: this runs once per request, tens of thousands of times a second.
+ * length is the body's length, or -1 for a streamed body. Returns 0 or -1 (out of memory). */
 static int http_request_head_write(struct http_request *request, int code, long long length)
 {
     struct evbuffer *output = request->connection->output;
     struct evkeyvalq *headers = &request->output_headers;
     bool body = http_request_code_has_body(code);
-    int failed = 0;
     request->status = code;
-    failed |= evbuffer_add_printf(output, "HTTP/%u.%u %d %s\r\n", request->version_major,
-                                  request->version_minor, code, http_request_reason(code)) < 0;
+    /* Only HTTP/1.x requests get this far (505 for the rest); 1.0 clients get 1.0 answers. */
+    int failed =
+        http_request_text_add(output, request->version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    failed |= http_request_decimal_add(output, (unsigned long long)code);
+    failed |= evbuffer_add(output, " ", 1) != 0;
+    failed |= http_request_text_add(output, http_request_reason(code));
+    failed |= evbuffer_add(output, "\r\n", 2) != 0;
     struct evkeyval *header;
     TAILQ_FOREACH(header, headers, next)
-    failed |= evbuffer_add_printf(output, "%s: %s\r\n", header->key, header->value) < 0;
+    {
+        failed |= http_request_text_add(output, header->key);
+        failed |= evbuffer_add(output, ": ", 2) != 0;
+        failed |= http_request_text_add(output, header->value);
+        failed |= evbuffer_add(output, "\r\n", 2) != 0;
+    }
     if (!evhttp_find_header(headers, "Date")) {
-        char date[64];
-        struct tm now;
-        time_t seconds = time(NULL);
-        if (gmtime_r(&seconds, &now) &&
-            strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &now) > 0)
-            failed |= evbuffer_add_printf(output, "Date: %s\r\n", date) < 0;
+        const char *date = http_request_date(request->connection->list);
+        if (date[0] != '\0') {
+            failed |= evbuffer_add(output, "Date: ", 6) != 0;
+            failed |= http_request_text_add(output, date);
+            failed |= evbuffer_add(output, "\r\n", 2) != 0;
+        }
     }
     if (body && !evhttp_find_header(headers, "Content-Type"))
-        failed |= evbuffer_add_printf(output, "Content-Type: %s\r\n",
-                                      HTTP_REQUEST_DEFAULT_CONTENT_TYPE) < 0;
-    if (body && length >= 0)
-        failed |= evbuffer_add_printf(output, "Content-Length: %lld\r\n", length) < 0;
-    else if (body && request->chunked)
-        failed |= evbuffer_add_printf(output, "Transfer-Encoding: chunked\r\n") < 0;
+        failed |= http_request_text_add(output,
+                                        "Content-Type: " HTTP_REQUEST_DEFAULT_CONTENT_TYPE "\r\n");
+    if (body && length >= 0) {
+        failed |= http_request_text_add(output, "Content-Length: ");
+        failed |= http_request_decimal_add(output, (unsigned long long)length);
+        failed |= evbuffer_add(output, "\r\n", 2) != 0;
+    } else if (body && request->chunked)
+        failed |= http_request_text_add(output, "Transfer-Encoding: chunked\r\n");
     if (!request->keep_alive)
-        failed |= evbuffer_add_printf(output, "Connection: close\r\n") < 0;
-    else if (request->version_major == 1 && request->version_minor == 0)
-        failed |= evbuffer_add_printf(output, "Connection: keep-alive\r\n") < 0;
+        failed |= http_request_text_add(output, "Connection: close\r\n");
+    else if (request->version_minor == 0)
+        failed |= http_request_text_add(output, "Connection: keep-alive\r\n");
     failed |= evbuffer_add(output, "\r\n", 2) != 0;
     return failed ? -1 : 0;
 }

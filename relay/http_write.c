@@ -235,8 +235,8 @@ static void http_write_accept(struct relay *relay, struct http_request *request,
         return;
     }
     uint64_t sequence = 0;
-    int status =
-        spool_append(relay_spool(relay), &target->routing, lines->data, lines->length, &sequence);
+    int status = spool_append_deferred(relay_spool(relay), &target->routing, lines->data,
+                                       lines->length, &sequence);
     if (status != 0) {
         http_write_append_failed(relay, request, dialect, status);
         return;

@@ -215,21 +215,23 @@ static void relay_waiter_closed(struct http_request *request, void *argument)
     free(waiter);
 }
 
-/* Answers waiter (unlinked and freed here): its prepared answer, or 503 when durable is false. */
-static void relay_waiter_answer(struct relay_waiter *waiter, bool durable)
+#define RELAY_SPOOL_FAILED_MESSAGE "the spool failed; the data was not stored, retry later"
+
+/* Answers waiter (unlinked and freed here): its prepared answer when refusal is NULL, otherwise
+ * 503 with refusal as the message. */
+static void relay_waiter_answer(struct relay_waiter *waiter, const char *refusal)
 {
     relay_waiter_unlink(waiter);
     struct http_request *request = waiter->request;
     http_request_close_callback_set(request, NULL, NULL);
-    if (durable) {
+    if (!refusal) {
         http_reply_json(request, waiter->code, waiter->body,
                         waiter->body ? strlen(waiter->body) : 0);
     } else {
         struct evkeyvalq *headers = http_request_output_headers(request);
         evhttp_remove_header(headers, "X-Influxdb-Error");
         evhttp_remove_header(headers, "X-Platform-Error-Code");
-        http_reply_unavailable(request, waiter->dialect,
-                               "the spool failed; the data was not stored, retry later");
+        http_reply_unavailable(request, waiter->dialect, refusal);
     }
     cJSON_free(waiter->body);
     free(waiter);
@@ -239,7 +241,7 @@ static void relay_waiter_answer(struct relay_waiter *waiter, bool durable)
 static void relay_waiters_answer(struct relay *relay, uint64_t committed, bool durable)
 {
     while (relay->first && (!durable || relay->first->sequence <= committed))
-        relay_waiter_answer(relay->first, durable);
+        relay_waiter_answer(relay->first, durable ? NULL : RELAY_SPOOL_FAILED_MESSAGE);
 }
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET (a path, or an abstract
@@ -289,6 +291,22 @@ void relay_fail(struct relay *relay, const char *reason)
     relay_shutdown_finish(relay);
 }
 
+/* Answers 503 to the waiters whose deferred records a full disk lost (spool_dropped_take): this
+ * runs before any commit that names their sequence numbers is answered. */
+static void relay_dropped_answer(struct relay *relay)
+{
+    uint64_t first, last;
+    if (!spool_dropped_take(relay->spool, &first, &last))
+        return;
+    struct relay_waiter *next;
+    for (struct relay_waiter *waiter = relay->first; waiter; waiter = next) {
+        next = waiter->next;
+        if (waiter->sequence >= first && waiter->sequence <= last)
+            relay_waiter_answer(waiter,
+                                "the spool's disk is full; the data was not stored, retry later");
+    }
+}
+
 /* A commit finished (here or on the sync thread): counts it, answers its waiters. */
 static void relay_commit_finished(struct relay *relay, uint64_t committed)
 {
@@ -319,6 +337,7 @@ static void relay_commit(struct relay *relay)
         relay_fail(relay, spool_error_reason(status));
         return;
     }
+    relay_dropped_answer(relay);
     if (status == 1 || relay->commit_started_ns == 0) {
         relay->commit_before = before;
         relay->commit_started_ns = started_ns;
@@ -424,6 +443,7 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
         relay_fail(relay, spool_error_reason(status));
         return;
     }
+    relay_dropped_answer(relay);
     relay_waiters_answer(relay, committed, true);
     relay_waiters_answer(relay, 0, false); /* none expected: every append was flushed */
     for (size_t i = 0; i < relay->extension_count; i++)

@@ -284,12 +284,18 @@ fail:
     return result;
 }
 
+static int deferred_write(struct spool *spool);
+
 void spool_close(struct spool *spool)
 {
     if (!spool)
         return;
     const struct spool_io *io = &spool->io;
     spool_sync_thread_stop(spool);
+    /* Not durable without spool_flush(), but a clean close keeps every appended record. */
+    if (!spool->failed && spool->active_fd >= 0)
+        deferred_write(spool);
+    buffer_release(&spool->deferred);
     spool_consumers_release(spool);
     if (spool->active_fd >= 0 && io->close(io->context, spool->active_fd) != 0)
         log_warning(spool->logger, "close of the active spool segment failed");
@@ -345,6 +351,9 @@ static int sync_in_flight_settle(struct spool *spool)
 static int segment_roll_over(struct spool *spool)
 {
     const struct spool_io *io = &spool->io;
+    int written = deferred_write(spool);
+    if (written != 0)
+        return written;
     if (sync_in_flight_settle(spool) != 0)
         return -EIO;
     if (!spool->has_prepared) {
@@ -422,7 +431,8 @@ static int append_admit(struct spool *spool, uint64_t padded)
         if (result != 0)
             return result;
     }
-    if (spool->max_bytes != 0 && spool->total_bytes + padded > spool->max_bytes)
+    if (spool->max_bytes != 0 &&
+        spool->total_bytes + spool->deferred.length + padded > spool->max_bytes)
         return -ENOBUFS;
     if (spool->min_free_bytes != 0) {
         free_space_refresh(spool, false);
@@ -438,8 +448,50 @@ int spool_append(struct spool *spool, const struct spool_routing *routing, const
     return spool_append_flagged(spool, routing, 0, payload, length, sequence);
 }
 
-int spool_append_flagged(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
-                         const char *payload, size_t length, uint64_t *sequence)
+/* Writes the deferred records after the active segment's bytes, in one pwrite. Returns 0,
+ * -ENOSPC (disk full: they are lost, reported by spool_dropped_take, and the spool is read-only)
+ * or -EIO. */
+static int deferred_write(struct spool *spool)
+{
+    size_t length = spool->deferred.length;
+    if (length == 0)
+        return 0;
+    const struct spool_io *io = &spool->io;
+    struct spool_segment *active = &spool->segments[spool->segment_count - 1];
+    struct iovec iov = {.iov_base = spool->deferred.data, .iov_len = length};
+    ssize_t written;
+    do {
+        written = io->pwritev(io->context, spool->active_fd, &iov, 1, (off_t)active->bytes);
+    } while (written < 0 && errno == EINTR);
+    int error = written < 0 ? errno : ENOSPC;
+    uint64_t first = spool->deferred_first;
+    uint64_t last = spool->next_sequence - 1;
+    buffer_clear(&spool->deferred);
+    spool->deferred_first = 0;
+    if (written != (ssize_t)length) {
+        int result = append_failure(spool, error);
+        if (result == -ENOSPC) {
+            /* Two losses before the relay took the first are reported as one range: in between
+             * the spool was read-only, so nothing else was appended. */
+            if (spool->dropped_first == 0)
+                spool->dropped_first = first;
+            spool->dropped_last = last;
+        }
+        return result;
+    }
+    active->bytes += length;
+    if (active->first_sequence == 0)
+        active->first_sequence = first;
+    active->last_sequence = last;
+    spool->total_bytes += length;
+    return 0;
+}
+
+/* Everything an append checks before the record is placed: the flags, the routing (encoded into
+ * spool->scratch), the size, the admission, and room in the active segment (rolled over when
+ * full). Stores the record's unpadded and padded sizes. Returns 0 or what spool_append returns. */
+static int append_prepare(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
+                          size_t length, uint64_t *record_length, uint64_t *padded)
 {
     if (spool->failed)
         return -EIO;
@@ -449,23 +501,41 @@ int spool_append_flagged(struct spool *spool, const struct spool_routing *routin
     int result = spool_meta_encode(routing, &spool->scratch);
     if (result != 0)
         return result;
-    uint64_t record_length = SPOOL_RECORD_HEADER_SIZE + spool->scratch.length + (uint64_t)length;
-    if (record_length > SPOOL_RECORD_MAX)
+    *record_length = SPOOL_RECORD_HEADER_SIZE + spool->scratch.length + (uint64_t)length;
+    if (*record_length > SPOOL_RECORD_MAX)
         return -EMSGSIZE;
-    uint64_t padded = spool_record_padded(record_length);
-    if ((result = append_admit(spool, padded)) != 0)
+    *padded = spool_record_padded(*record_length);
+    if ((result = append_admit(spool, *padded)) != 0)
+        return result;
+    const struct spool_segment *active = &spool->segments[spool->segment_count - 1];
+    uint64_t tail = active->bytes + spool->deferred.length;
+    uint64_t last = spool->deferred_first != 0 ? spool->next_sequence - 1 : active->last_sequence;
+    /* Sequence numbers are gap-free within a segment: after recovery skipped numbers (or a
+     * deferred write was lost), the next record starts a new segment. */
+    if (tail > SPOOL_SEGMENT_HEADER_SIZE &&
+        (tail + *padded > spool->segment_bytes || last + 1 != spool->next_sequence))
+        return segment_roll_over(spool);
+    return 0;
+}
+
+/* The record's sequence number is taken: counts it. */
+static uint64_t append_sequence_take(struct spool *spool, uint64_t padded)
+{
+    spool->appended_since_check += padded;
+    return spool->next_sequence++;
+}
+
+int spool_append_flagged(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
+                         const char *payload, size_t length, uint64_t *sequence)
+{
+    uint64_t record_length, padded;
+    int result = append_prepare(spool, routing, flags, length, &record_length, &padded);
+    if (result != 0)
+        return result;
+    /* What was deferred comes first in the file, as in sequence. */
+    if ((result = deferred_write(spool)) != 0)
         return result;
     struct spool_segment *active = &spool->segments[spool->segment_count - 1];
-    /* Sequence numbers are gap-free within a segment: after recovery skipped numbers, the next
-     * record starts a new segment. */
-    if (active->bytes > SPOOL_SEGMENT_HEADER_SIZE &&
-        (active->bytes + padded > spool->segment_bytes ||
-         active->last_sequence + 1 != spool->next_sequence)) {
-        if ((result = segment_roll_over(spool)) != 0)
-            return result;
-        active = &spool->segments[spool->segment_count - 1];
-    }
-
     uint64_t assigned = spool->next_sequence;
     uint8_t header[SPOOL_RECORD_HEADER_SIZE];
     static const uint8_t padding[8] = {0};
@@ -485,15 +555,55 @@ int spool_append_flagged(struct spool *spool, const struct spool_routing *routin
     if (written != (ssize_t)padded)
         return append_failure(spool, written < 0 ? errno : ENOSPC);
 
+    append_sequence_take(spool, padded);
     active->bytes += padded;
     if (active->first_sequence == 0)
         active->first_sequence = assigned;
     active->last_sequence = assigned;
     spool->total_bytes += padded;
-    spool->appended_since_check += padded;
-    spool->next_sequence++;
     *sequence = assigned;
     return 0;
+}
+
+int spool_append_deferred(struct spool *spool, const struct spool_routing *routing,
+                          const char *payload, size_t length, uint64_t *sequence)
+{
+    if (length >= SPOOL_DEFERRED_RECORD_MAX)
+        return spool_append_flagged(spool, routing, 0, payload, length, sequence);
+    uint64_t record_length, padded;
+    int result = append_prepare(spool, routing, 0, length, &record_length, &padded);
+    if (result != 0)
+        return result;
+    struct buffer *deferred = &spool->deferred;
+    size_t at = deferred->length;
+    if (buffer_reserve(deferred, (size_t)padded) != 0)
+        return -ENOMEM;
+    const struct spool_segment *active = &spool->segments[spool->segment_count - 1];
+    uint8_t *record = (uint8_t *)deferred->data + at;
+    spool_record_header_build(record, spool->next_sequence, active->salt, 0, spool->scratch.data,
+                              spool->scratch.length, payload, length);
+    memcpy(record + SPOOL_RECORD_HEADER_SIZE, spool->scratch.data, spool->scratch.length);
+    memcpy(record + SPOOL_RECORD_HEADER_SIZE + spool->scratch.length, payload, length);
+    memset(record + record_length, 0, (size_t)(padded - record_length));
+    deferred->length += (size_t)padded;
+    if (spool->deferred_first == 0)
+        spool->deferred_first = spool->next_sequence;
+    uint64_t assigned = append_sequence_take(spool, padded);
+    if (deferred->length >= SPOOL_DEFERRED_BYTES_MAX && (result = deferred_write(spool)) != 0)
+        return result;
+    *sequence = assigned;
+    return 0;
+}
+
+bool spool_dropped_take(struct spool *spool, uint64_t *first, uint64_t *last)
+{
+    if (spool->dropped_first == 0)
+        return false;
+    *first = spool->dropped_first;
+    *last = spool->dropped_last;
+    spool->dropped_first = 0;
+    spool->dropped_last = 0;
+    return true;
 }
 
 /* Off the ack path of a commit: its caller answers first, so preparing the next segment here
@@ -510,6 +620,9 @@ static int next_segment_prepare(struct spool *spool)
 static int commit_run(struct spool *spool, bool force, uint64_t *committed)
 {
     if (spool->failed || sync_in_flight_settle(spool) != 0)
+        return -EIO;
+    /* A full disk loses only the deferred records (spool_dropped_take); the rest commits. */
+    if (deferred_write(spool) == -EIO)
         return -EIO;
     uint64_t appended = spool->next_sequence - 1;
     bool sync = false;
@@ -538,6 +651,8 @@ int spool_commit_start(struct spool *spool, uint64_t *committed)
         return -EIO;
     if (spool->sync_in_flight)
         return 0;
+    if (deferred_write(spool) == -EIO)
+        return -EIO;
     uint64_t appended = spool->next_sequence - 1;
     if (!spool->syncer || appended <= spool->synced_sequence)
         return commit_run(spool, false, committed) == 0 ? 1 : -EIO;

@@ -141,6 +141,26 @@ int spool_append(struct spool *spool, const struct spool_routing *routing, const
 int spool_append_flagged(struct spool *spool, const struct spool_routing *routing, uint8_t flags,
                          const char *payload, size_t length, uint64_t *sequence);
 
+/* spool_append() for the ingest path, where the requests wait for the commit anyway: a small
+ * record is only encoded into memory here, and everything deferred is written with one pwrite
+ * at the next commit (or at a write-through append, a segment roll-over, or once
+ * SPOOL_DEFERRED_BYTES_MAX collected), so many requests per loop pass cost one write instead of
+ * one each. Records of SPOOL_DEFERRED_RECORD_MAX bytes or more are written at once. Returns what
+ * spool_append() returns for the admission and for a write done here; a deferred write that fails
+ * later with ENOSPC loses its records (none was acknowledged) and reports them through
+ * spool_dropped_take(). */
+#define SPOOL_DEFERRED_RECORD_MAX (64u * 1024u)
+#define SPOOL_DEFERRED_BYTES_MAX (256u * 1024u)
+int spool_append_deferred(struct spool *spool, const struct spool_routing *routing,
+                          const char *payload, size_t length, uint64_t *sequence);
+
+/* Deferred records that were lost because their write hit a full disk (the spool went read-only,
+ * as after a failed spool_append): their requests must be answered 503, never acknowledged,
+ * even though later commits name higher sequence numbers. Returns true once with the range
+ * [*first, *last], then forgets it; call it after every spool_commit*() and before answering the
+ * commit's requests. */
+bool spool_dropped_take(struct spool *spool, uint64_t *first, uint64_t *last);
+
 /* Makes what spool_append() wrote visible to cursors and, per sync mode, durable:
  *   always        one fdatasync covering every record appended since the last commit;
  *   interval:<ms> at most one fdatasync per interval; in between the records are committed

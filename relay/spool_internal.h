@@ -154,6 +154,13 @@ struct spool {
     size_t consumer_count, consumer_capacity;
     struct buffer scratch; /* meta of the record being appended */
 
+    /* Records of spool_append_deferred not written yet, encoded as on disk: they follow the
+     * active segment's bytes, with sequences deferred_first .. next_sequence - 1. */
+    struct buffer deferred;
+    uint64_t deferred_first; /* 0 when nothing is deferred */
+    /* Deferred records a failed write lost (disk full), for spool_dropped_take; 0 = none. */
+    uint64_t dropped_first, dropped_last;
+
     struct spool_syncer *syncer; /* NULL until spool_sync_thread_start */
     bool sync_in_flight;         /* a job was handed to the sync thread and not collected */
 };

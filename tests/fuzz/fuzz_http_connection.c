@@ -70,7 +70,8 @@ static void fuzz_request_refuse(struct http_request *request, int code, const ch
                                 void *argument)
 {
     (void)argument;
-    fuzz_require(code == 400 || code == 413 || code == 417 || code == 431 || code == 505, "a refusal code");
+    fuzz_require(code == 400 || code == 413 || code == 417 || code == 431 || code == 505,
+                 "a refusal code");
     http_request_reply_data(request, code, message, strlen(message));
 }
 

@@ -46,6 +46,7 @@ YAML
 relay_start() {
     local dir=$1
     relay_log=$dir/relay.log
+    : >"$relay_log" # the background job creates it only once it runs; sed reads it at once
     "$BIN_DIR/meter-relay" run -c "$dir/config.yaml" 2>"$relay_log" &
     relay_pid=$!
     local port="" attempt

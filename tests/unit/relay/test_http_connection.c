@@ -225,12 +225,13 @@ static void harness_output_expect(struct harness *harness, const char *expected)
 }
 
 /* Three requests of three framings, back to back on one connection. */
-static const char pipelined_requests[] = "POST /write?db=home HTTP/1.1\r\nHost: relay\r\n"
-                                         "Content-Length: 11\r\n\r\nkWh value=1"
-                                         "GET /ping HTTP/1.1\r\nHost: relay\r\n\r\n"
-                                         "POST /api/v2/write?bucket=b HTTP/1.1\r\nHost: relay\r\n"
-                                         "Transfer-Encoding: chunked\r\n\r\n"
-                                         "4\r\nkWh \r\n7;name=x\r\nvalue=2\r\n0\r\nTrailer: t\r\n\r\n";
+static const char pipelined_requests[] =
+    "POST /write?db=home HTTP/1.1\r\nHost: relay\r\n"
+    "Content-Length: 11\r\n\r\nkWh value=1"
+    "GET /ping HTTP/1.1\r\nHost: relay\r\n\r\n"
+    "POST /api/v2/write?bucket=b HTTP/1.1\r\nHost: relay\r\n"
+    "Transfer-Encoding: chunked\r\n\r\n"
+    "4\r\nkWh \r\n7;name=x\r\nvalue=2\r\n0\r\nTrailer: t\r\n\r\n";
 
 static char *pipelined_answers(void)
 {
@@ -303,9 +304,9 @@ Test(http_connection, a_parked_request_holds_back_the_pipelined_ones_until_it_is
     char *second = echo_answer("GET /ping ");
     char *third = echo_answer("POST /api/v2/write?bucket=b kWh value=2");
     char *expected = NULL;
-    cr_assert_gt(asprintf(&expected, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n%s%s", second,
-                          third),
-                 0);
+    cr_assert_gt(
+        asprintf(&expected, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n%s%s", second, third),
+        0);
     harness_output_expect(harness, expected);
     cr_assert_eq(harness->close_callbacks, 0);
     free(second);

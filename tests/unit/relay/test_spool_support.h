@@ -26,12 +26,14 @@ struct fault_io {
     uint64_t free_bytes;     /* statvfs answer when use_free_bytes */
     int use_free_bytes;
     int fdatasync_calls;
+    int pwritev_calls;
 };
 
 static inline ssize_t fault_pwritev(void *context, int fd, const struct iovec *iov, int count,
                                     off_t offset)
 {
     struct fault_io *fault = context;
+    fault->pwritev_calls++;
     if (fault->pwritev_countdown > 0 && --fault->pwritev_countdown == 0) {
         if (fault->pwritev_errno != 0) {
             errno = fault->pwritev_errno;
