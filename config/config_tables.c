@@ -225,7 +225,7 @@ static const struct config_key config_relay_keys[] = {
     {"max_body_bytes", CONFIG_KIND_SIZE, FIELD(struct config_relay, max_body_bytes), "32MiB",
      .size_minimum = 1 << 10, .size_maximum = GIBIBYTES(4)},
     {"max_inflight_bytes", CONFIG_KIND_SIZE, FIELD(struct config_relay, max_inflight_bytes),
-     "256MiB", .size_minimum = MEBIBYTES(1)},
+     "16MiB", .size_minimum = MEBIBYTES(1)},
     {"read_timeout", CONFIG_KIND_DURATION, FIELD(struct config_relay, read_timeout_ms), "30s",
      .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
     {"write_timeout", CONFIG_KIND_DURATION, FIELD(struct config_relay, write_timeout_ms), "30s",

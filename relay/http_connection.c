@@ -91,7 +91,10 @@ static void http_connection_deadline_update(struct http_connection *connection)
 {
     if (connection->closing || connection->lingering)
         return;
-    if (evbuffer_get_length(connection->output) > 0) {
+    if (connection->body_waiting) {
+        if (connection->deadline_kind != HTTP_DEADLINE_NONE)
+            http_connection_deadline_arm(connection, HTTP_DEADLINE_NONE);
+    } else if (evbuffer_get_length(connection->output) > 0) {
         if (connection->deadline_kind != HTTP_DEADLINE_WRITE)
             http_connection_deadline_arm(connection, HTTP_DEADLINE_WRITE);
     } else if (connection->reading_request) {
@@ -110,6 +113,50 @@ static void http_connection_deadline_event(evutil_socket_t fd, short what, void 
     (void)fd;
     (void)what;
     http_connection_close_soon(argument);
+}
+
+/* ---- the body budget ---- */
+
+/* Counts bytes of a body in the budget, when they fit or nothing else is held and nobody waits
+ * ahead (first come, first served). Returns whether they were counted. */
+static bool http_connection_budget_take(struct http_connection *connection, uint64_t bytes)
+{
+    struct http_connection_list *list = connection->list;
+    bool first_in_line = !list->waiting_first || list->waiting_first == connection;
+    bool fits = list->body_bytes_held == 0 ||
+                list->body_bytes_held + bytes <= connection->settings->bodies_limit;
+    if (!first_in_line || !fits)
+        return false;
+    list->body_bytes_held += bytes;
+    connection->body_bytes_reserved += bytes;
+    return true;
+}
+
+static void http_connection_waiting_remove(struct http_connection *connection)
+{
+    struct http_connection_list *list = connection->list;
+    if (connection->waiting_previous)
+        connection->waiting_previous->waiting_next = connection->waiting_next;
+    else if (list->waiting_first == connection)
+        list->waiting_first = connection->waiting_next;
+    if (connection->waiting_next)
+        connection->waiting_next->waiting_previous = connection->waiting_previous;
+    else if (list->waiting_last == connection)
+        list->waiting_last = connection->waiting_previous;
+    connection->waiting_next = connection->waiting_previous = NULL;
+}
+
+/* The body was handled (or its connection goes): its bytes leave the budget, and the first
+ * waiting connection gets a look from the loop (its read callback, not from inside here). */
+static void http_connection_budget_release(struct http_connection *connection)
+{
+    struct http_connection_list *list = connection->list;
+    if (connection->body_bytes_reserved == 0)
+        return;
+    list->body_bytes_held -= connection->body_bytes_reserved;
+    connection->body_bytes_reserved = 0;
+    if (list->waiting_first)
+        event_active(list->waiting_first->read_event, EV_READ, 1);
 }
 
 /* ---- parser callbacks ---- */
@@ -236,6 +283,8 @@ static int http_connection_target_split(struct http_request *request)
     return request->path ? 0 : -1;
 }
 
+static int http_connection_body_begin(struct http_connection *connection);
+
 static int http_connection_headers_complete(http_parser *parser)
 {
     struct http_connection *connection = http_parser_connection(parser);
@@ -254,10 +303,26 @@ static int http_connection_headers_complete(http_parser *parser)
     request->keep_alive = http_should_keep_alive(parser) != 0;
     if (http_connection_target_split(request) != 0)
         return http_connection_refuse(connection, 400, "cannot parse the request URI");
-    bool chunked = (parser->flags & F_CHUNKED) != 0;
     bool sized = parser->content_length != ULLONG_MAX && parser->content_length > 0;
     if (sized && parser->content_length > connection->settings->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
+    if (sized && !http_connection_budget_take(connection, parser->content_length)) {
+        /* Resumed by http_connection_body_resume once the bodies before it are handled. */
+        connection->body_waiting = true;
+        http_parser_pause(parser, 1);
+        return 0;
+    }
+    return http_connection_body_begin(connection);
+}
+
+/* The headers are in and the body may be read: answers "Expect", sizes the body buffer.
+ * Returns 0, or -1 when out of memory, or the refusal. */
+static int http_connection_body_begin(struct http_connection *connection)
+{
+    http_parser *parser = &connection->parser;
+    struct http_request *request = connection->request;
+    bool chunked = (parser->flags & F_CHUNKED) != 0;
+    bool sized = parser->content_length != ULLONG_MAX && parser->content_length > 0;
     const char *expect = evhttp_find_header(&request->input_headers, "Expect");
     if (expect && (chunked || sized)) {
         if (strcasecmp(expect, "100-continue") != 0)
@@ -280,6 +345,10 @@ static int http_connection_body(http_parser *parser, const char *at, size_t leng
     connection->body_bytes += length;
     if (connection->body_bytes > connection->settings->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
+    if (connection->parser.flags & F_CHUNKED) {
+        connection->list->body_bytes_held += length;
+        connection->body_bytes_reserved += length;
+    }
     return evbuffer_add(connection->request->body, at, length) == 0 ? 0 : -1;
 }
 
@@ -323,6 +392,57 @@ static void http_connection_request_refuse(struct http_connection *connection, i
     connection->handlers->request_refuse(request, code, message, connection->handlers->argument);
 }
 
+/* The request's body does not fit the budget yet: stop reading (what was read stays in input),
+ * without a deadline, and queue up. */
+static void http_connection_body_wait(struct http_connection *connection)
+{
+    struct http_connection_list *list = connection->list;
+    if (list->waiting_first != connection && !connection->waiting_previous) {
+        connection->waiting_previous = list->waiting_last;
+        if (list->waiting_last)
+            list->waiting_last->waiting_next = connection;
+        else
+            list->waiting_first = connection;
+        list->waiting_last = connection;
+    }
+    if (!connection->reading_paused) {
+        connection->reading_paused = true;
+        event_del(connection->read_event);
+    }
+    connection->reading_request = false;
+    http_connection_deadline_arm(connection, HTTP_DEADLINE_NONE);
+}
+
+static void http_connection_input_parse(struct http_connection *connection);
+
+/* Called from the read callback of a waiting connection (made active by a release): takes the
+ * budget if there is room now and goes on with the body. Returns whether it did. */
+static bool http_connection_body_resume(struct http_connection *connection)
+{
+    if (!http_connection_budget_take(connection, connection->parser.content_length))
+        return false;
+    http_connection_waiting_remove(connection);
+    connection->body_waiting = false;
+    struct http_connection_list *list = connection->list;
+    if (list->waiting_first) /* there may be room for the next one too */
+        event_active(list->waiting_first->read_event, EV_READ, 1);
+    http_parser_pause(&connection->parser, 0);
+    connection->reading_request = true;
+    http_connection_deadline_arm(connection, HTTP_DEADLINE_READ);
+    if (http_connection_body_begin(connection) != 0) {
+        http_connection_close_soon(connection); /* out of memory */
+        return false;
+    }
+    if (connection->refusal_code != 0) {
+        http_connection_request_refuse(connection, connection->refusal_code,
+                                       connection->refusal_message);
+        return true;
+    }
+    connection->reading_paused = false;
+    event_add(connection->read_event, NULL);
+    return true;
+}
+
 /* Parses what input holds and hands each complete request to the server, until a request waits
  * for its answer or the input is used up. */
 static void http_connection_input_parse(struct http_connection *connection)
@@ -337,7 +457,10 @@ static void http_connection_input_parse(struct http_connection *connection)
                                             data, available);
         connection->input_start += parsed;
         enum http_errno error = HTTP_PARSER_ERRNO(&connection->parser);
-        if (error == HPE_PAUSED) {
+        if (error == HPE_PAUSED && connection->body_waiting) {
+            http_connection_body_wait(connection);
+            break;
+        } else if (error == HPE_PAUSED) {
             http_parser_pause(&connection->parser, 0);
             if (connection->refusal_code != 0) {
                 http_connection_request_refuse(connection, connection->refusal_code,
@@ -349,6 +472,7 @@ static void http_connection_input_parse(struct http_connection *connection)
             /* The body is read by the handler at once; a parked request must not pin it. */
             if (connection->request == request && !connection->closing)
                 evbuffer_drain(request->body, evbuffer_get_length(request->body));
+            http_connection_budget_release(connection);
         } else if (error == HPE_CB_message_begin || error == HPE_CB_url ||
                    error == HPE_CB_header_field || error == HPE_CB_header_value ||
                    error == HPE_CB_headers_complete || error == HPE_CB_body) {
@@ -369,7 +493,8 @@ static void http_connection_input_parse(struct http_connection *connection)
         connection->input_start = 0;
         connection->input.length = 0;
     }
-    if (connection->reading_paused && !connection->request_arrived && !connection->closing) {
+    if (connection->reading_paused && !connection->request_arrived && !connection->closing &&
+        !connection->body_waiting) {
         connection->reading_paused = false;
         event_add(connection->read_event, NULL);
     }
@@ -503,6 +628,15 @@ static void http_connection_read_event(evutil_socket_t fd, short what, void *arg
     (void)what;
     struct http_connection *connection = argument;
     connection->depth++;
+    if (connection->body_waiting) {
+        if (http_connection_body_resume(connection) && !connection->closing) {
+            http_connection_input_parse(connection);
+            http_connection_output_flush(connection);
+        }
+        /* The socket is read when the read event fires by itself again. */
+        http_connection_leave(connection);
+        return;
+    }
     size_t room = http_connection_input_room(connection);
     ssize_t count = room ? read(fd, connection->input.data + connection->input.length, room) : -1;
     connection->last_read_full = count > 0 && (size_t)count == room;
@@ -591,6 +725,9 @@ static void http_connection_free(struct http_connection *connection)
     }
     if (connection->answered)
         http_request_free(connection->answered);
+    http_connection_waiting_remove(connection);
+    connection->body_waiting = false;
+    http_connection_budget_release(connection);
     if (connection->read_event)
         event_free(connection->read_event);
     if (connection->write_event)

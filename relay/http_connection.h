@@ -22,7 +22,12 @@ struct http_request;
 
 /* Read by every connection whenever it needs them, so a change applies from then on. */
 struct http_connection_settings {
-    uint64_t body_limit;  /* raw bytes; a larger body is answered 413 */
+    uint64_t body_limit; /* raw bytes; a larger body is answered 413 */
+    /* Raw body bytes the list's connections hold at once (relay.max_inflight_bytes): a request
+     * whose Content-Length would pass it waits after its headers, without reading on and
+     * without a read deadline, until the bodies before it are handled; a body alone always
+     * proceeds. Chunked bodies count as they arrive and do not wait. */
+    uint64_t bodies_limit;
     size_t headers_limit; /* request line plus headers; larger ones are answered 431 */
     struct timeval read_timeout;
     struct timeval idle_timeout;
@@ -49,6 +54,8 @@ struct http_connection_handlers {
 struct http_connection_list {
     struct http_connection *first;
     size_t count;
+    uint64_t body_bytes_held; /* see bodies_limit */
+    struct http_connection *waiting_first, *waiting_last;
     /* The Date header value of date_second, formatted once per second for every answer. */
     long long date_second;
     char date[40];

@@ -77,7 +77,13 @@ struct http_connection {
     bool closing;            /* close at the end of the outermost callback */
     bool parsing;            /* http_connection_input_parse runs: it goes on and flushes */
     bool last_read_full;     /* the last read filled the input buffer: reads may grow */
-    int depth;               /* nested calls into the connection from its own callbacks */
+    /* The body budget (settings->bodies_limit): bytes of this request's body counted in the
+     * list's body_bytes_held, and the queue of connections waiting to read a body. */
+    uint64_t body_bytes_reserved;
+    bool body_waiting; /* parser paused after the headers until the budget has room */
+    struct http_connection *waiting_next;
+    struct http_connection *waiting_previous;
+    int depth; /* nested calls into the connection from its own callbacks */
 };
 
 /* The request is answered: tell the server, free it, and go on with the next one. */

@@ -356,6 +356,7 @@ static void http_server_settings_read(struct http_server *server, const struct c
      * body over this bound decodes to more than max_body_bytes for sure. */
     server->settings.body_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
     server->settings.headers_limit = HTTP_MAX_HEADERS_BYTES;
+    server->settings.bodies_limit = config->max_inflight_bytes;
     server->settings.read_timeout = http_timeval_from_ms(config->read_timeout_ms);
     server->settings.idle_timeout = http_timeval_from_ms(config->idle_timeout_ms);
     server->settings.write_timeout = http_timeval_from_ms(config->write_timeout_ms);

@@ -31,7 +31,8 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
 /* The port actually bound (relay.listen may say 0). */
 int http_server_port(const struct http_server *server);
 /* Takes the settings that can change while running from relay_config() again: the body size
- * limit and the timeouts, for connections and requests from now on. relay.listen and
+ * limit, the budget of bodies held at once and the timeouts, for connections and requests from
+ * now on. relay.listen and
  * relay.max_connections stay as created. */
 void http_server_settings_apply(struct http_server *server);
 /* Closes the listening socket; open connections keep being served. */

@@ -123,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct http_connection_settings settings = {
         .body_limit = FUZZ_BODY_LIMIT,
         .headers_limit = 1024,
+        .bodies_limit = 1 << 20,
         .read_timeout = {60, 0},
         .idle_timeout = {60, 0},
         .write_timeout = {60, 0},

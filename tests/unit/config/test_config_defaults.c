@@ -107,7 +107,7 @@ Test(config_defaults, relay_spool_and_upstream)
     cr_expect_eq(relay->listen.port, 8087);
     cr_expect_str_eq(relay->base_path, "");
     cr_expect_eq(relay->max_body_bytes, 32u << 20);
-    cr_expect_eq(relay->max_inflight_bytes, 256u << 20);
+    cr_expect_eq(relay->max_inflight_bytes, 16u << 20);
     cr_expect_eq(relay->read_timeout_ms, 30000);
     cr_expect_eq(relay->write_timeout_ms, 30000);
     cr_expect_eq(relay->idle_timeout_ms, 120000);

@@ -128,6 +128,7 @@ static struct harness *harness_create(void)
     harness->settings = (struct http_connection_settings){
         .body_limit = 1024,
         .headers_limit = 1024,
+        .bodies_limit = 1 << 20,
         .read_timeout = {5, 0},
         .idle_timeout = {5, 0},
         .write_timeout = {5, 0},
@@ -142,14 +143,20 @@ static struct harness *harness_create(void)
     return harness;
 }
 
-static void harness_open(struct harness *harness)
+/* Opens one more connection to the harness's server; returns the client's end. */
+static int harness_connect(struct harness *harness)
 {
     int sockets[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sockets), 0);
-    harness->client = sockets[0];
     cr_assert_eq(http_connection_open(harness->base, sockets[1], &harness->settings,
                                       &harness->handlers, &harness->list),
                  0);
+    return sockets[0];
+}
+
+static void harness_open(struct harness *harness)
+{
+    harness->client = harness_connect(harness);
 }
 
 static void harness_destroy(struct harness *harness)
@@ -518,5 +525,91 @@ Test(http_connection, a_request_without_http_1_version_is_refused_with_505_in_ht
     refusal_check(harness, "POST /write\r\nContent-Length: 3\r\n\r\nabc",
                   "HTTP/1.1 505 HTTP Version Not Supported",
                   "only HTTP/1.0 and HTTP/1.1 are served");
+    harness_destroy(harness);
+}
+
+/* Everything a second client (fd) got so far, as a string (owned). */
+static char *client_output(int client)
+{
+    static char text[8192];
+    ssize_t count = read(client, text, sizeof text - 1);
+    text[count > 0 ? count : 0] = '\0';
+    return strdup(text);
+}
+
+static void client_send(int client, const char *text)
+{
+    cr_assert_eq(write(client, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+Test(http_connection, a_body_over_the_budget_waits_for_the_bodies_before_it_without_a_deadline)
+{
+    struct harness *harness = harness_create();
+    harness->settings.bodies_limit = 10;
+    harness->settings.read_timeout = (struct timeval){0, 300000};
+    harness_open(harness);
+    int second = harness_connect(harness);
+    int third = harness_connect(harness);
+    /* Bodies of 8 bytes each: only one fits at a time. The first is half sent, the second has
+     * sent its headers, the third everything. */
+    harness_send_text(harness, "POST /a HTTP/1.1\r\nContent-Length: 8\r\n\r\naaaa");
+    client_send(second, "POST /b HTTP/1.1\r\nContent-Length: 8\r\n\r\n");
+    harness_pump(harness);
+    client_send(third, "POST /c HTTP/1.1\r\nContent-Length: 8\r\n\r\ncccccccc");
+    harness_run_for(harness, 250);
+    cr_assert_eq(harness->handled, 0);
+    cr_assert_eq(harness->list.body_bytes_held, 8);
+    cr_assert_not_null(harness->list.waiting_first);
+
+    harness_send_text(harness, "aaaa");
+    cr_assert_eq(harness->handled, 1, "the first body is complete");
+    cr_assert_eq(harness->list.body_bytes_held, 8, "the second took the budget");
+    /* 450 ms after the third request's first byte: past read_timeout, but a waiting
+     * connection has no deadline. */
+    harness_run_for(harness, 200);
+    cr_assert_eq(harness->list.count, 3);
+    client_send(second, "bbbbbbbb");
+    harness_pump(harness);
+    cr_assert_eq(harness->handled, 3, "the second's body, then the third's");
+    cr_assert_eq(harness->list.body_bytes_held, 0);
+    cr_assert_null(harness->list.waiting_first);
+    const char *paths[] = {"POST /b bbbbbbbb", "POST /c cccccccc"};
+    int clients[] = {second, third};
+    for (int i = 0; i < 2; i++) {
+        char *expected = echo_answer(paths[i]);
+        char *got = client_output(clients[i]);
+        cr_assert_str_eq(got, expected);
+        free(got);
+        free(expected);
+    }
+    char *expected = echo_answer("POST /a aaaaaaaa");
+    harness_output_expect(harness, expected);
+    free(expected);
+    close(second);
+    close(third);
+    harness_destroy(harness);
+}
+
+Test(http_connection, a_waiting_connection_that_goes_frees_its_place_in_line)
+{
+    struct harness *harness = harness_create();
+    harness->settings.bodies_limit = 10;
+    harness_open(harness);
+    int second = harness_connect(harness);
+    int third = harness_connect(harness);
+    harness_send_text(harness, "POST /a HTTP/1.1\r\nContent-Length: 8\r\n\r\naaaa");
+    const char *head = "POST /b HTTP/1.1\r\nContent-Length: 8\r\n\r\nbbbbbbbb";
+    cr_assert_eq(write(second, head, strlen(head)), (ssize_t)strlen(head));
+    head = "POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\ncc";
+    cr_assert_eq(write(third, head, strlen(head)), (ssize_t)strlen(head));
+    harness_pump(harness);
+    cr_assert_eq(harness->handled, 0, "the third waits behind the second although it fits");
+    http_connection_list_close(&harness->list); /* every connection goes */
+    cr_assert_eq(harness->list.count, 0);
+    cr_assert_eq(harness->list.body_bytes_held, 0);
+    cr_assert_null(harness->list.waiting_first);
+    cr_assert_null(harness->list.waiting_last);
+    close(second);
+    close(third);
     harness_destroy(harness);
 }

@@ -131,7 +131,8 @@ Test(spool_deferred, collected_records_are_written_once_they_reach_the_limit)
         deferred_append(spool, ++n);
         cr_assert_lt(n, 100000);
     }
-    cr_assert_geq(n, SPOOL_DEFERRED_BYTES_MAX / 128, "written only near the limit (records < 128 B)");
+    cr_assert_geq(n, SPOOL_DEFERRED_BYTES_MAX / 128,
+                  "written only near the limit (records < 128 B)");
     cr_assert_eq(spool->deferred.length, 0);
     test_commit(spool, n);
     spool_close(spool);
