@@ -130,15 +130,17 @@ static void upstream_buffer_compact(struct upstream *upstream)
     upstream->span_first = 0;
 }
 
-/* Reads committed records from the cursor until a batch's worth is buffered. Returns 0, -ENOMEM
- * or a cursor error (-EBADMSG, -EIO). */
-static int upstream_records_read(struct upstream *upstream)
+/* Reads committed records from the cursor until batches' worth of records are buffered (two
+ * while a request is in flight: the next one is prepared meanwhile). Returns 0, -ENOMEM or a
+ * cursor error (-EBADMSG, -EIO). */
+static int upstream_records_read(struct upstream *upstream, size_t batches)
 {
     upstream_buffer_compact(upstream);
     size_t lines = 0;
     for (size_t i = 0; i < upstream->span_count; i++)
         lines += upstream->spans[i].line_count;
-    while (lines < upstream->batch_lines && upstream->lines.length < upstream->batch_bytes) {
+    while (lines < upstream->batch_lines * batches &&
+           upstream->lines.length < upstream->batch_bytes * batches) {
         struct spool_record record;
         int result = spool_cursor_next(upstream->cursor, &record);
         if (result <= 0)
@@ -307,7 +309,16 @@ static void upstream_request_send(struct upstream *upstream)
     }
     const char *data = upstream->lines.data + first->line_offset;
     size_t length = last->line_offset + last->line_length - first->line_offset;
-    if (upstream->gzip) {
+    if (upstream->gzip && upstream->prepared_count == upstream->window &&
+        upstream->prepared_first_sequence == first->sequence) {
+        struct buffer swap = upstream->body;
+        upstream->body = upstream->prepared_body;
+        upstream->prepared_body = swap;
+        upstream->prepared_count = 0;
+        data = upstream->body.data;
+        length = upstream->body.length;
+    } else if (upstream->gzip) {
+        upstream->prepared_count = 0;
         if (gzip_deflate(data, length, GZIP_DEFLATE_LEVEL, &upstream->body) != 0) {
             snprintf(upstream->last_error, sizeof upstream->last_error, "out of memory");
             upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
@@ -329,6 +340,37 @@ static void upstream_request_send(struct upstream *upstream)
         return;
     }
     upstream->sending = true;
+    /* A moment later, so that libcurl sends this body before the loop compresses the next. */
+    if (upstream->gzip) {
+        const struct timeval soon = {0, 1000};
+        evtimer_add(upstream->prepare_timer, &soon);
+    }
+}
+
+/* While a request is in flight: reads the records of the next window and compresses it. */
+static void upstream_prepare_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct upstream *upstream = argument;
+    if (!upstream->sending || upstream->prepared_count > 0)
+        return;
+    if (upstream_records_read(upstream, 2) < 0)
+        return; /* the pump reports it when this window is done */
+    size_t current_first = upstream->span_first;
+    upstream->span_first += upstream->window;
+    if (upstream->span_first < upstream->span_count) {
+        size_t count = upstream_window_choose(upstream);
+        const struct upstream_span *first = &upstream->spans[upstream->span_first];
+        const struct upstream_span *last = &upstream->spans[upstream->span_first + count - 1];
+        if (gzip_deflate(upstream->lines.data + first->line_offset,
+                         last->line_offset + last->line_length - first->line_offset,
+                         GZIP_DEFLATE_LEVEL, &upstream->prepared_body) == 0) {
+            upstream->prepared_first_sequence = first->sequence;
+            upstream->prepared_count = count;
+        }
+    }
+    upstream->span_first = current_first;
 }
 
 /* Reads, chooses the next window and sends it, unless a request or a retry is pending. */
@@ -336,7 +378,7 @@ static void upstream_pump(struct upstream *upstream)
 {
     if (upstream->sending || upstream->waiting)
         return;
-    int result = upstream_records_read(upstream);
+    int result = upstream_records_read(upstream, 1);
     if (result < 0 && upstream->span_first == upstream->span_count) {
         log_error(upstream->set->environment.logger, "cannot read the spool for an upstream",
                   LOG_STRING("upstream", upstream->name), LOG_STRING("error", strerror(-result)));
@@ -346,6 +388,11 @@ static void upstream_pump(struct upstream *upstream)
     if (upstream->span_first == upstream->span_count)
         return; /* all delivered */
     upstream->window = upstream_window_choose(upstream);
+    /* The prepared window was chosen by the same rules from the same records; it may be shorter
+     * (fewer records were committed then), never different. */
+    if (upstream->prepared_count > 0 && upstream->prepared_count < upstream->window &&
+        upstream->prepared_first_sequence == upstream->spans[upstream->span_first].sequence)
+        upstream->window = upstream->prepared_count;
     upstream_request_send(upstream);
 }
 
@@ -558,6 +605,8 @@ static void upstream_release(struct upstream *upstream)
     curl_slist_free_all(upstream->headers);
     if (upstream->retry_timer)
         event_free(upstream->retry_timer);
+    if (upstream->prepare_timer)
+        event_free(upstream->prepare_timer);
     spool_cursor_close(upstream->cursor);
     for (size_t i = 0; i < upstream->route_count; i++) {
         free(upstream->routes[i].source);
@@ -572,6 +621,7 @@ static void upstream_release(struct upstream *upstream)
     buffer_release(&upstream->lines);
     buffer_release(&upstream->metas);
     buffer_release(&upstream->body);
+    buffer_release(&upstream->prepared_body);
     buffer_release(&upstream->answer);
 }
 
@@ -622,7 +672,9 @@ int upstream_set_create(const struct config_relay *config,
         upstream->set = set;
         set->count++;
         upstream->retry_timer = evtimer_new(environment->base, upstream_retry_event, upstream);
-        if (!upstream->retry_timer || upstream_configure(upstream, &config->upstreams[i]) != 0) {
+        upstream->prepare_timer = evtimer_new(environment->base, upstream_prepare_event, upstream);
+        if (!upstream->retry_timer || !upstream->prepare_timer ||
+            upstream_configure(upstream, &config->upstreams[i]) != 0) {
             error_message_set(error, error_size, "out of memory setting up upstream %s",
                               config->upstreams[i].name);
             goto failure;

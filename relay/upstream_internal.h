@@ -47,6 +47,14 @@ struct upstream {
     size_t window;                                /* spans in the request in flight */
     size_t record_limit; /* spans a batch may hold after a 413; 0 = no limit */
     struct buffer body, answer;
+    /* The gzipped body of the window after the one in flight, compressed while the upstream
+     * works on the current one (one request in flight stays the rule; only the compression
+     * overlaps). Sent only if the next window starts with the same record and still fits the
+     * limits; prepared_count = 0 when there is none. */
+    struct buffer prepared_body;
+    uint64_t prepared_first_sequence;
+    size_t prepared_count;
+    struct event *prepare_timer;
     char *request_url;
     long retry_after_seconds; /* from the answer's Retry-After; -1 = none */
 

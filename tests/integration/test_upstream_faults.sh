@@ -388,6 +388,27 @@ eventually "order: stored lines are the written ones, in order, once" "${written
 expect_equal "order: one request in flight at any time" 0 \
     "$(fault_upstream_requests | json_eval 'd.filter((r, i) => i > 0 && (d[i - 1].ended_ms === null || r.time_ms < d[i - 1].ended_ms)).length')"
 
+# --- batches compressed ahead ------------------------------------------------------------------
+# A slow upstream (150 ms an answer) and a backlog of small batches: the relay compresses the next
+# batch while one is in flight, and a 500 and a 413 in between make it choose again. What arrives
+# is still what was written, in order, once, one request at a time.
+scenario_start ahead "$(upstream_yaml fake batch_lines=4 backoff_initial=50ms backoff_max=200ms)"
+fault_upstream_default '{"delay_ms":150}' >/dev/null
+fault_upstream_script '[{"delay_ms":150},{"delay_ms":150},{"status":500},{"delay_ms":150},
+    {"status":413},{"delay_ms":150}]' >/dev/null
+written=""
+for k in $(seq 1 40); do
+    db=a
+    [ $(((k - 1) / 7 % 2)) -eq 1 ] && db=b
+    line="ahead,run=$db n=${k}i $((1700000000000000000 + k))"
+    relay_write "/write?db=$db" "$line"
+    written+=$line$'\n'
+done
+writes_check
+eventually "ahead: stored lines are the written ones, in order, once" "${written%$'\n'}" fake_lines
+expect_equal "ahead: one request in flight at any time" 0 \
+    "$(fault_upstream_requests | json_eval 'd.filter((r, i) => i > 0 && (d[i - 1].ended_ms === null || r.time_ms < d[i - 1].ended_ms)).length')"
+
 relay_stop
 fault_upstream_stop
 expect_equal "the fake upstream exits 0" 0 "$fault_upstream_exit_status"
