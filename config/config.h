@@ -127,6 +127,7 @@ struct config_upstream {
     int batch_lines;
     uint64_t batch_bytes;
     bool gzip;
+    int requests_in_flight; /* batches sent at once; only batches without a point in common */
     bool tls_verify;
     int64_t connect_timeout_ms;
     int64_t request_timeout_ms;

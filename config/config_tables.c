@@ -202,6 +202,8 @@ static const struct config_key config_upstream_keys[] = {
     {"batch_bytes", CONFIG_KIND_SIZE, FIELD(struct config_upstream, batch_bytes), "4MiB",
      .size_minimum = 1 << 10, .size_maximum = GIBIBYTES(1)},
     {"gzip", CONFIG_KIND_BOOL, FIELD(struct config_upstream, gzip), "true"},
+    {"requests_in_flight", CONFIG_KIND_INTEGER, FIELD(struct config_upstream, requests_in_flight),
+     "1", .integer_minimum = 1, .integer_maximum = 16},
     {"tls_verify", CONFIG_KIND_BOOL, FIELD(struct config_upstream, tls_verify), "true"},
     {"connect_timeout", CONFIG_KIND_DURATION, FIELD(struct config_upstream, connect_timeout_ms),
      "10s", .integer_minimum = 1, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},

@@ -1,5 +1,6 @@
-/* The forwarder: per upstream, records read from its cursor into a batch buffer, one request in
- * flight, the answer classified as in spec/spool.md, retries on a timer. */
+/* The forwarder: per upstream, records read from its cursor into a batch buffer, up to
+ * requests_in_flight requests (batches with no point in common), the answer classified as in
+ * spec/spool.md, retries on a timer; the cursor advances over batches done in a row. */
 #include "relay/upstream.h"
 
 #include <cjson/cJSON.h>
@@ -101,18 +102,20 @@ static size_t upstream_lines_count(const char *data, size_t length)
     return count;
 }
 
-/* Drops the delivered spans (before span_first) so the buffers only hold what is unsent. */
+/* Drops the done spans before span_first so the buffers only hold what is unsent or in flight
+ * (the requests send their own copies, so moving the lines is safe). */
 static void upstream_buffer_compact(struct upstream *upstream)
 {
-    if (upstream->span_first == 0)
+    size_t shift = upstream->span_first;
+    if (shift == 0)
         return;
-    if (upstream->span_first == upstream->span_count) {
+    if (shift == upstream->span_count) {
         buffer_clear(&upstream->lines);
         buffer_clear(&upstream->metas);
-        upstream->span_count = upstream->span_first = 0;
+        upstream->span_count = upstream->span_first = upstream->span_next = 0;
         return;
     }
-    const struct upstream_span *first = &upstream->spans[upstream->span_first];
+    const struct upstream_span *first = &upstream->spans[shift];
     size_t line_shift = first->line_offset, meta_shift = first->meta_offset;
     memmove(upstream->lines.data, upstream->lines.data + line_shift,
             upstream->lines.length - line_shift);
@@ -120,7 +123,7 @@ static void upstream_buffer_compact(struct upstream *upstream)
     memmove(upstream->metas.data, upstream->metas.data + meta_shift,
             upstream->metas.length - meta_shift);
     upstream->metas.length -= meta_shift;
-    size_t left = upstream->span_count - upstream->span_first;
+    size_t left = upstream->span_count - shift;
     memmove(upstream->spans, first, left * sizeof *upstream->spans);
     for (size_t i = 0; i < left; i++) {
         upstream->spans[i].line_offset -= line_shift;
@@ -128,19 +131,25 @@ static void upstream_buffer_compact(struct upstream *upstream)
     }
     upstream->span_count = left;
     upstream->span_first = 0;
+    upstream->span_next -= shift;
+    for (size_t i = 0; i < upstream->requests_in_flight; i++)
+        if (upstream->requests[i].busy)
+            upstream->requests[i].first -= shift;
 }
 
-/* Reads committed records from the cursor until batches' worth of records are buffered (two
- * while a request is in flight: the next one is prepared meanwhile). Returns 0, -ENOMEM or a
- * cursor error (-EBADMSG, -EIO). */
+/* Reads committed records from the cursor until batches' worth of records are buffered beyond
+ * span_next (one more than the pump sends now while every slot is busy: it is prepared
+ * meanwhile). Returns 0, -ENOMEM or a cursor error (-EBADMSG, -EIO). */
 static int upstream_records_read(struct upstream *upstream, size_t batches)
 {
     upstream_buffer_compact(upstream);
     size_t lines = 0;
-    for (size_t i = 0; i < upstream->span_count; i++)
+    for (size_t i = upstream->span_next; i < upstream->span_count; i++)
         lines += upstream->spans[i].line_count;
-    while (lines < upstream->batch_lines * batches &&
-           upstream->lines.length < upstream->batch_bytes * batches) {
+    size_t bytes = upstream->span_next < upstream->span_count
+                       ? upstream->lines.length - upstream->spans[upstream->span_next].line_offset
+                       : 0;
+    while (lines < upstream->batch_lines * batches && bytes < upstream->batch_bytes * batches) {
         struct spool_record record;
         int result = spool_cursor_next(upstream->cursor, &record);
         if (result <= 0)
@@ -158,7 +167,8 @@ static int upstream_records_read(struct upstream *upstream, size_t batches)
             .line_offset = upstream->lines.length,
             .line_length = record.payload_length,
             .line_count = upstream_lines_count(record.payload, record.payload_length),
-            .meta_offset = upstream->metas.length};
+            .meta_offset = upstream->metas.length,
+            .state = UPSTREAM_SPAN_UNSENT};
         /* Only the destination matters for batching, not which consumers a record named. */
         struct spool_routing routing = record.routing;
         routing.consumer_count = 0;
@@ -168,19 +178,22 @@ static int upstream_records_read(struct upstream *upstream, size_t batches)
         span.meta_length = upstream->metas.length - span.meta_offset;
         upstream->spans[upstream->span_count++] = span;
         lines += span.line_count;
+        bytes += span.line_length;
     }
     return 0;
 }
 
-/* The spans of the next request: from span_first, same routing, within the limits (at least
- * one span, however large). */
-static size_t upstream_window_choose(const struct upstream *upstream)
+/* The spans of the next batch: from span_next, unsent, same routing, within the limits (at
+ * least one span, however large). */
+static size_t upstream_batch_choose(const struct upstream *upstream)
 {
-    const struct upstream_span *first = &upstream->spans[upstream->span_first];
+    const struct upstream_span *first = &upstream->spans[upstream->span_next];
     size_t count = 0, lines = 0;
     uint64_t bytes = 0;
-    for (size_t i = upstream->span_first; i < upstream->span_count; i++) {
+    for (size_t i = upstream->span_next; i < upstream->span_count; i++) {
         const struct upstream_span *span = &upstream->spans[i];
+        if (span->state != UPSTREAM_SPAN_UNSENT)
+            break;
         if (count > 0 &&
             (span->meta_length != first->meta_length ||
              memcmp(upstream->metas.data + span->meta_offset,
@@ -196,21 +209,38 @@ static size_t upstream_window_choose(const struct upstream *upstream)
     return count;
 }
 
+static const char *upstream_batch_lines(const struct upstream *upstream, size_t first, size_t count,
+                                        size_t *length)
+{
+    const struct upstream_span *head = &upstream->spans[first];
+    const struct upstream_span *last = &upstream->spans[first + count - 1];
+    *length = last->line_offset + last->line_length - head->line_offset;
+    return upstream->lines.data + head->line_offset;
+}
+
+/* Moves span_next to the first unsent span at or after it. */
+static void upstream_next_find(struct upstream *upstream)
+{
+    while (upstream->span_next < upstream->span_count &&
+           upstream->spans[upstream->span_next].state != UPSTREAM_SPAN_UNSENT)
+        upstream->span_next++;
+}
+
 /* ---- requests ---- */
 
 static size_t upstream_answer_write(char *data, size_t size, size_t count, void *argument)
 {
-    struct upstream *upstream = argument;
+    struct upstream_request *request = argument;
     size_t length = size * count;
-    size_t room = UPSTREAM_ANSWER_MAX - upstream->answer.length;
-    if (buffer_append(&upstream->answer, data, length < room ? length : room) != 0)
+    size_t room = UPSTREAM_ANSWER_MAX - request->answer.length;
+    if (buffer_append(&request->answer, data, length < room ? length : room) != 0)
         return 0;
     return length;
 }
 
 static size_t upstream_header_read(char *data, size_t size, size_t count, void *argument)
 {
-    struct upstream *upstream = argument;
+    struct upstream_request *request = argument;
     size_t length = size * count;
     static const char name[] = "retry-after:";
     if (length > sizeof name && strncasecmp(data, name, sizeof name - 1) == 0) {
@@ -224,7 +254,7 @@ static size_t upstream_header_read(char *data, size_t size, size_t count, void *
             digits = true;
         }
         if (digits) /* an HTTP date instead of seconds falls back to the backoff */
-            upstream->retry_after_seconds = seconds;
+            request->retry_after_seconds = seconds;
     }
     return length;
 }
@@ -248,10 +278,11 @@ static void upstream_bucket_name(const struct upstream *upstream,
         snprintf(out, size, "%s", key);
 }
 
-/* Builds the write URL for routing into upstream->request_url. Returns 0 or -ENOMEM. */
-static int upstream_url_build(struct upstream *upstream, const struct spool_routing *routing)
+/* Builds the write URL for routing into request->url. Returns 0 or -ENOMEM. */
+static int upstream_url_build(struct upstream_request *request, const struct spool_routing *routing)
 {
-    CURL *easy = upstream->easy;
+    const struct upstream *upstream = request->upstream;
+    CURL *easy = request->easy;
     char *first = NULL, *second = NULL;
     bool v2 = upstream->api == CONFIG_API_V2;
     if (v2) {
@@ -266,22 +297,20 @@ static int upstream_url_build(struct upstream *upstream, const struct spool_rout
                                   (int)routing->rp.length);
     }
     int result = -ENOMEM;
-    free(upstream->request_url);
-    upstream->request_url = NULL;
+    free(request->url);
+    request->url = NULL;
     if (first && second) {
         size_t length = strlen(upstream->url) + strlen(first) + strlen(second) + 64;
-        upstream->request_url = malloc(length);
-        if (upstream->request_url) {
+        request->url = malloc(length);
+        if (request->url) {
             if (v2)
-                snprintf(upstream->request_url, length,
-                         "%s/api/v2/write?org=%s&bucket=%s&precision=ns", upstream->url, first,
-                         second);
-            else if (routing->rp.length)
-                snprintf(upstream->request_url, length, "%s/write?db=%s&rp=%s&precision=ns",
+                snprintf(request->url, length, "%s/api/v2/write?org=%s&bucket=%s&precision=ns",
                          upstream->url, first, second);
+            else if (routing->rp.length)
+                snprintf(request->url, length, "%s/write?db=%s&rp=%s&precision=ns", upstream->url,
+                         first, second);
             else
-                snprintf(upstream->request_url, length, "%s/write?db=%s&precision=ns",
-                         upstream->url, first);
+                snprintf(request->url, length, "%s/write?db=%s&precision=ns", upstream->url, first);
             result = 0;
         }
     }
@@ -292,117 +321,163 @@ static int upstream_url_build(struct upstream *upstream, const struct spool_rout
 
 static void upstream_request_done(CURL *easy, CURLcode result, void *argument);
 
-/* Sends the window starting at span_first. */
-static void upstream_request_send(struct upstream *upstream)
+static void upstream_spans_mark(struct upstream *upstream, size_t first, size_t count,
+                                enum upstream_span_state state)
+{
+    for (size_t i = first; i < first + count; i++)
+        upstream->spans[i].state = state;
+}
+
+/* Sends spans[first .. first + count) from the free slot request. Returns 0, or -1 when it
+ * could not (a retry is scheduled then). */
+static int upstream_request_send(struct upstream *upstream, struct upstream_request *request,
+                                 size_t first, size_t count)
 {
     struct logger *logger = upstream->set->environment.logger;
-    const struct upstream_span *first = &upstream->spans[upstream->span_first];
-    const struct upstream_span *last =
-        &upstream->spans[upstream->span_first + upstream->window - 1];
+    const struct upstream_span *head = &upstream->spans[first];
+    size_t length = 0;
+    const char *data = upstream_batch_lines(upstream, first, count, &length);
     struct spool_routing routing;
-    if (spool_meta_decode((const uint8_t *)upstream->metas.data + first->meta_offset,
-                          first->meta_length, &routing) != 0 ||
-        upstream_url_build(upstream, &routing) != 0) {
+    request->first = first;
+    request->count = count;
+    int prepared =
+        upstream->prepared_count == count && upstream->prepared_first_sequence == head->sequence;
+    upstream->prepared_count = 0;
+    if (spool_meta_decode((const uint8_t *)upstream->metas.data + head->meta_offset,
+                          head->meta_length, &routing) != 0 ||
+        upstream_url_build(request, &routing) != 0) {
         snprintf(upstream->last_error, sizeof upstream->last_error, "out of memory");
         upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
-        return;
+        return -1;
     }
-    const char *data = upstream->lines.data + first->line_offset;
-    size_t length = last->line_offset + last->line_length - first->line_offset;
-    if (upstream->gzip && upstream->prepared_count == upstream->window &&
-        upstream->prepared_first_sequence == first->sequence) {
-        struct buffer swap = upstream->body;
-        upstream->body = upstream->prepared_body;
+    int status = 0;
+    if (upstream->gzip && prepared) {
+        struct buffer swap = request->body;
+        request->body = upstream->prepared_body;
         upstream->prepared_body = swap;
-        upstream->prepared_count = 0;
-        data = upstream->body.data;
-        length = upstream->body.length;
     } else if (upstream->gzip) {
-        upstream->prepared_count = 0;
-        if (gzip_deflate(data, length, GZIP_DEFLATE_LEVEL, &upstream->body) != 0) {
-            snprintf(upstream->last_error, sizeof upstream->last_error, "out of memory");
-            upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
-            return;
-        }
-        data = upstream->body.data;
-        length = upstream->body.length;
+        status = gzip_deflate(data, length, GZIP_DEFLATE_LEVEL, &request->body);
+    } else {
+        /* A copy: the batch buffer moves while the request is in flight. */
+        buffer_clear(&request->body);
+        status = buffer_append(&request->body, data, length);
     }
-    buffer_clear(&upstream->answer);
-    upstream->retry_after_seconds = -1;
-    CURL *easy = upstream->easy;
-    curl_easy_setopt(easy, CURLOPT_URL, upstream->request_url);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
+    if (status != 0) {
+        snprintf(upstream->last_error, sizeof upstream->last_error, "out of memory");
+        upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
+        return -1;
+    }
+    buffer_clear(&request->answer);
+    request->retry_after_seconds = -1;
+    CURL *easy = request->easy;
+    curl_easy_setopt(easy, CURLOPT_URL, request->url);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body.data ? request->body.data : "");
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body.length);
     if (http_client_start(upstream->set->environment.client, easy, upstream_request_done,
-                          upstream) != 0) {
+                          request) != 0) {
         log_error(logger, "libcurl refused a request", LOG_STRING("upstream", upstream->name));
         upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
-        return;
+        return -1;
     }
-    upstream->sending = true;
-    /* A moment later, so that libcurl sends this body before the loop compresses the next. */
-    if (upstream->gzip) {
+    request->busy = true;
+    upstream->busy_count++;
+    upstream_spans_mark(upstream, first, count, UPSTREAM_SPAN_SENDING);
+    upstream_next_find(upstream);
+    /* Every slot busy: a moment later (so that libcurl sends this body first) the next batch is
+     * compressed, ready for the slot that frees first. */
+    if (upstream->gzip && upstream->busy_count == upstream->requests_in_flight) {
         const struct timeval soon = {0, 1000};
         evtimer_add(upstream->prepare_timer, &soon);
     }
+    return 0;
 }
 
-/* While a request is in flight: reads the records of the next window and compresses it. */
+/* While every slot is busy: reads the records of the next batch and compresses it. */
 static void upstream_prepare_event(evutil_socket_t fd, short what, void *argument)
 {
     (void)fd;
     (void)what;
     struct upstream *upstream = argument;
-    if (!upstream->sending || upstream->prepared_count > 0)
+    if (upstream->busy_count < upstream->requests_in_flight || upstream->prepared_count > 0 ||
+        upstream->waiting)
         return;
-    if (upstream_records_read(upstream, 2) < 0)
-        return; /* the pump reports it when this window is done */
-    size_t current_first = upstream->span_first;
-    upstream->span_first += upstream->window;
-    if (upstream->span_first < upstream->span_count) {
-        size_t count = upstream_window_choose(upstream);
-        const struct upstream_span *first = &upstream->spans[upstream->span_first];
-        const struct upstream_span *last = &upstream->spans[upstream->span_first + count - 1];
-        if (gzip_deflate(upstream->lines.data + first->line_offset,
-                         last->line_offset + last->line_length - first->line_offset,
-                         GZIP_DEFLATE_LEVEL, &upstream->prepared_body) == 0) {
-            upstream->prepared_first_sequence = first->sequence;
-            upstream->prepared_count = count;
-        }
+    if (upstream_records_read(upstream, 1) < 0 || upstream->span_next == upstream->span_count)
+        return; /* the pump reports a read error when it needs the records */
+    size_t count = upstream_batch_choose(upstream);
+    if (count == 0)
+        return;
+    size_t length = 0;
+    const char *data = upstream_batch_lines(upstream, upstream->span_next, count, &length);
+    if (gzip_deflate(data, length, GZIP_DEFLATE_LEVEL, &upstream->prepared_body) == 0) {
+        upstream->prepared_first_sequence = upstream->spans[upstream->span_next].sequence;
+        upstream->prepared_count = count;
     }
-    upstream->span_first = current_first;
 }
 
-/* Reads, chooses the next window and sends it, unless a request or a retry is pending. */
+/* Would the batch spans[first .. first + count) write a point that a batch in flight writes?
+ * Then it waits: InfluxDB keeps the last write of a point, so those two must not swap. */
+static bool upstream_batch_conflicts(struct upstream *upstream, size_t first, size_t count)
+{
+    if (upstream->busy_count == 0)
+        return false;
+    size_t length = 0;
+    const char *data = upstream_batch_lines(upstream, first, count, &length);
+    if (point_keys_collect(&upstream->candidate_keys, data, length) != 0)
+        return true; /* out of memory: one at a time is always safe */
+    for (size_t i = 0; i < upstream->requests_in_flight; i++)
+        if (upstream->requests[i].busy &&
+            point_keys_overlap(&upstream->candidate_keys, &upstream->requests[i].keys))
+            return true;
+    return false;
+}
+
+/* Sends batches from span_next into the free slots, unless a retry is pending; stops at a
+ * batch that writes a point a batch in flight writes. */
 static void upstream_pump(struct upstream *upstream)
 {
-    if (upstream->sending || upstream->waiting)
-        return;
-    int result = upstream_records_read(upstream, 1);
-    if (result < 0 && upstream->span_first == upstream->span_count) {
-        log_error(upstream->set->environment.logger, "cannot read the spool for an upstream",
-                  LOG_STRING("upstream", upstream->name), LOG_STRING("error", strerror(-result)));
-        upstream_retry_schedule(upstream, upstream->backoff_max_ms);
-        return;
+    while (!upstream->waiting && upstream->busy_count < upstream->requests_in_flight) {
+        int result = upstream_records_read(upstream, 1);
+        if (result < 0 && upstream->span_next == upstream->span_count) {
+            if (upstream->busy_count == 0) {
+                log_error(
+                    upstream->set->environment.logger, "cannot read the spool for an upstream",
+                    LOG_STRING("upstream", upstream->name), LOG_STRING("error", strerror(-result)));
+                upstream_retry_schedule(upstream, upstream->backoff_max_ms);
+            }
+            return;
+        }
+        if (upstream->span_next == upstream->span_count)
+            return; /* all sent */
+        size_t count = upstream_batch_choose(upstream);
+        /* The prepared batch was chosen by the same rules from the same records; it may be
+         * shorter (fewer records were committed then), never different. */
+        if (upstream->prepared_count > 0 && upstream->prepared_count < count &&
+            upstream->prepared_first_sequence == upstream->spans[upstream->span_next].sequence)
+            count = upstream->prepared_count;
+        if (upstream->requests_in_flight > 1 &&
+            upstream_batch_conflicts(upstream, upstream->span_next, count))
+            return; /* sent when the batch in its way is done */
+        struct upstream_request *request = NULL;
+        for (size_t i = 0; i < upstream->requests_in_flight && !request; i++)
+            if (!upstream->requests[i].busy)
+                request = &upstream->requests[i];
+        if (upstream->requests_in_flight > 1) {
+            struct point_keys swap = request->keys;
+            request->keys = upstream->candidate_keys;
+            upstream->candidate_keys = swap;
+        }
+        if (upstream_request_send(upstream, request, upstream->span_next, count) != 0)
+            return;
     }
-    if (upstream->span_first == upstream->span_count)
-        return; /* all delivered */
-    upstream->window = upstream_window_choose(upstream);
-    /* The prepared window was chosen by the same rules from the same records; it may be shorter
-     * (fewer records were committed then), never different. */
-    if (upstream->prepared_count > 0 && upstream->prepared_count < upstream->window &&
-        upstream->prepared_first_sequence == upstream->spans[upstream->span_first].sequence)
-        upstream->window = upstream->prepared_count;
-    upstream_request_send(upstream);
 }
 
-/* The window is done with (delivered or dead-lettered): advance the cursor past it. */
-static void upstream_window_advance(struct upstream *upstream, bool delivered)
+/* The request's batch is done with (delivered or dead-lettered): the cursor advances over
+ * every span before the first one not done. */
+static void upstream_batch_finish(struct upstream *upstream, struct upstream_request *request,
+                                  bool delivered)
 {
-    const struct upstream_span *last =
-        &upstream->spans[upstream->span_first + upstream->window - 1];
-    for (size_t i = 0; i < upstream->window; i++) {
-        const struct upstream_span *span = &upstream->spans[upstream->span_first + i];
+    for (size_t i = request->first; i < request->first + request->count; i++) {
+        const struct upstream_span *span = &upstream->spans[i];
         if (delivered) {
             upstream->sent_records++;
             upstream->sent_lines += span->line_count;
@@ -411,33 +486,47 @@ static void upstream_window_advance(struct upstream *upstream, bool delivered)
             upstream->dead_lettered_records++;
         }
     }
-    spool_cursor_acknowledge(upstream->cursor, last->sequence);
-    upstream->span_first += upstream->window;
-    upstream->window = 0;
-    upstream->failures = 0;
+    upstream_spans_mark(upstream, request->first, request->count, UPSTREAM_SPAN_DONE);
+    size_t before = upstream->span_first;
+    while (upstream->span_first < upstream->span_count &&
+           upstream->spans[upstream->span_first].state == UPSTREAM_SPAN_DONE)
+        upstream->span_first++;
+    if (upstream->span_first > before)
+        spool_cursor_acknowledge(upstream->cursor,
+                                 upstream->spans[upstream->span_first - 1].sequence);
+    if (!upstream->waiting)
+        upstream->failures = 0;
     upstream->last_delivery_ns = clock_realtime_ns(upstream->set->environment.clock);
 }
 
-/* Stores the window with the upstream's answer in the dead-letter directory. Returns 0 or -1
- * (then the batch is retried: nothing acknowledged is dropped without a trace). */
-static int upstream_window_dead_letter(struct upstream *upstream, long status)
+/* The request's batch goes back to be sent again (after a failure): it comes first again. */
+static void upstream_batch_return(struct upstream *upstream, struct upstream_request *request)
 {
-    const struct upstream_span *first = &upstream->spans[upstream->span_first];
-    const struct upstream_span *last =
-        &upstream->spans[upstream->span_first + upstream->window - 1];
+    upstream_spans_mark(upstream, request->first, request->count, UPSTREAM_SPAN_UNSENT);
+    if (request->first < upstream->span_next)
+        upstream->span_next = request->first;
+    upstream->prepared_count = 0;
+}
+
+/* Stores the request's batch with the upstream's answer in the dead-letter directory. Returns 0
+ * or -1 (then the batch is retried: nothing acknowledged is dropped without a trace). */
+static int upstream_batch_dead_letter(struct upstream *upstream,
+                                      const struct upstream_request *request, long status)
+{
+    const struct upstream_span *first = &upstream->spans[request->first];
     struct dead_letter letter = {
         .upstream = upstream->name,
         .first_sequence = first->sequence,
-        .last_sequence = last->sequence,
-        .lines = upstream->lines.data + first->line_offset,
-        .lines_length = last->line_offset + last->line_length - first->line_offset,
+        .last_sequence = upstream->spans[request->first + request->count - 1].sequence,
         .status = (int)status,
-        .answer = upstream->answer.data,
-        .answer_length = upstream->answer.length,
+        .answer = request->answer.data,
+        .answer_length = request->answer.length,
         .time_ns = clock_realtime_ns(upstream->set->environment.clock),
     };
-    for (size_t i = 0; i < upstream->window; i++)
-        letter.line_count += upstream->spans[upstream->span_first + i].line_count;
+    letter.lines =
+        upstream_batch_lines(upstream, request->first, request->count, &letter.lines_length);
+    for (size_t i = request->first; i < request->first + request->count; i++)
+        letter.line_count += upstream->spans[i].line_count;
     char error[UPSTREAM_ERROR_SIZE] = "";
     if (spool_meta_decode((const uint8_t *)upstream->metas.data + first->meta_offset,
                           first->meta_length, &letter.routing) != 0 ||
@@ -459,7 +548,7 @@ static int upstream_window_dead_letter(struct upstream *upstream, long status)
 }
 
 /* Does the answer reject the data itself (so sending it again can never succeed)? */
-static bool upstream_answer_is_permanent(const struct upstream *upstream, long status)
+static bool upstream_answer_is_permanent(const struct upstream_request *request, long status)
 {
     if (status == 400 || status == 422)
         return true;
@@ -469,67 +558,74 @@ static bool upstream_answer_is_permanent(const struct upstream *upstream, long s
                                           "points beyond retention policy"};
     for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
         size_t length = strlen(phrases[i]);
-        for (size_t at = 0; at + length <= upstream->answer.length; at++)
-            if (memcmp(upstream->answer.data + at, phrases[i], length) == 0)
+        for (size_t at = 0; at + length <= request->answer.length; at++)
+            if (memcmp(request->answer.data + at, phrases[i], length) == 0)
                 return true;
     }
     return false;
 }
 
-static void upstream_error_describe(struct upstream *upstream, CURLcode result, long status)
+static void upstream_error_describe(struct upstream *upstream,
+                                    const struct upstream_request *request, CURLcode result,
+                                    long status)
 {
     if (result != CURLE_OK)
         snprintf(upstream->last_error, sizeof upstream->last_error, "%s",
                  curl_easy_strerror(result));
     else
         snprintf(upstream->last_error, sizeof upstream->last_error, "HTTP %ld: %.*s", status,
-                 (int)(upstream->answer.length < 300 ? upstream->answer.length : 300),
-                 upstream->answer.data ? upstream->answer.data : "");
+                 (int)(request->answer.length < 300 ? request->answer.length : 300),
+                 request->answer.data ? request->answer.data : "");
 }
 
 static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
 {
-    struct upstream *upstream = argument;
-    upstream->sending = false;
+    struct upstream_request *request = argument;
+    struct upstream *upstream = request->upstream;
+    request->busy = false;
+    upstream->busy_count--;
     long status = 0;
     if (result == CURLE_OK)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     upstream->last_status = status;
     if (result == CURLE_OK && status >= 200 && status < 300) {
-        upstream_window_advance(upstream, true);
+        upstream_batch_finish(upstream, request, true);
         if (upstream->record_limit && (upstream->record_limit *= 2) > 1024)
             upstream->record_limit = 0; /* back to the configured limits after a 413 */
-        upstream_state_set(upstream, UPSTREAM_OK);
+        if (!upstream->waiting)
+            upstream_state_set(upstream, UPSTREAM_OK);
         upstream_pump(upstream);
         return;
     }
-    upstream_error_describe(upstream, result, status);
-    if (result == CURLE_OK && status == 413 && upstream->window > 1) {
-        upstream->record_limit = upstream->window / 2;
-        upstream->window = 0;
+    upstream_error_describe(upstream, request, result, status);
+    if (result == CURLE_OK && status == 413 && request->count > 1) {
+        upstream->record_limit = request->count / 2;
+        upstream_batch_return(upstream, request);
         upstream_pump(upstream);
         return;
     }
-    if (result == CURLE_OK && (status == 413 || upstream_answer_is_permanent(upstream, status))) {
-        if (upstream_window_dead_letter(upstream, status) == 0) {
-            upstream_window_advance(upstream, false);
+    if (result == CURLE_OK && (status == 413 || upstream_answer_is_permanent(request, status))) {
+        if (upstream_batch_dead_letter(upstream, request, status) == 0) {
+            upstream_batch_finish(upstream, request, false);
             upstream_pump(upstream);
         } else {
+            upstream_batch_return(upstream, request);
             upstream_retry_schedule(upstream, upstream->backoff_max_ms);
         }
         return;
     }
+    upstream_batch_return(upstream, request);
+    if (upstream->waiting)
+        return; /* another batch failed first: its retry sends this one again too */
     upstream->failures++;
-    upstream->window = 0;
     if (result == CURLE_OK && (status == 401 || status == 403 || status == 404)) {
         upstream_state_set(upstream, UPSTREAM_PAUSED);
         upstream_retry_schedule(upstream, upstream->pause_retry_ms);
         return;
     }
     upstream_state_set(upstream, UPSTREAM_BACKOFF);
-    if (result == CURLE_OK && (status == 429 || status == 503) &&
-        upstream->retry_after_seconds >= 0)
-        upstream_retry_schedule(upstream, upstream->retry_after_seconds * 1000);
+    if (result == CURLE_OK && (status == 429 || status == 503) && request->retry_after_seconds >= 0)
+        upstream_retry_schedule(upstream, request->retry_after_seconds * 1000);
     else
         upstream_retry_schedule(upstream, upstream_backoff_ms(upstream));
 }
@@ -539,6 +635,40 @@ static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
 static char *upstream_copy(const char *text)
 {
     return text ? strdup(text) : NULL;
+}
+
+/* The first request's handle gets every option; the others are copies of it (libcurl copies
+ * the strings, the header list stays the upstream's to free) that write into their own slot. */
+static int upstream_easy_setup(struct upstream *upstream, struct upstream_request *request,
+                               const struct config_upstream *config)
+{
+    if (request != upstream->requests) {
+        request->easy = curl_easy_duphandle(upstream->requests[0].easy);
+        if (!request->easy)
+            return -1;
+    } else {
+        request->easy = curl_easy_init();
+        if (!request->easy ||
+            http_client_upstream_setup(request->easy, config, true, &upstream->headers) != 0)
+            return -1;
+        const char *lines[] = {"Content-Type: text/plain; charset=utf-8",
+                               upstream->gzip ? "Content-Encoding: gzip" : NULL};
+        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+            struct curl_slist *grown =
+                lines[i] ? curl_slist_append(upstream->headers, lines[i]) : NULL;
+            if (lines[i] && !grown)
+                return -1;
+            if (grown)
+                upstream->headers = grown;
+        }
+        curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, upstream->headers);
+        curl_easy_setopt(request->easy, CURLOPT_TIMEOUT_MS, (long)config->request_timeout_ms);
+        curl_easy_setopt(request->easy, CURLOPT_WRITEFUNCTION, upstream_answer_write);
+        curl_easy_setopt(request->easy, CURLOPT_HEADERFUNCTION, upstream_header_read);
+    }
+    curl_easy_setopt(request->easy, CURLOPT_WRITEDATA, request);
+    curl_easy_setopt(request->easy, CURLOPT_HEADERDATA, request);
+    return 0;
 }
 
 static int upstream_configure(struct upstream *upstream, const struct config_upstream *config)
@@ -571,37 +701,35 @@ static int upstream_configure(struct upstream *upstream, const struct config_ups
                 return -1;
         }
     }
-    upstream->easy = curl_easy_init();
-    if (!upstream->easy)
+    size_t slots = config->requests_in_flight > 0 ? (size_t)config->requests_in_flight : 1;
+    upstream->requests = calloc(slots, sizeof *upstream->requests);
+    if (!upstream->requests)
         return -1;
-    CURL *easy = upstream->easy;
-    /* libcurl copies the strings it is given; the header list is the upstream's to free. */
-    if (http_client_upstream_setup(easy, config, true, &upstream->headers) != 0)
-        return -1;
-    const char *lines[] = {"Content-Type: text/plain; charset=utf-8",
-                           upstream->gzip ? "Content-Encoding: gzip" : NULL};
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        struct curl_slist *grown = lines[i] ? curl_slist_append(upstream->headers, lines[i]) : NULL;
-        if (lines[i] && !grown)
+    upstream->requests_in_flight = slots;
+    for (size_t i = 0; i < slots; i++) {
+        struct upstream_request *request = &upstream->requests[i];
+        request->upstream = upstream;
+        if (upstream_easy_setup(upstream, request, config) != 0)
             return -1;
-        if (grown)
-            upstream->headers = grown;
     }
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, upstream->headers);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)config->request_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, upstream_answer_write);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, upstream);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, upstream_header_read);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, upstream);
     return 0;
 }
 
 static void upstream_release(struct upstream *upstream)
 {
-    if (upstream->easy) {
-        http_client_cancel(upstream->set->environment.client, upstream->easy);
-        curl_easy_cleanup(upstream->easy);
+    for (size_t i = 0; upstream->requests && i < upstream->requests_in_flight; i++) {
+        struct upstream_request *request = &upstream->requests[i];
+        if (request->easy) {
+            http_client_cancel(upstream->set->environment.client, request->easy);
+            curl_easy_cleanup(request->easy);
+        }
+        buffer_release(&request->body);
+        buffer_release(&request->answer);
+        free(request->url);
+        point_keys_release(&request->keys);
     }
+    free(upstream->requests);
+    point_keys_release(&upstream->candidate_keys);
     curl_slist_free_all(upstream->headers);
     if (upstream->retry_timer)
         event_free(upstream->retry_timer);
@@ -617,12 +745,9 @@ static void upstream_release(struct upstream *upstream)
     free(upstream->url);
     free(upstream->org);
     free(upstream->spans);
-    free(upstream->request_url);
     buffer_release(&upstream->lines);
     buffer_release(&upstream->metas);
-    buffer_release(&upstream->body);
     buffer_release(&upstream->prepared_body);
-    buffer_release(&upstream->answer);
 }
 
 /* Stores every cursor that moved and deletes the segments all consumers are past. */

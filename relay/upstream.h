@@ -1,5 +1,6 @@
 /* Upstream delivery (spec/spool.md "Delivery"): every configured InfluxDB gets its own spool
- * cursor and at most one batch in flight, sent with libcurl on the relay's loop. Batches are
+ * cursor and up to requests_in_flight batches in flight (default one; more only for batches that
+ * write no point in common, relay/point_keys.h), sent with libcurl on the relay's loop. Batches are
  * consecutive records with the same routing, up to batch_lines and batch_bytes, gzipped. The
  * answer decides: 2xx advances the cursor; a permanent rejection (400, 422, partial write,
  * unable to parse, beyond retention) dead-letters the batch and advances; 401/403/404 pause the

@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relay/point_keys.h"
 #include "relay/upstream.h"
 
 #define UPSTREAM_ERROR_SIZE 512
 
 enum upstream_state { UPSTREAM_OK, UPSTREAM_BACKOFF, UPSTREAM_PAUSED };
+
+enum upstream_span_state { UPSTREAM_SPAN_UNSENT, UPSTREAM_SPAN_SENDING, UPSTREAM_SPAN_DONE };
 
 /* One record of the batch buffer: its lines and its encoded routing (spool meta, so equal
  * routing is equal bytes). */
@@ -19,6 +22,21 @@ struct upstream_span {
     uint64_t sequence;
     size_t line_offset, line_length, line_count;
     size_t meta_offset, meta_length;
+    enum upstream_span_state state;
+};
+
+/* One of an upstream's request slots (requests_in_flight of them, each with its own libcurl
+ * handle and so its own keep-alive connection). */
+struct upstream_request {
+    struct upstream *upstream;
+    CURL *easy;
+    bool busy;
+    size_t first, count;  /* its batch: spans[first .. first + count) */
+    struct buffer body;   /* what is sent (gzipped, or a copy of the lines) */
+    struct buffer answer; /* the upstream's answer, up to UPSTREAM_ANSWER_MAX */
+    char *url;
+    long retry_after_seconds; /* from the answer's Retry-After; -1 = none */
+    struct point_keys keys;   /* the points of the batch, when several may be in flight */
 };
 
 struct upstream {
@@ -31,32 +49,32 @@ struct upstream {
     size_t batch_lines;
     uint64_t batch_bytes;
     bool gzip;
+    size_t requests_in_flight;
     int64_t backoff_initial_ms, backoff_max_ms, pause_retry_ms;
 
     struct spool_cursor *cursor;
-    CURL *easy;
     struct curl_slist *headers;
+    struct upstream_request *requests; /* requests_in_flight slots */
+    size_t busy_count;
     struct event *retry_timer;
-    bool sending, waiting;
+    bool waiting; /* for the retry timer: nothing new is sent meanwhile */
     enum upstream_state state;
     unsigned failures; /* in a row, for the backoff */
 
     struct buffer lines, metas;
     struct upstream_span *spans;
-    size_t span_count, span_capacity, span_first; /* spans before span_first were delivered */
-    size_t window;                                /* spans in the request in flight */
+    size_t span_count, span_capacity;
+    size_t span_first;   /* spans before it are done (delivered or dead-lettered) */
+    size_t span_next;    /* the next batch starts here: spans before it are sending or done */
     size_t record_limit; /* spans a batch may hold after a 413; 0 = no limit */
-    struct buffer body, answer;
-    /* The gzipped body of the window after the one in flight, compressed while the upstream
-     * works on the current one (one request in flight stays the rule; only the compression
-     * overlaps). Sent only if the next window starts with the same record and still fits the
-     * limits; prepared_count = 0 when there is none. */
+    /* The gzipped body of the next batch, compressed while every slot is busy so it is ready
+     * when one frees. Sent only if the next batch starts with the same record and still fits
+     * the limits; prepared_count = 0 when there is none. */
     struct buffer prepared_body;
     uint64_t prepared_first_sequence;
     size_t prepared_count;
     struct event *prepare_timer;
-    char *request_url;
-    long retry_after_seconds; /* from the answer's Retry-After; -1 = none */
+    struct point_keys candidate_keys; /* of the batch about to be sent */
 
     uint64_t sent_records, sent_lines, sent_bytes, retries, dead_lettered_records;
     int64_t last_delivery_ns; /* realtime of the last advance, for the oldest-unsent age */

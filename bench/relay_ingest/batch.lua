@@ -1,26 +1,33 @@
--- POST /write with one prepared batch body, the same on every request (Telegraf-like batches).
--- Arguments after "--": BODY_FILE [gzip]. The shell script writes the body (and gzips it: wrk's
--- Lua has no zlib), so no request pays for building it.
+-- POST /write with prepared batch bodies (Telegraf-like batches), taken in turn.
+-- Arguments after "--": BODY_FILE[,BODY_FILE...] [gzip]. The shell script writes the bodies (and
+-- gzips them: wrk's Lua has no zlib), so no request pays for building one. Several bodies with
+-- different timestamps make every batch write new points, as Telegraf's do; one body repeated
+-- rewrites the same points again and again.
 local common = dofile(os.getenv("RELAY_INGEST_LUA_DIR") .. "/common.lua")
 
 setup = common.setup
 response = common.response
 done = common.done
 
+local prepared = {}
+local next_body = 0
+
 function init(args)
-    local file = assert(io.open(args[1], "rb"), "cannot open the body file " .. tostring(args[1]))
-    local body = file:read("*a")
-    file:close()
     wrk.method = "POST"
     wrk.path = "/write?db=bench"
-    wrk.body = body
     wrk.headers["Content-Type"] = "text/plain; charset=utf-8"
     if args[2] == "gzip" then
         wrk.headers["Content-Encoding"] = "gzip"
     end
-    prepared = wrk.format()
+    for name in string.gmatch(args[1], "[^,]+") do
+        local file = assert(io.open(name, "rb"), "cannot open the body file " .. name)
+        wrk.body = file:read("*a")
+        file:close()
+        prepared[#prepared + 1] = wrk.format()
+    end
 end
 
 function request()
-    return prepared
+    next_body = next_body % #prepared + 1
+    return prepared[next_body]
 end

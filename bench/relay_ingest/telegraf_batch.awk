@@ -1,8 +1,9 @@
 # Telegraf-like batch for the relay benchmarks: cpu, mem and disk lines in turn with 3-5 tags
 # and integer, float and boolean fields, about 230 bytes a line, nanosecond timestamps 10 s apart.
-#   awk -v lines=5000 -f bench/relay_ingest/telegraf_batch.awk >batch.lp
+#   awk -v lines=5000 [-v batch=N] -f bench/relay_ingest/telegraf_batch.awk >batch.lp
+# Batch N (default 0) has the same series with timestamps 100 000 s later than batch N - 1.
 BEGIN {
-    base = 1764184000
+    base = 1764184000 + 100000 * batch
     for (i = 0; i < lines; i++) {
         host = sprintf("meter-gateway-%02d", i % 17)
         stamp = sprintf("%d%09d", base + 10 * int(i / 3), i % 1000)

@@ -409,6 +409,68 @@ eventually "ahead: stored lines are the written ones, in order, once" "${written
 expect_equal "ahead: one request in flight at any time" 0 \
     "$(fault_upstream_requests | json_eval 'd.filter((r, i) => i > 0 && (d[i - 1].ended_ms === null || r.time_ms < d[i - 1].ended_ms)).length')"
 
+# --- several batches in flight -----------------------------------------------------------------
+# requests_in_flight: 3 against a slow upstream (150 ms an answer), batches of 4 lines, every
+# sixth line a rewrite of the point written five lines before: batches without a point in common
+# go out together, a batch that rewrites a point waits for the batch with the earlier write, and
+# a 500 and a 413 in between send their batches again. Every line is stored once and every point
+# ends with its last written value, as one request at a time would leave it.
+scenario_start concurrent "$(upstream_yaml fake batch_lines=4 requests_in_flight=3 \
+    backoff_initial=50ms backoff_max=200ms)"
+fault_upstream_default '{"delay_ms":150}' >/dev/null
+# (The 413 waits for a late line: the first batches hold one record each, and a single record
+# answered 413 is dead-lettered.)
+fault_upstream_script '[{"delay_ms":150},{"delay_ms":150},{"status":500,"delay_ms":100},
+    {"delay_ms":150},{"status":413,"match":"n=40i"},{"delay_ms":150}]' >/dev/null
+written=""
+for k in $(seq 1 48); do
+    time=$((1700000000000000000 + k))
+    [ $((k % 6)) -eq 0 ] && time=$((time - 5))
+    line="concurrent,run=a n=${k}i $time"
+    relay_write "/write?db=a" "$line"
+    written+=$line$'\n'
+done
+writes_check
+# The value each timestamp ends with, taking lines in order (JSON array of lines in, text out).
+last_values() {
+    json_eval '(() => {
+  const last = new Map();
+  for (const line of d) { const words = line.split(" "); last.set(words[2], words[1]); }
+  return [...last.entries()].sort().map((entry) => entry.join(" ")).join("\n");
+})()'
+}
+sorted_lines() { fault_upstream_lines | json_eval '[...d].sort().join("\n")'; }
+eventually "concurrent: every written line stored once" \
+    "$(printf '%s' "$written" | LC_ALL=C sort)" sorted_lines
+expect_equal "concurrent: every point has its last written value" \
+    "$(printf '%s' "$written" | node -e 'console.log(JSON.stringify(require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean)))' | last_values)" \
+    "$(fault_upstream_lines | last_values)"
+# "overlapping in_flight_max": requests in flight at the same time that write a point in common,
+# and the most requests in flight at once.
+# shellcheck disable=SC2016 # JavaScript
+in_flight=$(fault_upstream_requests | json_eval '(() => {
+const points = (r) =>
+  new Set(r.body.split("\n").filter(Boolean).map((l) => { const w = l.split(" "); return w[0] + " " + w[2]; }));
+let overlapping = 0, most = 0;
+d.forEach((r, i) => {
+  let together = 1;
+  for (const earlier of d.slice(0, i))
+    if (earlier.ended_ms === null || r.time_ms < earlier.ended_ms) {
+      together++;
+      const theirs = points(earlier);
+      if ([...points(r)].some((p) => theirs.has(p))) overlapping++;
+    }
+  most = Math.max(most, together);
+});
+return `${overlapping} ${most}`;
+})()')
+expect_equal "concurrent: no two requests in flight write the same point" 0 "${in_flight% *}"
+if [ "${in_flight#* }" -lt 2 ] || [ "${in_flight#* }" -gt 3 ]; then
+    check_fail "concurrent: 2 or 3 requests were in flight at once (most: ${in_flight#* })"
+else
+    check_pass "concurrent: ${in_flight#* } requests were in flight at once"
+fi
+
 relay_stop
 fault_upstream_stop
 expect_equal "the fake upstream exits 0" 0 "$fault_upstream_exit_status"

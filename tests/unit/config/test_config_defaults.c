@@ -130,6 +130,7 @@ Test(config_defaults, relay_spool_and_upstream)
     cr_expect_str_eq(upstream->credentials, "influxdb.env");
     cr_expect_eq(upstream->route_count, 0);
     cr_expect_eq(upstream->batch_lines, 5000);
+    cr_expect_eq(upstream->requests_in_flight, 1);
     cr_expect_eq(upstream->batch_bytes, 4u << 20);
     cr_expect(upstream->gzip);
     cr_expect(upstream->tls_verify);
