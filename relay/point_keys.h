@@ -15,7 +15,10 @@ struct point_keys {
     size_t count, capacity;
 };
 
-#define POINT_KEYS_INITIALIZER {NULL, 0, 0}
+#define POINT_KEYS_INITIALIZER                                                                     \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Replaces keys with the keys of lines (spool payloads: every line ends in "\n" and in its
  * timestamp; a string field may hold spaces, quotes escaped, and newlines). Returns 0 or

@@ -56,8 +56,8 @@ Test(point_keys, large_runs)
     static char a[200000], b[200000];
     size_t la = 0, lb = 0;
     for (int i = 0; i < 2000; i++) {
-        la += (size_t)snprintf(a + la, sizeof a - la, "kWh,entity_id=m%d value=%d %d\n", i % 7, i,
-                               i);
+        la +=
+            (size_t)snprintf(a + la, sizeof a - la, "kWh,entity_id=m%d value=%d %d\n", i % 7, i, i);
         lb += (size_t)snprintf(b + lb, sizeof b - lb, "kWh,entity_id=m%d value=%d %d\n", i % 7, i,
                                i + 2000);
     }
