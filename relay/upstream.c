@@ -662,6 +662,11 @@ static int upstream_easy_setup(struct upstream *upstream, struct upstream_reques
                 upstream->headers = grown;
         }
         curl_easy_setopt(request->easy, CURLOPT_HTTPHEADER, upstream->headers);
+        /* libcurl sends a body in pieces of its upload buffer, one per pass of the loop
+         * (64 KiB by default); InfluxDB's handler waits for every piece, and compressing the next
+         * batch on the loop could hold the second one back. 512 KiB carries a gzipped batch
+         * whole and a plain one in three pieces, and costs 512 KiB a request slot. */
+        curl_easy_setopt(request->easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(request->easy, CURLOPT_TIMEOUT_MS, (long)config->request_timeout_ms);
         curl_easy_setopt(request->easy, CURLOPT_WRITEFUNCTION, upstream_answer_write);
         curl_easy_setopt(request->easy, CURLOPT_HEADERFUNCTION, upstream_header_read);
