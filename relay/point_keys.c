@@ -5,24 +5,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POINT_KEYS_FNV_OFFSET 0xcbf29ce484222325ULL
-#define POINT_KEYS_FNV_PRIME 0x100000001b3ULL
+/* Hashed a word at a time: the forwarder keys every line of every batch it sends beside others,
+ * and a byte-at-a-time hash was the largest part of its CPU while draining into InfluxDB. */
+#define POINT_KEYS_SEED 0x9e3779b97f4a7c15ULL
+#define POINT_KEYS_MULTIPLIER 0xff51afd7ed558ccdULL
 
 static uint64_t point_keys_mix(uint64_t hash, const char *data, size_t length)
 {
-    for (size_t i = 0; i < length; i++)
-        hash = (hash ^ (unsigned char)data[i]) * POINT_KEYS_FNV_PRIME;
-    return hash;
+    for (; length >= sizeof(uint64_t); data += sizeof(uint64_t), length -= sizeof(uint64_t)) {
+        uint64_t word;
+        memcpy(&word, data, sizeof word);
+        hash = (hash ^ word) * POINT_KEYS_MULTIPLIER;
+        hash ^= hash >> 29;
+    }
+    uint64_t tail = (uint64_t)length << 56;
+    memcpy(&tail, data, length);
+    hash = (hash ^ tail) * POINT_KEYS_MULTIPLIER;
+    return hash ^ (hash >> 32);
 }
 
-/* The end of the series key: the first space that is not escaped, or the line's end. */
+/* Is the character at position `at` escaped, that is, preceded by an odd run of backslashes? */
+static bool point_keys_escaped(const char *line, const char *at)
+{
+    size_t backslashes = 0;
+    while (at - backslashes > line && at[-1 - (ptrdiff_t)backslashes] == '\\')
+        backslashes++;
+    return backslashes % 2 == 1;
+}
+
+/* The end of the series key: the first space or newline that is not escaped, or the line's end. */
 static const char *point_keys_series_end(const char *line, const char *end)
 {
-    for (const char *at = line; at < end; at++) {
-        if (*at == '\\' && at + 1 < end)
-            at++;
-        else if (*at == ' ' || *at == '\n')
-            return at;
+    const char *at = line;
+    while (at < end) {
+        const char *space = memchr(at, ' ', (size_t)(end - at));
+        const char *stop = space ? space : end;
+        const char *newline = memchr(at, '\n', (size_t)(stop - at));
+        if (newline)
+            stop = newline;
+        if (stop == end || !point_keys_escaped(line, stop))
+            return stop;
+        at = stop + 1;
     }
     return end;
 }
@@ -59,10 +82,28 @@ static const char *point_keys_line_end(const char *at, const char *end, const ch
     return end;
 }
 
-static int point_keys_compare(const void *left, const void *right)
+/* Sorts keys->hashes with an LSD radix sort, 8 bits a pass, through the scratch half of the
+ * allocation; qsort's comparison calls cost as much as hashing. */
+static void point_keys_sort(struct point_keys *keys)
 {
-    uint64_t a = *(const uint64_t *)left, b = *(const uint64_t *)right;
-    return a < b ? -1 : a > b;
+    uint64_t *from = keys->hashes, *to = keys->hashes + keys->capacity;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t counts[256] = {0};
+        for (size_t i = 0; i < keys->count; i++)
+            counts[(from[i] >> shift) & 0xff]++;
+        size_t offset = 0;
+        for (size_t digit = 0; digit < 256; digit++) {
+            size_t count = counts[digit];
+            counts[digit] = offset;
+            offset += count;
+        }
+        for (size_t i = 0; i < keys->count; i++)
+            to[counts[(from[i] >> shift) & 0xff]++] = from[i];
+        uint64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    /* An even number of passes: the sorted keys are back in the first half. */
 }
 
 int point_keys_collect(struct point_keys *keys, const char *lines, size_t length)
@@ -75,11 +116,11 @@ int point_keys_collect(struct point_keys *keys, const char *lines, size_t length
         const char *line_end = series_end < end && *series_end == ' '
                                    ? point_keys_line_end(series_end, end, &last_space)
                                    : series_end;
-        uint64_t hash = point_keys_mix(POINT_KEYS_FNV_OFFSET, at, (size_t)(series_end - at));
+        uint64_t hash = point_keys_mix(POINT_KEYS_SEED, at, (size_t)(series_end - at));
         hash = point_keys_mix(hash ^ 0xff, last_space, (size_t)(line_end - last_space));
         if (keys->count == keys->capacity) {
             size_t capacity = keys->capacity ? keys->capacity * 2 : 1024;
-            uint64_t *grown = realloc(keys->hashes, capacity * sizeof *grown);
+            uint64_t *grown = realloc(keys->hashes, 2 * capacity * sizeof *grown);
             if (!grown) {
                 keys->count = 0;
                 return -ENOMEM;
@@ -91,7 +132,7 @@ int point_keys_collect(struct point_keys *keys, const char *lines, size_t length
         at = line_end < end ? line_end + 1 : end;
     }
     if (keys->count > 1)
-        qsort(keys->hashes, keys->count, sizeof *keys->hashes, point_keys_compare);
+        point_keys_sort(keys);
     return 0;
 }
 

@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 struct point_keys {
-    uint64_t *hashes; /* sorted ascending, duplicates kept */
+    uint64_t *hashes; /* sorted ascending, duplicates kept; 2 * capacity allocated, the second
+                         half is scratch for the sort */
     size_t count, capacity;
 };
 

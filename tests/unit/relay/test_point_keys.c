@@ -36,6 +36,8 @@ Test(point_keys, same_series_and_time_overlap_whatever_the_fields)
     cr_expect(overlap("m,t=a v=1 100\n", "m,t=a v=2 100\n"));
     cr_expect(overlap("m,t=a v=1 100\n", "x v=1 5\nm,t=a other=\"a b\" 100\n"));
     cr_expect(overlap("m,t=a\\ b v=1 100\n", "m,t=a\\ b w=3i 100\n"), "escaped space in a tag");
+    cr_expect(overlap("m,t=a\\\\ v=1 100\n", "m,t=a\\\\ w=2 100\n"),
+              "an escaped backslash before the space: the space ends the series key");
     cr_expect(overlap("m,t=a s=\"q \\\" \" 7\n", "m,t=a s=\"r\" 7\n"), "escaped quote, spaces");
     cr_expect(overlap("m,t=a s=\"two\nlines\" 7\n", "m,t=a v=1 7\n"), "newline in a string");
 }
@@ -46,6 +48,10 @@ Test(point_keys, another_series_or_time_does_not_overlap)
     cr_expect_not(overlap("m,t=a v=1 100\n", "m,t=b v=1 100\n"));
     cr_expect_not(overlap("m,t=a v=1 100\n", "n,t=a v=1 100\n"));
     cr_expect_not(overlap("m,t=a\\ b v=1 100\n", "m,t=a\\ c v=1 100\n"));
+    cr_expect_not(overlap("m,t=a\\\\ v=1 100\n", "m,t=a\\ v=1 100\n"),
+                  "an escaped backslash is another tag value than an escaped space");
+    cr_expect_not(overlap("m,t=a\\\\\\ b v=1 100\n", "m,t=a\\\\\\ c v=1 100\n"),
+                  "three backslashes: the space is escaped, b and c are in the tag value");
     cr_expect_not(overlap("m,t=a s=\"x 100\" 5\n", "m,t=a v=1 100\n"),
                   "a number inside a string is not the timestamp");
     cr_expect_not(overlap("", "m v=1 1\n"));
@@ -65,6 +71,8 @@ Test(point_keys, large_runs)
     cr_assert_eq(point_keys_collect(&left, a, la), 0);
     cr_assert_eq(point_keys_collect(&right, b, lb), 0);
     cr_expect_eq(left.count, 2000);
+    for (size_t i = 1; i < left.count; i++)
+        cr_assert_leq(left.hashes[i - 1], left.hashes[i], "sorted at %zu", i);
     cr_expect_not(point_keys_overlap(&left, &right));
     lb += (size_t)snprintf(b + lb, sizeof b - lb, "kWh,entity_id=m3 value=0 1998\n");
     cr_assert_eq(point_keys_collect(&right, b, lb), 0);
