@@ -410,16 +410,19 @@ expect_equal "ahead: one request in flight at any time" 0 \
     "$(fault_upstream_requests | json_eval 'd.filter((r, i) => i > 0 && (d[i - 1].ended_ms === null || r.time_ms < d[i - 1].ended_ms)).length')"
 
 # --- several batches in flight -----------------------------------------------------------------
-# requests_in_flight: 3 against a slow upstream (150 ms an answer), batches of 4 lines, every
-# sixth line a rewrite of the point written five lines before: batches without a point in common
-# go out together, a batch that rewrites a point waits for the batch with the earlier write, and
-# a 500 and a 413 in between send their batches again. Every line is stored once and every point
-# ends with its last written value, as one request at a time would leave it.
+# requests_in_flight: 3 against a slow upstream (1.5 s an answer, 150 ms for the scripted ones),
+# batches of 4 lines, every sixth line a rewrite of the point written five lines before: batches
+# without a point in common go out together, a batch that rewrites a point waits for the batch
+# with the earlier write, and a 500 and a 413 in between send their batches again. Every line is
+# stored once and every point ends with its last written value, as one request at a time would
+# leave it.
 scenario_start concurrent "$(upstream_yaml fake batch_lines=4 requests_in_flight=3 \
     backoff_initial=50ms backoff_max=200ms)"
-fault_upstream_default '{"delay_ms":150}' >/dev/null
-# (The 413 waits for a late line: the first batches hold one record each, and a single record
-# answered 413 is dead-lettered.)
+# (The 413 waits for a late line in a batch of several records: a single record answered 413 is
+# dead-lettered. With 150 ms answers a slot was sometimes free just as line 40 arrived, and it went
+# alone; at 1.5 s an answer the three slots take at most 8 records a second, fewer than the
+# writes bring, so the backlog grows and every batch after the first three holds 4 records.)
+fault_upstream_default '{"delay_ms":1500}' >/dev/null
 fault_upstream_script '[{"delay_ms":150},{"delay_ms":150},{"status":500,"delay_ms":100},
     {"delay_ms":150},{"status":413,"match":"n=40i"},{"delay_ms":150}]' >/dev/null
 written=""
