@@ -35,8 +35,9 @@ static inline uint64_t spool_record_padded(uint64_t length)
     return (length + 7u) & ~(uint64_t)7u;
 }
 
-/* Appends the meta encoding of routing (borrowed) to out. Returns 0, -EMSGSIZE (a field over
- * 65535 bytes), -EINVAL (too many consumers, a name over 255 bytes), -ENOMEM. */
+/* Appends the meta encoding of routing (borrowed) to out, after what out holds. Returns 0,
+ * -EMSGSIZE (a field or the whole encoding over 65535 bytes), -EINVAL (too many consumers, a name
+ * over 255 bytes), -ENOMEM; on an error out is as it was. */
 int spool_meta_encode(const struct spool_routing *routing, struct buffer *out);
 /* Decodes length bytes of meta (borrowed; *routing's slices point into it). Returns 0 or -1. */
 int spool_meta_decode(const uint8_t *meta, size_t length, struct spool_routing *routing);

@@ -51,7 +51,8 @@ static int meta_append_field(struct buffer *out, struct spool_slice field)
     return 0;
 }
 
-int spool_meta_encode(const struct spool_routing *routing, struct buffer *out)
+/* The encoding alone, after whatever out already holds. */
+static int meta_encode_fields(const struct spool_routing *routing, struct buffer *out)
 {
     if (routing->consumer_count > SPOOL_CONSUMERS_MAX)
         return -EINVAL;
@@ -76,9 +77,20 @@ int spool_meta_encode(const struct spool_routing *routing, struct buffer *out)
             buffer_append(out, name->data, name->length) != 0)
             return -ENOMEM;
     }
-    if (out->length > UINT16_MAX)
-        return -EMSGSIZE;
     return 0;
+}
+
+int spool_meta_encode(const struct spool_routing *routing, struct buffer *out)
+{
+    size_t start = out->length;
+    int result = meta_encode_fields(routing, out);
+    /* The limit is the record header's 16-bit meta length, so it applies to this encoding, not
+     * to out: the forwarder appends the metas of thousands of records to one buffer. */
+    if (result == 0 && out->length - start > UINT16_MAX)
+        result = -EMSGSIZE;
+    if (result != 0)
+        out->length = start;
+    return result;
 }
 
 int spool_meta_decode(const uint8_t *meta, size_t length, struct spool_routing *routing)

@@ -137,9 +137,44 @@ static void upstream_buffer_compact(struct upstream *upstream)
             upstream->requests[i].first -= shift;
 }
 
+/* Appends record to the batch buffer as a new span. Returns 0 or -ENOMEM (the buffers are as
+ * they were). */
+static int upstream_span_append(struct upstream *upstream, const struct spool_record *record)
+{
+    if (upstream->span_count == upstream->span_capacity) {
+        size_t capacity = upstream->span_capacity ? upstream->span_capacity * 2 : 64;
+        struct upstream_span *grown = realloc(upstream->spans, capacity * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        upstream->spans = grown;
+        upstream->span_capacity = capacity;
+    }
+    struct upstream_span span = {.sequence = record->sequence,
+                                 .line_offset = upstream->lines.length,
+                                 .line_length = record->payload_length,
+                                 .line_count =
+                                     upstream_lines_count(record->payload, record->payload_length),
+                                 .meta_offset = upstream->metas.length,
+                                 .state = UPSTREAM_SPAN_UNSENT};
+    /* Only the destination matters for batching, not which consumers a record named. */
+    struct spool_routing routing = record->routing;
+    routing.consumer_count = 0;
+    if (spool_meta_encode(&routing, &upstream->metas) != 0)
+        return -ENOMEM;
+    if (buffer_append(&upstream->lines, record->payload, record->payload_length) != 0) {
+        upstream->metas.length = span.meta_offset;
+        return -ENOMEM;
+    }
+    span.meta_length = upstream->metas.length - span.meta_offset;
+    upstream->spans[upstream->span_count++] = span;
+    return 0;
+}
+
 /* Reads committed records from the cursor until batches' worth of records are buffered beyond
  * span_next (one more than the pump sends now while every slot is busy: it is prepared
- * meanwhile). Returns 0, -ENOMEM or a cursor error (-EBADMSG, -EIO). */
+ * meanwhile). A record the buffer could not take is held and taken first next time: the cursor
+ * has moved past it, so dropping it would skip it for good. Returns 0, -ENOMEM or a cursor error
+ * (-EBADMSG, -EIO). */
 static int upstream_records_read(struct upstream *upstream, size_t batches)
 {
     upstream_buffer_compact(upstream);
@@ -150,35 +185,20 @@ static int upstream_records_read(struct upstream *upstream, size_t batches)
                        ? upstream->lines.length - upstream->spans[upstream->span_next].line_offset
                        : 0;
     while (lines < upstream->batch_lines * batches && bytes < upstream->batch_bytes * batches) {
-        struct spool_record record;
-        int result = spool_cursor_next(upstream->cursor, &record);
-        if (result <= 0)
-            return result;
-        if (upstream->span_count == upstream->span_capacity) {
-            size_t capacity = upstream->span_capacity ? upstream->span_capacity * 2 : 64;
-            struct upstream_span *grown = realloc(upstream->spans, capacity * sizeof *grown);
-            if (!grown)
-                return -ENOMEM;
-            upstream->spans = grown;
-            upstream->span_capacity = capacity;
+        struct spool_record record = upstream->held;
+        if (!upstream->has_held) {
+            int result = spool_cursor_next(upstream->cursor, &record);
+            if (result <= 0)
+                return result;
         }
-        struct upstream_span span = {
-            .sequence = record.sequence,
-            .line_offset = upstream->lines.length,
-            .line_length = record.payload_length,
-            .line_count = upstream_lines_count(record.payload, record.payload_length),
-            .meta_offset = upstream->metas.length,
-            .state = UPSTREAM_SPAN_UNSENT};
-        /* Only the destination matters for batching, not which consumers a record named. */
-        struct spool_routing routing = record.routing;
-        routing.consumer_count = 0;
-        if (spool_meta_encode(&routing, &upstream->metas) != 0 ||
-            buffer_append(&upstream->lines, record.payload, record.payload_length) != 0)
+        upstream->has_held = upstream_span_append(upstream, &record) != 0;
+        if (upstream->has_held) {
+            upstream->held = record; /* its slices stay valid: the cursor is not read meanwhile */
             return -ENOMEM;
-        span.meta_length = upstream->metas.length - span.meta_offset;
-        upstream->spans[upstream->span_count++] = span;
-        lines += span.line_count;
-        bytes += span.line_length;
+        }
+        const struct upstream_span *span = &upstream->spans[upstream->span_count - 1];
+        lines += span->line_count;
+        bytes += span->line_length;
     }
     return 0;
 }

@@ -62,6 +62,10 @@ struct upstream {
     unsigned failures; /* in a row, for the backoff */
 
     struct buffer lines, metas;
+    /* A record read from the cursor that the buffer could not take (out of memory); it is
+     * taken before the cursor is read again. Its slices point into the cursor's window. */
+    struct spool_record held;
+    bool has_held;
     struct upstream_span *spans;
     size_t span_count, span_capacity;
     size_t span_first;   /* spans before it are done (delivered or dead-lettered) */

@@ -3,7 +3,9 @@
 #
 #   crash_port_pick                      prints a free 127.0.0.1 port (chosen once per test, so
 #                                        every restart listens where the writer's retries go)
-#   crash_writer_start URL ACK_LOG N     starts load_writer.mjs with N connections; sets writer_pid
+#   crash_writer_start URL ACK_LOG N [MAX_POINTS]
+#                                       starts load_writer.mjs with N connections, 1 to MAX_POINTS
+#                                       (default 4) points per request; sets writer_pid
 #   crash_writer_stop                    SIGTERM, waits; sets writer_status, writer_stat_<name>
 #                                        from its JSON summary (requests_acknowledged, status_503, ...)
 #   crash_spool_compare ACK_LOG SPOOL    stopped spool vs. the ack log: runs spool-dump and
@@ -16,9 +18,9 @@ crash_port_pick() {
 }
 
 crash_writer_start() {
-    local url=$1 ack_log=$2 connections=$3
+    local url=$1 ack_log=$2 connections=$3 max_points=${4:-4}
     : >"$ack_log"
-    node "$crash_dir/load_writer.mjs" "$url" "$ack_log" "$connections" 4 >"$work_dir/writer.out" \
+    node "$crash_dir/load_writer.mjs" "$url" "$ack_log" "$connections" "$max_points" >"$work_dir/writer.out" \
         2>"$work_dir/writer.err" &
     writer_pid=$!
 }

@@ -8,6 +8,8 @@
 #   BIN_DIR         directory holding meter-relay (required)
 #   OUTAGE_SECONDS  how long InfluxDB is down (default 120)
 #   WRITERS         concurrent writer connections (default 4)
+#   POINTS_PER_REQUEST  at most this many points per write (default 1: meter devices send one
+#                   line per request, so a 5000-line batch of the backlog is 5000 spool records)
 #   DRAIN_WAIT      seconds the relay gets to deliver the backlog afterwards (default 180)
 crash_dir=$(cd "$(dirname "$0")" && pwd)
 source "$crash_dir/../integration/lib.sh"
@@ -20,6 +22,7 @@ source "$crash_dir/crash_upstream.sh"
 unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
 outage_seconds=${OUTAGE_SECONDS:-120}
 writers=${WRITERS:-4}
+points_per_request=${POINTS_PER_REQUEST:-1}
 drain_wait=${DRAIN_WAIT:-180}
 dir=$work_dir/relay
 ack_log=$work_dir/acks.log
@@ -64,7 +67,7 @@ segments_left() {
 }
 
 rewrite 1
-crash_writer_start "$relay_url" "$ack_log" "$writers"
+crash_writer_start "$relay_url" "$ack_log" "$writers" "$points_per_request"
 eventually_deadline=$((SECONDS + 20))
 eventually "before the outage: delivered (the first value is in InfluxDB)" 1 rewrite_value
 if [ "$checks_failed" -gt 0 ]; then

@@ -79,6 +79,28 @@ Test(spool_record, record_round_trip_with_routing)
     buffer_release(&meta);
 }
 
+/* The forwarder appends the metas of a whole backlog to one buffer: past 64 KiB of them each
+ * encoding must still succeed (the limit is per record), or records are dropped on the way to
+ * the upstream. */
+Test(spool_record, meta_appends_after_64_kib)
+{
+    struct spool_routing routing = {0};
+    routing.db = (struct spool_slice){"crash", 5};
+    struct buffer metas = BUFFER_INITIALIZER;
+    cr_assert_eq(spool_meta_encode(&routing, &metas), 0);
+    size_t one = metas.length;
+    size_t count = 2 * UINT16_MAX / one;
+    for (size_t i = 1; i < count; i++)
+        cr_assert_eq(spool_meta_encode(&routing, &metas), 0, "encoding %zu of %zu", i + 1, count);
+    cr_assert_eq(metas.length, count * one);
+    struct spool_routing decoded;
+    cr_assert_eq(spool_meta_decode((const uint8_t *)metas.data + (count - 1) * one, one, &decoded),
+                 0);
+    cr_assert_eq(decoded.db.length, 5);
+    cr_assert_eq(memcmp(decoded.db.data, "crash", 5), 0);
+    buffer_release(&metas);
+}
+
 Test(spool_record, meta_limits)
 {
     struct spool_routing routing = {0};
@@ -95,6 +117,13 @@ Test(spool_record, meta_limits)
     routing.consumer_count = 0;
     routing.db = (struct spool_slice){name, 70000};
     cr_assert_eq(spool_meta_encode(&routing, &meta), -EMSGSIZE);
+    /* Every field fits, the whole does not: refused, and nothing is left behind in the buffer. */
+    static char big[20000];
+    struct spool_slice big_field = {big, sizeof big};
+    routing.db = routing.rp = routing.bucket = routing.org = big_field;
+    cr_assert_eq(buffer_append(&meta, "kept", 4), 0);
+    cr_assert_eq(spool_meta_encode(&routing, &meta), -EMSGSIZE);
+    cr_assert_eq(meta.length, 4);
     buffer_release(&meta);
     uint8_t bad[] = {2, 0, 0};
     struct spool_routing decoded;
