@@ -102,8 +102,8 @@ static size_t upstream_lines_count(const char *data, size_t length)
     return count;
 }
 
-/* Drops the done spans before span_first so the buffers only hold what is unsent or in flight
- * (the requests send their own copies, so moving the lines is safe). */
+/* Drops the done spans before span_first, so the buffers hold at most about twice what is unsent
+ * or in flight (the requests send their own copies, so moving the lines is safe). */
 static void upstream_buffer_compact(struct upstream *upstream)
 {
     size_t shift = upstream->span_first;
@@ -117,6 +117,10 @@ static void upstream_buffer_compact(struct upstream *upstream)
     }
     const struct upstream_span *first = &upstream->spans[shift];
     size_t line_shift = first->line_offset, meta_shift = first->meta_offset;
+    /* Only once the done prefix is at least as long as what stays: with several batches in
+     * flight, moving the rest after every answer copied each byte three or four times. */
+    if (line_shift < upstream->lines.length - line_shift)
+        return;
     memmove(upstream->lines.data, upstream->lines.data + line_shift,
             upstream->lines.length - line_shift);
     upstream->lines.length -= line_shift;
