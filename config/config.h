@@ -128,6 +128,9 @@ struct config_upstream {
     uint64_t batch_bytes;
     bool gzip;
     int requests_in_flight; /* batches sent at once; only batches without a point in common */
+    /* A batch short of batch_lines and batch_bytes goes out no sooner than this after the
+     * request before it (0: at once). */
+    int64_t batch_wait_ms;
     bool tls_verify;
     int64_t connect_timeout_ms;
     int64_t request_timeout_ms;

@@ -201,6 +201,8 @@ static const struct config_key config_upstream_keys[] = {
      .integer_minimum = 1, .integer_maximum = 1000000},
     {"batch_bytes", CONFIG_KIND_SIZE, FIELD(struct config_upstream, batch_bytes), "4MiB",
      .size_minimum = 1 << 10, .size_maximum = GIBIBYTES(1)},
+    {"batch_wait", CONFIG_KIND_DURATION, FIELD(struct config_upstream, batch_wait_ms), "100ms",
+     .integer_minimum = 0, .integer_maximum = 60000, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
     {"gzip", CONFIG_KIND_BOOL, FIELD(struct config_upstream, gzip), "true"},
     {"requests_in_flight", CONFIG_KIND_INTEGER, FIELD(struct config_upstream, requests_in_flight),
      "1", .integer_minimum = 1, .integer_maximum = 16},

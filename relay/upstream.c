@@ -242,6 +242,21 @@ static const char *upstream_batch_lines(const struct upstream *upstream, size_t 
     return upstream->lines.data + head->line_offset;
 }
 
+/* Is spans[first .. first + count) a batch that more records could still grow: it ends with the
+ * last record read (so the cursor had no more) and is below both limits? */
+static bool upstream_batch_is_short(const struct upstream *upstream, size_t first, size_t count)
+{
+    if (first + count < upstream->span_count)
+        return false; /* cut by a limit, a routing change or a batch in flight */
+    size_t lines = 0;
+    uint64_t bytes = 0;
+    for (size_t i = first; i < first + count; i++) {
+        lines += upstream->spans[i].line_count;
+        bytes += upstream->spans[i].line_length;
+    }
+    return lines < upstream->batch_lines && bytes < upstream->batch_bytes;
+}
+
 /* Moves span_next to the first unsent span at or after it. */
 static void upstream_next_find(struct upstream *upstream)
 {
@@ -405,6 +420,9 @@ static int upstream_request_send(struct upstream *upstream, struct upstream_requ
     }
     request->busy = true;
     upstream->busy_count++;
+    upstream->last_send_ns = clock_monotonic_ns(upstream->set->environment.clock);
+    upstream->wait_over = false;
+    evtimer_del(upstream->wait_timer);
     upstream_spans_mark(upstream, first, count, UPSTREAM_SPAN_SENDING);
     upstream_next_find(upstream);
     /* Every slot busy: a moment later (so that libcurl sends this body first) the next batch is
@@ -428,8 +446,9 @@ static void upstream_prepare_event(evutil_socket_t fd, short what, void *argumen
     if (upstream_records_read(upstream, 1) < 0 || upstream->span_next == upstream->span_count)
         return; /* the pump reports a read error when it needs the records */
     size_t count = upstream_batch_choose(upstream);
-    if (count == 0)
-        return;
+    if (count == 0 || (upstream->batch_wait_ms > 0 &&
+                       upstream_batch_is_short(upstream, upstream->span_next, count)))
+        return; /* a short batch waits for more records: compressed when it goes */
     size_t length = 0;
     const char *data = upstream_batch_lines(upstream, upstream->span_next, count, &length);
     if (gzip_deflate(data, length, GZIP_DEFLATE_LEVEL, &upstream->prepared_body) == 0) {
@@ -455,8 +474,40 @@ static bool upstream_batch_conflicts(struct upstream *upstream, size_t first, si
     return false;
 }
 
+static void upstream_wait_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct upstream *upstream = argument;
+    upstream->wait_over = true;
+    upstream_pump(upstream);
+}
+
+/* Does the batch spans[span_next .. + count) wait for batch_wait? A batch that more records
+ * could still grow goes out no sooner than batch_wait after the request before it: a stream of
+ * single-line writes then reaches the upstream as a few large batches instead of one small batch
+ * per round trip (InfluxDB spends about as much on a write request as on a thousand lines of
+ * it), while a reading that finds the upstream idle goes at once. Retries do not wait. */
+static bool upstream_batch_waits(struct upstream *upstream, size_t count)
+{
+    if (upstream->batch_wait_ms == 0 || upstream->wait_over || upstream->failures > 0 ||
+        upstream->last_send_ns == INT64_MIN ||
+        !upstream_batch_is_short(upstream, upstream->span_next, count))
+        return false;
+    int64_t now = clock_monotonic_ns(upstream->set->environment.clock);
+    int64_t remaining = upstream->last_send_ns + upstream->batch_wait_ms * 1000000 - now;
+    if (remaining <= 0)
+        return false;
+    if (!evtimer_pending(upstream->wait_timer, NULL)) {
+        const struct timeval delay = {(time_t)(remaining / 1000000000),
+                                      (suseconds_t)(remaining % 1000000000 / 1000 + 1)};
+        evtimer_add(upstream->wait_timer, &delay);
+    }
+    return true;
+}
+
 /* Sends batches from span_next into the free slots, unless a retry is pending; stops at a
- * batch that writes a point a batch in flight writes. */
+ * batch that writes a point a batch in flight writes and at a short batch within batch_wait. */
 static void upstream_pump(struct upstream *upstream)
 {
     while (!upstream->waiting && upstream->busy_count < upstream->requests_in_flight) {
@@ -478,6 +529,8 @@ static void upstream_pump(struct upstream *upstream)
         if (upstream->prepared_count > 0 && upstream->prepared_count < count &&
             upstream->prepared_first_sequence == upstream->spans[upstream->span_next].sequence)
             count = upstream->prepared_count;
+        if (upstream_batch_waits(upstream, count))
+            return; /* sent by the wait timer, or sooner once the batch is full */
         if (upstream->requests_in_flight > 1 &&
             upstream_batch_conflicts(upstream, upstream->span_next, count))
             return; /* sent when the batch in its way is done */
@@ -709,6 +762,8 @@ static int upstream_configure(struct upstream *upstream, const struct config_ups
     upstream->batch_lines = config->batch_lines > 0 ? (size_t)config->batch_lines : 5000;
     upstream->batch_bytes = config->batch_bytes ? config->batch_bytes : 4u << 20;
     upstream->gzip = config->gzip;
+    upstream->batch_wait_ms = config->batch_wait_ms > 0 ? config->batch_wait_ms : 0;
+    upstream->last_send_ns = INT64_MIN;
     upstream->backoff_initial_ms =
         config->backoff_initial_ms > 0 ? config->backoff_initial_ms : 1000;
     upstream->backoff_max_ms = config->backoff_max_ms > upstream->backoff_initial_ms
@@ -764,6 +819,8 @@ static void upstream_release(struct upstream *upstream)
         event_free(upstream->retry_timer);
     if (upstream->prepare_timer)
         event_free(upstream->prepare_timer);
+    if (upstream->wait_timer)
+        event_free(upstream->wait_timer);
     spool_cursor_close(upstream->cursor);
     for (size_t i = 0; i < upstream->route_count; i++) {
         free(upstream->routes[i].source);
@@ -827,7 +884,8 @@ int upstream_set_create(const struct config_relay *config,
         set->count++;
         upstream->retry_timer = evtimer_new(environment->base, upstream_retry_event, upstream);
         upstream->prepare_timer = evtimer_new(environment->base, upstream_prepare_event, upstream);
-        if (!upstream->retry_timer || !upstream->prepare_timer ||
+        upstream->wait_timer = evtimer_new(environment->base, upstream_wait_event, upstream);
+        if (!upstream->retry_timer || !upstream->prepare_timer || !upstream->wait_timer ||
             upstream_configure(upstream, &config->upstreams[i]) != 0) {
             error_message_set(error, error_size, "out of memory setting up upstream %s",
                               config->upstreams[i].name);

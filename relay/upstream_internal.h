@@ -50,6 +50,7 @@ struct upstream {
     uint64_t batch_bytes;
     bool gzip;
     size_t requests_in_flight;
+    int64_t batch_wait_ms;
     int64_t backoff_initial_ms, backoff_max_ms, pause_retry_ms;
 
     struct spool_cursor *cursor;
@@ -78,6 +79,11 @@ struct upstream {
     uint64_t prepared_first_sequence;
     size_t prepared_count;
     struct event *prepare_timer;
+    /* batch_wait: the monotonic time the last request went out (INT64_MIN: none yet), and the
+     * timer that sends a short batch once batch_wait has passed since (wait_over then). */
+    int64_t last_send_ns;
+    struct event *wait_timer;
+    bool wait_over;
     struct point_keys candidate_keys; /* of the batch about to be sent */
 
     uint64_t sent_records, sent_lines, sent_bytes, retries, dead_lettered_records;

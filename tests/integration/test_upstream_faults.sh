@@ -12,6 +12,7 @@
 #   hang: cut by request_timeout and retried; reset and a cut-off answer: retried
 #   order kept through a mix of failures
 #   a backlog of single-line records (5000 records a batch) delivered whole
+#   batch_wait: a stream of one-line writes arrives as a few batches, a lone reading at once
 #   SCENARIO_WAIT  seconds each scenario gets for its deliveries (default 15)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
@@ -446,6 +447,45 @@ if ! diff -q <(echo "$spooled") "$work_dir/backlog.delivered" >/dev/null; then
 fi
 metric_check "/metrics shows $backlog_records records sent" "$backlog_records" \
     'nebenkosten_upstream_sent_records_total{upstream="fake"}'
+
+# --- batch_wait ----------------------------------------------------------------------------------
+# Meter readings one per request, every 100 ms, to an upstream that answers at once: the first
+# finds the upstream idle and goes at once; each later batch waits until batch_wait (2 s here)
+# has passed since the request before it, so 30 readings arrive as a few batches, not 30. A
+# reading after a quiet spell goes at once again.
+scenario_start batch-wait "$(upstream_yaml fake batch_wait=2s)"
+written=""
+for n in $(seq 1 30); do
+    line="wait,meter=m n=${n}i $((1700000000000000000 + n))"
+    relay_write '/write?db=wait' "$line"
+    written+="${written:+$'\n'}$line"
+    sleep 0.1
+done
+writes_check
+eventually "batch-wait: every reading delivered once, in order" "$written" fake_lines
+expect_equal "batch-wait: the first reading alone, at once; then a few large batches" "1 true" \
+    "$(fault_upstream_requests | json_eval '`${d[0].body.split("\n").filter((l) => l).length} ${d.length <= 4}`')"
+for ((i = 2; i <= $(fake_attempt_count); i++)); do
+    gap=$(fault_upstream_requests | json_eval "Math.round(d[$i - 1].time_ms - d[$i - 2].time_ms)")
+    if [ "$gap" -ge 1950 ]; then
+        check_pass "batch-wait: request $i sent $gap ms after the one before (batch_wait 2 s)"
+    else
+        check_fail "batch-wait: request $i sent $gap ms after the one before, sooner than batch_wait (2 s)" \
+            "requests (arrival answered, ms):" "$(fake_timing | tr '\n' ' ')"
+    fi
+done
+sleep 2.2
+requests_before=$(fake_attempt_count)
+started_ns=$(date +%s%N)
+relay_write '/write?db=wait' "wait,meter=m n=31i 1700000000000000031"
+fake_wait_requests $((requests_before + 1))
+waited_ms=$((($(date +%s%N) - started_ns) / 1000000))
+if [ "$waited_ms" -lt 1000 ]; then
+    check_pass "batch-wait: a reading after a quiet spell delivered at once ($waited_ms ms)"
+else
+    check_fail "batch-wait: a reading after a quiet spell took $waited_ms ms to reach the upstream" \
+        "(less than 1000 ms expected: batch_wait counts from the request before)"
+fi
 
 # --- several batches in flight -----------------------------------------------------------------
 # requests_in_flight: 3 against a slow upstream (1.5 s an answer, 150 ms for the scripted ones),

@@ -131,6 +131,7 @@ Test(config_defaults, relay_spool_and_upstream)
     cr_expect_eq(upstream->route_count, 0);
     cr_expect_eq(upstream->batch_lines, 5000);
     cr_expect_eq(upstream->requests_in_flight, 1);
+    cr_expect_eq(upstream->batch_wait_ms, 100);
     cr_expect_eq(upstream->batch_bytes, 4u << 20);
     cr_expect(upstream->gzip);
     cr_expect(upstream->tls_verify);

@@ -302,6 +302,10 @@ Test(config_validation, ranges_and_cross_checks)
     TEST_EXPECT_ONLY_ERROR("relay:\n  spool: {max_bytes: 32MiB}\n", NULL, NULL,
                            "config.yaml:2:10: relay.spool.segment_bytes: 64MiB is larger than "
                            "max_bytes (32MiB); a segment must fit in the spool");
+    TEST_EXPECT_ONLY_ERROR(
+        "relay:\n  upstreams:\n    - {name: a, url: 'http://a', batch_wait: 2m}\n", NULL, NULL,
+        "config.yaml:3:46: relay.upstreams[0].batch_wait: \"2m\" is out of "
+        "range 0s..1m");
     TEST_EXPECT_ONLY_ERROR("tibber:\n  lookback_hours: 800\n", NULL, NULL,
                            "config.yaml:2:19: tibber.lookback_hours: 800 is larger than "
                            "max_lookback_hours (720)");
