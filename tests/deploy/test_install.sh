@@ -223,8 +223,10 @@ cleanup() {
 }
 container_pid=
 trap cleanup EXIT
+# The container's systemd (PID 1 inside), not the short-lived helper systemd-nspawn forks first:
+# taking that one's PID made every nsenter below fail now and then, and the boot check with it.
 for _ in $(seq 1 300); do
-    container_pid=$(pgrep -P "$nspawn_pid" | head -n 1)
+    container_pid=$(pgrep -P "$nspawn_pid" -x systemd | head -n 1)
     [ -n "$container_pid" ] && break
     sleep 0.1
 done
