@@ -458,19 +458,22 @@ static void upstream_prepare_event(evutil_socket_t fd, short what, void *argumen
 }
 
 /* Would the batch spans[first .. first + count) write a point that a batch in flight writes?
- * Then it waits: InfluxDB keeps the last write of a point, so those two must not swap. */
+ * Then it waits: InfluxDB keeps the last write of a point, so those two must not swap. Its keys
+ * are collected even with nothing in flight, since they go with its request and the batches
+ * sent beside it are checked against them. Keys that could not be collected (out of memory)
+ * conflict with everything: one at a time is always safe. */
 static bool upstream_batch_conflicts(struct upstream *upstream, size_t first, size_t count)
 {
-    if (upstream->busy_count == 0)
-        return false;
     size_t length = 0;
     const char *data = upstream_batch_lines(upstream, first, count, &length);
-    if (point_keys_collect(&upstream->candidate_keys, data, length) != 0)
-        return true; /* out of memory: one at a time is always safe */
-    for (size_t i = 0; i < upstream->requests_in_flight; i++)
-        if (upstream->requests[i].busy &&
-            point_keys_overlap(&upstream->candidate_keys, &upstream->requests[i].keys))
+    upstream->candidate_keys_known =
+        point_keys_collect(&upstream->candidate_keys, data, length) == 0;
+    for (size_t i = 0; i < upstream->requests_in_flight; i++) {
+        const struct upstream_request *request = &upstream->requests[i];
+        if (request->busy && (!upstream->candidate_keys_known || !request->keys_known ||
+                              point_keys_overlap(&upstream->candidate_keys, &request->keys)))
             return true;
+    }
     return false;
 }
 
@@ -542,6 +545,7 @@ static void upstream_pump(struct upstream *upstream)
             struct point_keys swap = request->keys;
             request->keys = upstream->candidate_keys;
             upstream->candidate_keys = swap;
+            request->keys_known = upstream->candidate_keys_known;
         }
         if (upstream_request_send(upstream, request, upstream->span_next, count) != 0)
             return;

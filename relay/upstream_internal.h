@@ -37,6 +37,7 @@ struct upstream_request {
     char *url;
     long retry_after_seconds; /* from the answer's Retry-After; -1 = none */
     struct point_keys keys;   /* the points of the batch, when several may be in flight */
+    bool keys_known;          /* false: collecting keys ran out of memory */
 };
 
 struct upstream {
@@ -85,6 +86,7 @@ struct upstream {
     struct event *wait_timer;
     bool wait_over;
     struct point_keys candidate_keys; /* of the batch about to be sent */
+    bool candidate_keys_known;
 
     uint64_t sent_records, sent_lines, sent_bytes, retries, dead_lettered_records;
     int64_t last_delivery_ns; /* realtime of the last advance, for the oldest-unsent age */

@@ -13,6 +13,7 @@
 #   order kept through a mix of failures
 #   a backlog of single-line records (5000 records a batch) delivered whole
 #   batch_wait: a stream of one-line writes arrives as a few batches, a lone reading at once
+#   several requests in flight: a rewrite waits for the write in flight, also the first one
 #   SCENARIO_WAIT  seconds each scenario gets for its deliveries (default 15)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
@@ -486,6 +487,20 @@ else
     check_fail "batch-wait: a reading after a quiet spell took $waited_ms ms to reach the upstream" \
         "(less than 1000 ms expected: batch_wait counts from the request before)"
 fi
+
+# --- a rewrite of a point in flight ----------------------------------------------------------------
+# With several requests allowed in flight, the batch sent while none was in flight carries its
+# points' keys too, so a rewrite of its point waits for its answer. (It once carried the keys of
+# an earlier batch, or none, and the rewrite went beside it and could land first.)
+scenario_start rewrite "$(upstream_yaml fake requests_in_flight=2 batch_wait=0)"
+fault_upstream_script '[{"delay_ms":1000}]' >/dev/null
+relay_write '/write?db=a' 'rewrite,run=a n=1i 1700000000000000001'
+fake_wait_requests 1
+relay_write '/write?db=a' 'rewrite,run=a n=2i 1700000000000000001'
+writes_check
+eventually "rewrite: both writes stored, the rewrite last" \
+    $'rewrite,run=a n=1i 1700000000000000001\nrewrite,run=a n=2i 1700000000000000001' fake_lines
+gap_check "rewrite: sent only once the first write was answered" 1 2 0 "$slack_ms"
 
 # --- several batches in flight -----------------------------------------------------------------
 # requests_in_flight: 3 against a slow upstream (1.5 s an answer, 150 ms for the scripted ones),
