@@ -208,16 +208,18 @@ static int upstream_records_read(struct upstream *upstream, size_t batches)
 }
 
 /* The spans of the next batch: from span_next, unsent, same routing, within the limits (at
- * least one span, however large). */
-static size_t upstream_batch_choose(const struct upstream *upstream)
+ * least one span, however large). *growable: the batch ends with the last record read (so the
+ * cursor had no more) and is below both limits, so more records could still grow it. */
+static size_t upstream_batch_choose(const struct upstream *upstream, bool *growable)
 {
     const struct upstream_span *first = &upstream->spans[upstream->span_next];
     size_t count = 0, lines = 0;
     uint64_t bytes = 0;
+    *growable = false;
     for (size_t i = upstream->span_next; i < upstream->span_count; i++) {
         const struct upstream_span *span = &upstream->spans[i];
         if (span->state != UPSTREAM_SPAN_UNSENT)
-            break;
+            return count;
         if (count > 0 &&
             (span->meta_length != first->meta_length ||
              memcmp(upstream->metas.data + span->meta_offset,
@@ -225,11 +227,12 @@ static size_t upstream_batch_choose(const struct upstream *upstream)
              lines + span->line_count > upstream->batch_lines ||
              bytes + span->line_length > upstream->batch_bytes ||
              (upstream->record_limit && count >= upstream->record_limit)))
-            break;
+            return count;
         count++;
         lines += span->line_count;
         bytes += span->line_length;
     }
+    *growable = lines < upstream->batch_lines && bytes < upstream->batch_bytes;
     return count;
 }
 
@@ -240,21 +243,6 @@ static const char *upstream_batch_lines(const struct upstream *upstream, size_t 
     const struct upstream_span *last = &upstream->spans[first + count - 1];
     *length = last->line_offset + last->line_length - head->line_offset;
     return upstream->lines.data + head->line_offset;
-}
-
-/* Is spans[first .. first + count) a batch that more records could still grow: it ends with the
- * last record read (so the cursor had no more) and is below both limits? */
-static bool upstream_batch_is_short(const struct upstream *upstream, size_t first, size_t count)
-{
-    if (first + count < upstream->span_count)
-        return false; /* cut by a limit, a routing change or a batch in flight */
-    size_t lines = 0;
-    uint64_t bytes = 0;
-    for (size_t i = first; i < first + count; i++) {
-        lines += upstream->spans[i].line_count;
-        bytes += upstream->spans[i].line_length;
-    }
-    return lines < upstream->batch_lines && bytes < upstream->batch_bytes;
 }
 
 /* Moves span_next to the first unsent span at or after it. */
@@ -445,9 +433,9 @@ static void upstream_prepare_event(evutil_socket_t fd, short what, void *argumen
         return;
     if (upstream_records_read(upstream, 1) < 0 || upstream->span_next == upstream->span_count)
         return; /* the pump reports a read error when it needs the records */
-    size_t count = upstream_batch_choose(upstream);
-    if (count == 0 || (upstream->batch_wait_ms > 0 &&
-                       upstream_batch_is_short(upstream, upstream->span_next, count)))
+    bool growable;
+    size_t count = upstream_batch_choose(upstream, &growable);
+    if (count == 0 || (upstream->batch_wait_ms > 0 && growable))
         return; /* a short batch waits for more records: compressed when it goes */
     size_t length = 0;
     const char *data = upstream_batch_lines(upstream, upstream->span_next, count, &length);
@@ -486,16 +474,15 @@ static void upstream_wait_event(evutil_socket_t fd, short what, void *argument)
     upstream_pump(upstream);
 }
 
-/* Does the batch spans[span_next .. + count) wait for batch_wait? A batch that more records
- * could still grow goes out no sooner than batch_wait after the request before it: a stream of
- * single-line writes then reaches the upstream as a few large batches instead of one small batch
- * per round trip (InfluxDB spends about as much on a write request as on a thousand lines of
- * it), while a reading that finds the upstream idle goes at once. Retries do not wait. */
-static bool upstream_batch_waits(struct upstream *upstream, size_t count)
+/* Does the next batch (growable: see upstream_batch_choose) wait for batch_wait? A batch that
+ * more records could still grow goes out no sooner than batch_wait after the request before it: a
+ * stream of single-line writes then reaches the upstream as a few large batches instead of one
+ * small batch per round trip (InfluxDB spends about as much on a write request as on a thousand
+ * lines of it), while a reading that finds the upstream idle goes at once. Retries do not wait. */
+static bool upstream_batch_waits(struct upstream *upstream, bool growable)
 {
-    if (upstream->batch_wait_ms == 0 || upstream->wait_over || upstream->failures > 0 ||
-        upstream->last_send_ns == INT64_MIN ||
-        !upstream_batch_is_short(upstream, upstream->span_next, count))
+    if (!growable || upstream->batch_wait_ms == 0 || upstream->wait_over ||
+        upstream->failures > 0 || upstream->last_send_ns == INT64_MIN)
         return false;
     int64_t now = clock_monotonic_ns(upstream->set->environment.clock);
     int64_t remaining = upstream->last_send_ns + upstream->batch_wait_ms * 1000000 - now;
@@ -526,13 +513,16 @@ static void upstream_pump(struct upstream *upstream)
         }
         if (upstream->span_next == upstream->span_count)
             return; /* all sent */
-        size_t count = upstream_batch_choose(upstream);
+        bool growable;
+        size_t count = upstream_batch_choose(upstream, &growable);
         /* The prepared batch was chosen by the same rules from the same records; it may be
          * shorter (fewer records were committed then), never different. */
         if (upstream->prepared_count > 0 && upstream->prepared_count < count &&
-            upstream->prepared_first_sequence == upstream->spans[upstream->span_next].sequence)
+            upstream->prepared_first_sequence == upstream->spans[upstream->span_next].sequence) {
             count = upstream->prepared_count;
-        if (upstream_batch_waits(upstream, count))
+            growable = false; /* records follow it */
+        }
+        if (upstream_batch_waits(upstream, growable))
             return; /* sent by the wait timer, or sooner once the batch is full */
         if (upstream->requests_in_flight > 1 &&
             upstream_batch_conflicts(upstream, upstream->span_next, count))
@@ -766,7 +756,7 @@ static int upstream_configure(struct upstream *upstream, const struct config_ups
     upstream->batch_lines = config->batch_lines > 0 ? (size_t)config->batch_lines : 5000;
     upstream->batch_bytes = config->batch_bytes ? config->batch_bytes : 4u << 20;
     upstream->gzip = config->gzip;
-    upstream->batch_wait_ms = config->batch_wait_ms > 0 ? config->batch_wait_ms : 0;
+    upstream->batch_wait_ms = config->batch_wait_ms;
     upstream->last_send_ns = INT64_MIN;
     upstream->backoff_initial_ms =
         config->backoff_initial_ms > 0 ? config->backoff_initial_ms : 1000;
