@@ -27,6 +27,7 @@ struct http_request {
     struct evkeyvalq input_headers;
     struct evkeyvalq output_headers;
     struct evbuffer *body;
+    char *error; /* owned; the reason of an error answer for the log, or NULL */
     http_request_callback closed;
     void *closed_argument;
     http_request_callback drained;

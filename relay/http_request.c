@@ -1,10 +1,14 @@
 /* The request object and its answers: the head (status line and headers), whole bodies, and
  * streamed ones (chunked for HTTP/1.1, closed-delimited for 1.0). */
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "relay/http_connection_internal.h"
@@ -38,6 +42,7 @@ void http_request_free(struct http_request *request)
     evhttp_clear_headers(&request->output_headers);
     evbuffer_free(request->body);
     buffer_release(&request->target);
+    free(request->error);
     free(request->path);
     free(request->query);
     free(request);
@@ -81,6 +86,40 @@ int http_request_status(const struct http_request *request)
 size_t http_request_output_length(const struct http_request *request)
 {
     return evbuffer_get_length(request->connection->output);
+}
+
+void http_request_error_note(struct http_request *request, const char *message)
+{
+    free(request->error);
+    request->error = strndup(message, HTTP_REQUEST_ERROR_MAX);
+}
+
+const char *http_request_error(const struct http_request *request)
+{
+    return request->error;
+}
+
+void http_request_client_address(const struct http_request *request, char *text, size_t size)
+{
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    char host[INET6_ADDRSTRLEN] = "";
+    unsigned port = 0;
+    if (size > 0)
+        text[0] = '\0';
+    if (getpeername(request->connection->socket, (struct sockaddr *)&address, &length) != 0)
+        return;
+    if (address.ss_family == AF_INET) {
+        const struct sockaddr_in *ipv4 = (const struct sockaddr_in *)&address;
+        inet_ntop(AF_INET, &ipv4->sin_addr, host, sizeof host);
+        port = ntohs(ipv4->sin_port);
+        snprintf(text, size, "%s:%u", host, port);
+    } else if (address.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *ipv6 = (const struct sockaddr_in6 *)&address;
+        inet_ntop(AF_INET6, &ipv6->sin6_addr, host, sizeof host);
+        port = ntohs(ipv6->sin6_port);
+        snprintf(text, size, "[%s]:%u", host, port);
+    }
 }
 
 void http_request_close_callback_set(struct http_request *request, http_request_callback closed,

@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 
+/* Longest error message kept for the log (http_request_error_note). */
+#define HTTP_REQUEST_ERROR_MAX 512
+
 struct evbuffer;
 struct evkeyvalq;
 struct http_request;
@@ -57,6 +60,16 @@ void http_request_reply_end(struct http_request *request);
 /* Closes the connection at once without completing the answer (an upstream failed in the middle
  * of a streamed one: the client must not take the part for the whole). */
 void http_request_abort(struct http_request *request);
+/* Keeps a copy of message, the reason an error answer gives (at most HTTP_REQUEST_ERROR_MAX
+ * bytes), for the log line written once the answer went out; a later call replaces it. Out of
+ * memory the message is not kept: the answer is logged without it. */
+void http_request_error_note(struct http_request *request, const char *message);
+/* The noted error message (borrowed until the request is freed), or NULL. */
+const char *http_request_error(const struct http_request *request);
+/* Writes the client's address ("127.0.0.1:50312", "[::1]:50312") to text, or "" if it is
+ * unknown; size >= 64 holds every address. */
+void http_request_client_address(const struct http_request *request, char *text, size_t size);
+
 /* closed (NULL to clear) runs if the connection goes away before the request is answered (the
  * client left, a write timed out, the server is destroyed); request is freed after it returns. */
 void http_request_close_callback_set(struct http_request *request, http_request_callback closed,

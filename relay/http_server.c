@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/clock.h"
 #include "config/error.h"
+#include "config/log.h"
 #include "relay/http_connection.h"
 #include "relay/http_request.h"
 #include "relay/relay.h"
@@ -28,8 +30,16 @@
 /* Clients beyond relay.max_connections wait in the kernel's queue of this length. */
 #define HTTP_LISTEN_BACKLOG 1024
 
+/* Error answers logged per second at most: a misconfigured client retrying a bad write in a loop
+ * must not flood the log. The rest are counted (every answer is in /metrics too) and the count
+ * is reported with the next line that is logged. */
+#define HTTP_ERROR_LOGS_PER_SECOND 10
+
 struct http_server {
     struct relay *relay;
+    int64_t error_log_second; /* monotonic second of the error lines counted in error_logs */
+    unsigned error_logs;
+    uint64_t error_logs_suppressed; /* error answers not logged since the last one that was */
     struct event_base *base;
     struct evconnlistener *listener; /* NULL once accepting stopped */
     bool accept_paused;
@@ -83,6 +93,7 @@ char *http_error_body(enum http_dialect dialect, const char *code_name, const ch
 void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message)
 {
+    http_request_error_note(request, message);
     if (dialect == HTTP_DIALECT_V2)
         evhttp_add_header(http_request_output_headers(request), "X-Platform-Error-Code", code_name);
     char *body = http_error_body(dialect, code_name, message);
@@ -154,6 +165,41 @@ static const char *http_route_path(struct relay *relay, struct http_request *req
     return path + base_length;
 }
 
+/* Logs an error answer once, with what an operator needs to find the client and its mistake:
+ * route, status, reason, client address and request id (which the client got as well). */
+static void http_server_error_log(struct http_server *server, struct http_request *request,
+                                  const char *path, int status)
+{
+    int64_t second = clock_monotonic_ns(relay_clock(server->relay)) / 1000000000;
+    if (second != server->error_log_second) {
+        server->error_log_second = second;
+        server->error_logs = 0;
+    }
+    if (server->error_logs >= HTTP_ERROR_LOGS_PER_SECOND) {
+        server->error_logs_suppressed++;
+        return;
+    }
+    server->error_logs++;
+    char client[64];
+    http_request_client_address(request, client, sizeof client);
+    const char *request_id = evhttp_find_header(http_request_output_headers(request), "Request-Id");
+    const char *error = http_request_error(request);
+    struct log_field fields[6];
+    size_t count = 0;
+    fields[count++] = LOG_STRING("route", path[0] != '\0' ? path : http_request_path(request));
+    fields[count++] = LOG_INTEGER("status", status);
+    if (error)
+        fields[count++] = LOG_STRING("error", error);
+    fields[count++] = LOG_STRING("client", client);
+    if (request_id)
+        fields[count++] = LOG_STRING("request_id", request_id);
+    if (server->error_logs_suppressed > 0)
+        fields[count++] = LOG_INTEGER("not_logged_before", (int64_t)server->error_logs_suppressed);
+    server->error_logs_suppressed = 0;
+    log_write(relay_logger(server->relay), LOG_LEVEL_WARNING,
+              status >= 500 ? "request failed" : "request rejected", fields, count);
+}
+
 /* Runs once the answer went out, whichever code path sent it (also the parked writes). */
 static void http_server_request_answered(struct http_request *request, void *argument)
 {
@@ -161,8 +207,10 @@ static void http_server_request_answered(struct http_request *request, void *arg
     const char *path = http_route_path(server->relay, request);
     if (!path)
         path = "";
-    metrics_request_count(relay_metrics(server->relay), path, strlen(path),
-                          http_request_status(request));
+    int status = http_request_status(request);
+    metrics_request_count(relay_metrics(server->relay), path, strlen(path), status);
+    if (status >= 400)
+        http_server_error_log(server, request, path, status);
 }
 
 /* Hands request to the extension whose path prefix covers path. Returns whether one took it. */

@@ -226,6 +226,7 @@ static void http_write_accept(struct relay *relay, struct http_request *request,
         char *text =
             http_write_rejection_body(dialect, parse_message, result.first_error.line_number);
         http_write_rejection_headers(request, dialect, parse_message);
+        http_request_error_note(request, parse_message);
         if (text) {
             http_reply_json(request, 400, text, strlen(text));
             cJSON_free(text);
@@ -251,6 +252,7 @@ static void http_write_accept(struct relay *relay, struct http_request *request,
         code = 400;
         text = http_write_rejection_body(dialect, message, result.first_error.line_number);
         http_write_rejection_headers(request, dialect, message);
+        http_request_error_note(request, message);
         if (!text) {
             http_reply_unavailable(request, dialect, "out of memory");
             return;

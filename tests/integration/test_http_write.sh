@@ -73,6 +73,46 @@ http_request nobucket -XPOST "$relay_url/api/v2/write?org=home" --data-binary 'm
 expect_equal "v2 missing bucket: 404" 404 "$http_code"
 expect_equal "v2 missing bucket: body" '{"code":"not found","message":"bucket not found"}' "$http_body"
 
+# Every error answer is logged once, as a warning with route, status, reason, client address
+# and request id; at most 10 such lines a second, the ones held back counted in the next line.
+# log_lines PATTERN: the relay's log lines that contain PATTERN, waiting up to 5 s for one (the
+# line is written just after the answer went out).
+log_lines() {
+    local attempt
+    for attempt in $(seq 1 50); do
+        grep -F -- "$1" "$relay_log" && return 0
+        sleep 0.1
+    done
+    return 0
+}
+http_request logged -XPOST "$relay_url/write?db=home" -H 'X-Request-Id: bad-line-7' \
+    --data-binary 'm value=oops 1'
+logged=$(log_lines '"request_id":"bad-line-7"')
+expect_equal "an error answer: one log line" 1 "$(grep -c . <<<"$logged")"
+expect_contains "its log line: a warning with route and status" \
+    '"level":"warning","msg":"request rejected","route":"/write","status":400,' "$logged"
+expect_contains "its log line: the reason" "\"error\":\"unable to parse 'm value=oops 1': " "$logged"
+expect_contains "its log line: the client" '"client":"127.0.0.1:' "$logged"
+rejected_before=$(grep -c '"msg":"request rejected"' "$relay_log")
+burst=()
+for _ in $(seq 1 40); do burst+=("$relay_url/write"); done
+curl -s -XPOST --data-binary 'm v=1' "${burst[@]}" >/dev/null
+sleep 1.1
+http_request after_burst -XPOST "$relay_url/write" -H 'X-Request-Id: after-burst' \
+    --data-binary 'm v=1'
+log_lines '"request_id":"after-burst"' >/dev/null
+burst_lines=$(grep '"msg":"request rejected"' "$relay_log" | tail -n +$((rejected_before + 1)))
+burst_logged=$(grep -c . <<<"$burst_lines")
+burst_held_back=$(grep -o '"not_logged_before":[0-9]*' <<<"$burst_lines" | cut -d: -f2 |
+    awk '{ sum += $1 } END { print sum + 0 }')
+expect_equal "41 error answers: each logged or counted as held back" 41 \
+    $((burst_logged + burst_held_back))
+if [ "$burst_logged" -le 21 ]; then
+    check_pass "41 error answers in about a second: at most 10 lines a second ($burst_logged)"
+else
+    check_fail "41 error answers in about a second: at most 10 lines a second ($burst_logged)"
+fi
+
 # Size limits: the raw body and the decoded gzip body (a bomb: 100 MiB of zeros ≈ 100 KiB).
 head -c $((1024 * 1024 + 100)) /dev/zero | tr '\0' '#' >"$work_dir/large.txt"
 http_request large -XPOST "$relay_url/write?db=home" --data-binary @"$work_dir/large.txt"
