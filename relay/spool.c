@@ -617,6 +617,34 @@ static int next_segment_prepare(struct spool *spool)
     return 0;
 }
 
+/* sync: none closes full segments without an fdatasync; before spool_flush (shutdown) calls
+ * their records durable it syncs them by name (segments deleted meanwhile were delivered).
+ * Returns 0 or -EIO. */
+static int closed_segments_sync(struct spool *spool)
+{
+    const struct spool_io *io = &spool->io;
+    for (size_t i = 0; i + 1 < spool->segment_count; i++) {
+        const struct spool_segment *segment = &spool->segments[i];
+        if (segment->first_sequence == 0 || segment->last_sequence <= spool->synced_sequence)
+            continue;
+        char path[4096];
+        if (spool_segment_path(spool, segment->id, path, sizeof path) != 0)
+            return spool_fail(spool, "spool segment path too long", ENAMETOOLONG);
+        int fd = io->open(io->context, path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            return spool_fail(spool, "cannot open a spool segment to sync it", errno);
+        int synced = io->fdatasync(io->context, fd);
+        int error = errno;
+        if (io->close(io->context, fd) != 0 && synced == 0) {
+            synced = -1;
+            error = errno;
+        }
+        if (synced != 0)
+            return spool_fail(spool, "fdatasync of a spool segment failed; the relay stops", error);
+    }
+    return 0;
+}
+
 static int commit_run(struct spool *spool, bool force, uint64_t *committed)
 {
     if (spool->failed || sync_in_flight_settle(spool) != 0)
@@ -634,6 +662,8 @@ static int commit_run(struct spool *spool, bool force, uint64_t *committed)
                 clock_monotonic_ns(&spool->clock) - spool->last_sync_ns >= spool->sync_interval_ns;
     }
     if (sync) {
+        if (spool->sync_mode == CONFIG_SYNC_NONE && closed_segments_sync(spool) != 0)
+            return -EIO;
         if (spool->io.fdatasync(spool->io.context, spool->active_fd) != 0)
             return spool_fail(spool, "fdatasync of the spool failed; the relay stops", errno);
         spool->synced_sequence = appended;

@@ -166,7 +166,7 @@ bool spool_dropped_take(struct spool *spool, uint64_t *first, uint64_t *last);
  *   interval:<ms> at most one fdatasync per interval; in between the records are committed
  *                 without one (durable against a process crash, not against power loss) -- the
  *                 caller must keep calling commit (e.g. on a timer) so the last ones get synced;
- *   none          never an fdatasync.
+ *   none          never an fdatasync (only spool_flush syncs).
  * Afterwards pre-creates the next segment if there is none. Stores the highest committed
  * sequence number (every record up to it may be acknowledged) in *committed (borrowed; may be
  * NULL). Returns 0 or -EIO (fatal: the fdatasync failed, the data may be lost; exit non-zero). */
@@ -190,7 +190,8 @@ int spool_commit_start(struct spool *spool, uint64_t *committed);
  * -EIO (the fdatasync failed: fatal as in spool_commit). */
 int spool_commit_complete(struct spool *spool, uint64_t *committed);
 
-/* spool_commit() with an fdatasync whatever the sync mode (shutdown, end of an interval). */
+/* spool_commit() with an fdatasync whatever the sync mode (shutdown, end of an interval); with
+ * sync: none also of the full segments closed unsynced since the last flush. */
 int spool_flush(struct spool *spool, uint64_t *committed);
 
 /* Highest sequence appended, committed or not (0 = none yet). */

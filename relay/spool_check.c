@@ -98,6 +98,10 @@ static void check_segment_report(const struct spool_segment_scan *scan, size_t i
         fprintf(out, "; torn tail at offset %" PRIu64 ": %" PRIu64 " bytes would be truncated",
                 scan->valid_end, scan->data_end - scan->valid_end);
         *truncate += scan->data_end - scan->valid_end;
+    } else if (scan->records_after_damage ||
+               (!scan->header_valid && scan->data_end > SPOOL_SEGMENT_HEADER_SIZE)) {
+        fprintf(out, "; corrupt after the tail: would be quarantined");
+        (*quarantine)++;
     } else if (scan->damaged || !scan->header_valid) {
         fprintf(out, "; incomplete after the tail: would be %s",
                 scan->header_valid ? "truncated" : "removed");

@@ -397,6 +397,13 @@ static int recovery_segment_settle(struct spool *spool, struct spool_segment_sca
         spool->prepared_fd = fd;
         spool->has_prepared = result == 0;
         keep_fd = result == 0;
+    } else if (scan->records_after_damage ||
+               (!scan->header_valid && scan->data_end > SPOOL_SEGMENT_HEADER_SIZE)) {
+        /* Good records behind a bad first one, or data behind a broken header (headers are
+         * synced at creation, before any record): corruption, not an interrupted pre-creation
+         * or a torn first write. Its records may have been acknowledged: never delete it. */
+        result = segment_quarantine(spool, scan->id);
+        report->quarantined_segments++;
     } else {
         /* Empty or header-less leftovers after the tail (an interrupted pre-creation). */
         report->truncated_bytes += scan->data_end;

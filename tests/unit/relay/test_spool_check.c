@@ -119,3 +119,27 @@ Test(spool_check, missing_directory)
     free(directory);
     directory = missing;
 }
+
+/* A newest segment whose first record is corrupt with good records after it: the check says it
+ * would be quarantined (as recovery does), not removed as an interrupted pre-creation. */
+Test(spool_check, corrupt_first_record_of_the_newest_segment)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t n = 1;
+    while (spool->segment_count == 1)
+        test_append(spool, n++);
+    for (int i = 0; i < 4; i++)
+        test_append(spool, n++);
+    test_commit(spool, n - 1);
+    uint64_t newest = spool->segments[1].id;
+    spool_close(spool);
+    byte_flip(newest, SPOOL_SEGMENT_HEADER_SIZE + 40); /* the payload of its first record */
+
+    int result;
+    char *text = check_run(false, &result);
+    cr_assert_eq(result, 1, "%s", text);
+    cr_assert(strstr(text, "corrupt after the tail: would be quarantined") != NULL, "%s", text);
+    cr_assert(strstr(text, "1 segments to quarantine") != NULL, "%s", text);
+    free(text);
+}

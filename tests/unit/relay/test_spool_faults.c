@@ -285,3 +285,82 @@ Test(spool_faults, always_mode_one_fdatasync_per_commit)
     cr_assert_eq(spool_durable_sequence(spool), 50);
     spool_close(spool);
 }
+
+/* A seam that knows which files (by inode) were written after their last fdatasync or fsync. */
+struct unsynced_io {
+    struct spool_io real;
+    ino_t inodes[64];
+    bool dirty[64];
+    size_t count;
+};
+
+static bool *unsynced_slot(struct unsynced_io *unsynced, int fd)
+{
+    struct stat status;
+    cr_assert_eq(fstat(fd, &status), 0);
+    for (size_t i = 0; i < unsynced->count; i++)
+        if (unsynced->inodes[i] == status.st_ino)
+            return &unsynced->dirty[i];
+    cr_assert_lt(unsynced->count, 64);
+    unsynced->inodes[unsynced->count] = status.st_ino;
+    unsynced->dirty[unsynced->count] = false;
+    return &unsynced->dirty[unsynced->count++];
+}
+
+static ssize_t unsynced_pwritev(void *context, int fd, const struct iovec *iov, int count,
+                                off_t offset)
+{
+    struct unsynced_io *unsynced = context;
+    ssize_t result = unsynced->real.pwritev(NULL, fd, iov, count, offset);
+    if (result > 0)
+        *unsynced_slot(unsynced, fd) = true;
+    return result;
+}
+
+static int unsynced_fdatasync(void *context, int fd)
+{
+    struct unsynced_io *unsynced = context;
+    *unsynced_slot(unsynced, fd) = false;
+    return unsynced->real.fdatasync(NULL, fd);
+}
+
+static int unsynced_fsync(void *context, int fd)
+{
+    struct unsynced_io *unsynced = context;
+    *unsynced_slot(unsynced, fd) = false;
+    return unsynced->real.fsync(NULL, fd);
+}
+
+/* sync: none closes full segments without an fdatasync; spool_flush (the shutdown) calls every
+ * record durable, so it must sync those segments too, not only the active one. */
+Test(spool_faults, flush_with_sync_none_syncs_the_segments_closed_unsynced)
+{
+    static struct unsynced_io unsynced;
+    memset(&unsynced, 0, sizeof unsynced);
+    unsynced.real = spool_io_system();
+    struct spool_io seam = unsynced.real;
+    seam.pwritev = unsynced_pwritev;
+    seam.fdatasync = unsynced_fdatasync;
+    seam.fsync = unsynced_fsync;
+    seam.context = &unsynced;
+    struct spool_options options = test_options(directory, &seam);
+    options.sync_mode = CONFIG_SYNC_NONE;
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t n = 1;
+    while (spool->segment_count < 3)
+        test_append(spool, n++);
+    cr_assert_eq(spool_commit(spool, NULL), 0);
+    size_t written = 0;
+    for (size_t i = 0; i < unsynced.count; i++)
+        written += unsynced.dirty[i];
+    cr_assert_geq(written, 3, "three segments written and not synced before the flush: %zu",
+                  written);
+    uint64_t flushed = 0;
+    cr_assert_eq(spool_flush(spool, &flushed), 0);
+    cr_assert_eq(flushed, n - 1);
+    cr_assert_eq(spool_durable_sequence(spool), n - 1);
+    for (size_t i = 0; i < unsynced.count; i++)
+        cr_expect(!unsynced.dirty[i], "file %zu (inode %lu) was written and never synced", i,
+                  (unsigned long)unsynced.inodes[i]);
+    spool_close(spool);
+}

@@ -388,3 +388,84 @@ Test(spool_recovery, full_segment_with_a_tail_shorter_than_a_record_header)
         temp_dir_remove(dir);
     }
 }
+
+/* Flips the bits of one byte of path (a disk error). */
+static void byte_flip(const char *path, off_t offset)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t byte;
+    cr_assert_eq(pread(fd, &byte, 1, offset), 1);
+    byte ^= 0x5A;
+    cr_assert_eq(pwrite(fd, &byte, 1, offset), 1);
+    cr_assert_eq(close(fd), 0);
+}
+
+/* Fills segment 1 until records go to segment 2, then puts `in_second` records into segment 2.
+ * Returns the sequence of the first record in segment 2. */
+static uint64_t two_segments(struct spool_options *options, uint64_t in_second, uint64_t *last)
+{
+    struct spool *spool = test_spool_open(options, NULL);
+    uint64_t n = 1;
+    while (spool->segment_count == 1)
+        test_append(spool, n++);
+    uint64_t first_second = n - 1;
+    for (uint64_t i = 1; i < in_second; i++)
+        test_append(spool, n++);
+    test_commit(spool, n - 1);
+    cr_assert_eq(spool->segment_count, 2);
+    cr_assert_eq(spool->segments[1].first_sequence, first_second);
+    *last = n - 1;
+    spool_close(spool);
+    return first_second;
+}
+
+/* The newest segment's first record is corrupt, the (acknowledged) ones after it are good:
+ * corruption, quarantined like a corrupt record further on; it used to be deleted as if it were
+ * a torn first write after the tail. */
+Test(spool_recovery, corrupt_first_record_of_newest_segment_is_not_deleted)
+{
+    struct spool_options options = test_options(directory, NULL);
+    uint64_t last;
+    uint64_t first_second = two_segments(&options, 5, &last);
+    char path[4096];
+    segment_file(path, sizeof path, 2);
+    byte_flip(path, SPOOL_SEGMENT_HEADER_SIZE + 40); /* payload byte of the first record */
+
+    struct spool_recovery_report report;
+    struct spool *spool = test_spool_open(&options, &report);
+    spool_close(spool);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s/quarantine/%020d.seg", directory, 2);
+    cr_expect(path_exists(copy),
+              "segment 2 held acknowledged records %" PRIu64 "..%" PRIu64
+              " after its corrupt first record; it is gone, not in quarantine/",
+              first_second + 1, last);
+    cr_expect_eq(report.quarantined_segments, 1, "quarantined %" PRIu64,
+                 report.quarantined_segments);
+}
+
+/* The newest segment's header is corrupt (it was synced at creation, so no torn write did that)
+ * and acknowledged records follow it: quarantined, not deleted like an interrupted
+ * pre-creation. */
+Test(spool_recovery, corrupt_header_of_newest_segment_is_not_deleted)
+{
+    struct spool_options options = test_options(directory, NULL);
+    uint64_t last;
+    uint64_t first_second = two_segments(&options, 5, &last);
+    char path[4096];
+    segment_file(path, sizeof path, 2);
+    byte_flip(path, 30); /* created_ns: covered by the header CRC */
+
+    struct spool_recovery_report report;
+    struct spool *spool = test_spool_open(&options, &report);
+    spool_close(spool);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s/quarantine/%020d.seg", directory, 2);
+    cr_expect(path_exists(copy),
+              "segment 2 held acknowledged records %" PRIu64 "..%" PRIu64
+              "; it was unlinked, not quarantined",
+              first_second, last);
+    cr_expect_eq(report.quarantined_segments, 1, "quarantined %" PRIu64,
+                 report.quarantined_segments);
+}
