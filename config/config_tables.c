@@ -199,8 +199,11 @@ static const struct config_key config_upstream_keys[] = {
      .count_offset = offsetof(struct config_upstream, route_count), .max_items = 256},
     {"batch_lines", CONFIG_KIND_INTEGER, FIELD(struct config_upstream, batch_lines), "5000",
      .integer_minimum = 1, .integer_maximum = 1000000},
+    /* At most 32 MiB: a rejected batch is dead-lettered as one spool record (64 MiB at most,
+     * with the upstream's answer); a larger one could never be stored and would be sent and
+     * rejected forever. InfluxDB 1.x refuses bodies over 25 MB anyway. */
     {"batch_bytes", CONFIG_KIND_SIZE, FIELD(struct config_upstream, batch_bytes), "4MiB",
-     .size_minimum = 1 << 10, .size_maximum = GIBIBYTES(1)},
+     .size_minimum = 1 << 10, .size_maximum = MEBIBYTES(32)},
     {"batch_wait", CONFIG_KIND_DURATION, FIELD(struct config_upstream, batch_wait_ms), "100ms",
      .integer_minimum = 0, .integer_maximum = 60000, DURATION(UNITS_SECOND, UNITS_MILLISECOND)},
     {"gzip", CONFIG_KIND_BOOL, FIELD(struct config_upstream, gzip), "true"},

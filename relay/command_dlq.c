@@ -199,7 +199,12 @@ static int dlq_options_parse(int argc, char **argv, struct dlq_options *options)
             if (dead_letter_id_parse(argument, strlen(argument), id) != 0)
                 return dlq_usage_error(
                     action, "expected an ID UPSTREAM/SEQ as dlq list prints it:", argument);
-            options->id_count++;
+            bool repeated = false; /* a/5 and a/05 too: replayed twice, it is sent twice */
+            for (size_t k = 0; k < options->id_count && !repeated; k++)
+                repeated = options->ids[k].first_sequence == id->first_sequence &&
+                           strcmp(options->ids[k].upstream, id->upstream) == 0;
+            if (!repeated)
+                options->id_count++;
         }
     }
     return dlq_options_check(options);

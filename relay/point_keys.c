@@ -82,6 +82,47 @@ static const char *point_keys_line_end(const char *at, const char *end, const ch
     return end;
 }
 
+/* The end of the tag key=value (or the measurement) starting at at: the next unescaped comma, or
+ * end. */
+static const char *point_keys_tag_end(const char *line, const char *at, const char *end)
+{
+    for (;;) {
+        const char *comma = memchr(at, ',', (size_t)(end - at));
+        if (!comma)
+            return end;
+        if (!point_keys_escaped(line, comma))
+            return comma;
+        at = comma + 1;
+    }
+}
+
+/* The series key as InfluxDB sees it: the measurement, then the tags in any order (InfluxDB sorts
+ * them by key, and a tag key appears at most once, so a sum of the tags' hashes is enough). */
+static uint64_t point_keys_series_hash(const char *line, const char *end)
+{
+    const char *at = point_keys_tag_end(line, line, end);
+    uint64_t hash = point_keys_mix(POINT_KEYS_SEED, line, (size_t)(at - line));
+    uint64_t tags = 0;
+    while (at < end) {
+        const char *tag = at + 1;
+        at = point_keys_tag_end(line, tag, end);
+        tags += point_keys_mix(POINT_KEYS_SEED ^ 0x7a, tag, (size_t)(at - tag));
+    }
+    return hash ^ (tags * POINT_KEYS_MULTIPLIER);
+}
+
+/* The timestamp's value (" [-]digits" from the last space), so "0100" and "100" are one time. */
+static uint64_t point_keys_time(const char *at, const char *end)
+{
+    while (at < end && *at == ' ')
+        at++;
+    bool negative = at < end && *at == '-';
+    uint64_t value = 0;
+    for (at += negative; at < end && *at >= '0' && *at <= '9'; at++)
+        value = value * 10 + (uint64_t)(*at - '0');
+    return negative ? 0 - value : value;
+}
+
 /* Sorts keys->hashes with an LSD radix sort, 8 bits a pass, through the scratch half of the
  * allocation; qsort's comparison calls cost as much as hashing. */
 static void point_keys_sort(struct point_keys *keys)
@@ -116,8 +157,9 @@ int point_keys_collect(struct point_keys *keys, const char *lines, size_t length
         const char *line_end = series_end < end && *series_end == ' '
                                    ? point_keys_line_end(series_end, end, &last_space)
                                    : series_end;
-        uint64_t hash = point_keys_mix(POINT_KEYS_SEED, at, (size_t)(series_end - at));
-        hash = point_keys_mix(hash ^ 0xff, last_space, (size_t)(line_end - last_space));
+        uint64_t hash = point_keys_series_hash(at, series_end);
+        uint64_t time = point_keys_time(last_space, line_end);
+        hash = point_keys_mix(hash ^ 0xff, (const char *)&time, sizeof time);
         if (keys->count == keys->capacity) {
             size_t capacity = keys->capacity ? keys->capacity * 2 : 1024;
             uint64_t *grown = realloc(keys->hashes, 2 * capacity * sizeof *grown);

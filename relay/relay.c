@@ -452,6 +452,19 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
     relay_shutdown_finish(relay);
 }
 
+/* Did the list of upstreams (names, addresses, APIs) change? */
+static bool relay_upstreams_changed(const struct config_relay *old, const struct config_relay *new)
+{
+    if (old->upstream_count != new->upstream_count)
+        return true;
+    for (size_t i = 0; i < old->upstream_count; i++)
+        if (strcmp(old->upstreams[i].name, new->upstreams[i].name) != 0 ||
+            strcmp(old->upstreams[i].url, new->upstreams[i].url) != 0 ||
+            old->upstreams[i].api != new->upstreams[i].api)
+            return true;
+    return false;
+}
+
 /* Settings read once at start: a reload logs that they wait for a restart. */
 static void relay_reload_restart_keys_log(struct relay *relay, const struct config *fresh)
 {
@@ -471,6 +484,8 @@ static void relay_reload_restart_keys_log(struct relay *relay, const struct conf
         {"relay.spool.max_bytes", old->spool.max_bytes != new->spool.max_bytes},
         {"relay.spool.min_free_bytes", old->spool.min_free_bytes != new->spool.min_free_bytes},
         {"relay.max_connections", old->max_connections != new->max_connections},
+        /* The forwarder copies its upstreams at start (relay/upstream.h). */
+        {"relay.upstreams", relay_upstreams_changed(old, new)},
         /* The stream processor copies its settings at start (stream/processor.h). */
         {"stream.enabled", relay->config->stream.enabled != fresh->stream.enabled},
         {"stream.checkpoint_interval",

@@ -280,8 +280,19 @@ static size_t upstream_header_read(char *data, size_t size, size_t count, void *
             seconds = seconds * 10 + (data[i] - '0');
             digits = true;
         }
-        if (digits) /* an HTTP date instead of seconds falls back to the backoff */
+        if (digits) {
             request->retry_after_seconds = seconds;
+        } else if (i < length) { /* an HTTP-date (RFC 9110 10.2.3) */
+            char date[128];
+            size_t date_length = length - i < sizeof date - 1 ? length - i : sizeof date - 1;
+            memcpy(date, data + i, date_length);
+            date[date_length] = '\0';
+            time_t when = curl_getdate(date, NULL);
+            int64_t now = clock_realtime_ns(request->upstream->set->environment.clock) / 1000000000;
+            if (when != (time_t)-1)
+                request->retry_after_seconds =
+                    when <= now ? 0 : (when - now < 86400 ? (long)(when - now) : 86400);
+        }
     }
     return length;
 }

@@ -54,6 +54,13 @@ if relay_start "$dir"; then
         check_fail "a changed listen address waits for a restart" "$(tail -n 5 "$relay_log")"
     expect_equal "still listening where it started" 204 "$(write_status second-token)"
 
+    # The forwarder takes its upstreams at start: a changed list is reported, not half-applied.
+    sed 's|^  auth: token$|  auth: token\n  upstreams:\n    - name: added\n      url: http://127.0.0.1:9|' \
+        "$dir/config.good" >"$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    log_wait '"key":"relay.upstreams"' ||
+        check_fail "a changed upstream list waits for a restart" "$(tail -n 5 "$relay_log")"
+
     relay_stop
     expect_equal "clean exit after reloads" 0 "$relay_exit_status"
 else

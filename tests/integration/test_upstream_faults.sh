@@ -323,6 +323,18 @@ gap_check "retry-after: 503 with Retry-After: 1 -> next attempt 1 s later" 2 3 9
 gap_check "retry-after: 503 without Retry-After -> backoff (at most backoff_max 1 s)" 3 4 0 $((1000 + slack_ms))
 metric_check "three retries counted" 3 'nebenkosten_upstream_retries_total{upstream="fake"}'
 
+# Retry-After may also be an HTTP-date (RFC 9110 10.2.3): the next attempt waits until then.
+scenario_start retry-after-date "$(upstream_yaml fake backoff_initial=100ms backoff_max=500ms)"
+retry_date=$(LC_ALL=C TZ=GMT date -d '+4 seconds' '+%a, %d %b %Y %H:%M:%S GMT')
+fault_upstream_script "[{\"status\":503,\"headers\":{\"Retry-After\":\"$retry_date\"},
+    \"body\":{\"error\":\"unavailable\"}}]" >/dev/null
+relay_write '/write?db=a' 'dated n=1i 1700000000000000001'
+writes_check
+eventually "retry-after-date: 503, then delivered" $'503 1 dated\n204 1 dated' fake_attempts
+# The date is 4 s ahead at a resolution of 1 s: at least 3 s.
+gap_check "retry-after-date: 503 with Retry-After: <date 4 s ahead> -> next attempt then" 1 2 2900 \
+    $((4000 + slack_ms))
+
 # --- 500: exponential backoff, full jitter, no limit -------------------------------------------
 # Attempt k waits a random time up to min(backoff_max, backoff_initial * 2^k).
 scenario_start backoff "$(upstream_yaml fake backoff_initial=100ms backoff_max=400ms)"
@@ -501,6 +513,24 @@ writes_check
 eventually "rewrite: both writes stored, the rewrite last" \
     $'rewrite,run=a n=1i 1700000000000000001\nrewrite,run=a n=2i 1700000000000000001' fake_lines
 gap_check "rewrite: sent only once the first write was answered" 1 2 0 "$slack_ms"
+
+# InfluxDB sorts a point's tags and reads its timestamp as a number: the same point written with
+# its tags in another order, or with a leading zero in its time, must wait for the first write too.
+scenario_start rewrite-spelt "$(upstream_yaml fake requests_in_flight=2 batch_wait=0)"
+fault_upstream_script '[{"delay_ms":1000}, {"delay_ms":1000}]' >/dev/null
+relay_write '/write?db=a' 'rewrite,a=1,b=2 n=1i 1700000000000000001'
+fake_wait_requests 1
+relay_write '/write?db=a' 'rewrite,b=2,a=1 n=2i 1700000000000000001'
+fake_wait_requests 2
+relay_write '/write?db=a' 'rewrite,b=2,a=1 n=3i 01700000000000000001'
+writes_check
+eventually "rewrite-spelt: the three writes stored in order" \
+    $'rewrite,a=1,b=2 n=1i 1700000000000000001\nrewrite,b=2,a=1 n=2i 1700000000000000001\nrewrite,b=2,a=1 n=3i 01700000000000000001' \
+    fake_lines
+gap_check "rewrite-spelt: tags in another order sent only once the first write was answered" \
+    1 2 0 "$slack_ms"
+gap_check "rewrite-spelt: a leading zero in the time sent only once the second was answered" \
+    2 3 0 "$slack_ms"
 
 # --- several batches in flight -----------------------------------------------------------------
 # requests_in_flight: 3 against a slow upstream (1.5 s an answer, 150 ms for the scripted ones),

@@ -306,6 +306,10 @@ Test(config_validation, ranges_and_cross_checks)
         "relay:\n  upstreams:\n    - {name: a, url: 'http://a', batch_wait: 2m}\n", NULL, NULL,
         "config.yaml:3:46: relay.upstreams[0].batch_wait: \"2m\" is out of "
         "range 0s..1m");
+    TEST_EXPECT_ONLY_ERROR(
+        "relay:\n  upstreams:\n    - {name: a, url: 'http://a', batch_bytes: 64MiB}\n", NULL, NULL,
+        "config.yaml:3:47: relay.upstreams[0].batch_bytes: \"64MiB\" is out of range "
+        "1KiB..32MiB");
     TEST_EXPECT_ONLY_ERROR("tibber:\n  lookback_hours: 800\n", NULL, NULL,
                            "config.yaml:2:19: tibber.lookback_hours: 800 is larger than "
                            "max_lookback_hours (720)");

@@ -80,3 +80,17 @@ Test(point_keys, large_runs)
     point_keys_release(&left);
     point_keys_release(&right);
 }
+
+/* InfluxDB sorts tags by key when it parses a point, so the same point can be written
+ * with its tags in any order; the two writes must be kept in order (overlap). */
+Test(point_keys, tags_in_another_order_are_the_same_point)
+{
+    cr_expect(overlap("m,a=1,b=2 v=1 100\n", "m,b=2,a=1 v=2 100\n"),
+              "tags in another order name the same InfluxDB point");
+}
+
+Test(point_keys, leading_zeros_in_the_time_are_the_same_point)
+{
+    cr_expect(overlap("m,t=a v=1 100\n", "m,t=a v=2 0100\n"),
+              "an ns timestamp is spooled as written; 0100 and 100 are one time");
+}
