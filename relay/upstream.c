@@ -689,6 +689,10 @@ static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
     if (result == CURLE_OK && (status == 413 || upstream_answer_is_permanent(request, status))) {
         if (upstream_batch_dead_letter(upstream, request, status) == 0) {
             upstream_batch_finish(upstream, request, false);
+            /* The upstream answered and the batch is settled: a backoff before it is over
+             * (/health must not say "backing off" until the next batch succeeds). */
+            if (!upstream->waiting)
+                upstream_state_set(upstream, UPSTREAM_OK);
             upstream_pump(upstream);
         } else {
             upstream_batch_return(upstream, request);

@@ -254,6 +254,18 @@ done
 expect_equal "poison: dlq list/show: every rejected batch with upstream, status and lines" \
     "${expected_dlq%$'\n'}" "$(dlq_entries)"
 
+# A batch dead-lettered after a backoff ends the backoff: with nothing behind it, /health and
+# /metrics must not go on saying "backing off".
+scenario_start poison-after-backoff "$(upstream_yaml fake backoff_initial=100ms backoff_max=200ms)"
+fault_upstream_script '[{"status":500,"body":{"error":"internal error"}},
+    {"status":400,"body":{"error":"bad request: invalid input"}}]' >/dev/null
+relay_write '/write?db=a' 'rejected n=1i 1700000000000000001'
+writes_check
+eventually "poison-after-backoff: 500, then 400" $'500 1 rejected\n400 1 rejected' fake_attempts
+metric_check "dead-lettered" 1 \
+    'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
+metric_check "state ok again" 1 'nebenkosten_upstream_state{upstream="fake",state="ok"}'
+
 # --- 401, 403, 404 -----------------------------------------------------------------------------
 for status in 401 403 404; do
     scenario_start "paused-$status" "$(upstream_yaml fake)"
