@@ -28,6 +28,8 @@
 #define HTTP_CONNECTION_INPUT_MAX (256 * 1024)
 /* Pipelined bytes held while a request waits for its answer, before reading pauses. */
 #define HTTP_CONNECTION_INPUT_HELD_MAX (1024 * 1024)
+/* Answers waiting for a client that does not read them, before parsing (and so reading) pauses. */
+#define HTTP_CONNECTION_OUTPUT_HELD_MAX (1024 * 1024)
 /* How long a closing connection reads what the client still sends, so its unread bytes do not
  * turn the close into a reset that destroys the answer before the client read it. */
 #define HTTP_CONNECTION_LINGER_SECONDS 2
@@ -233,6 +235,8 @@ static int http_connection_header_commit(struct http_connection *connection)
 static int http_connection_header_field(http_parser *parser, const char *at, size_t length)
 {
     struct http_connection *connection = http_parser_connection(parser);
+    if (parser->flags & F_TRAILING) /* a trailer after a chunked body: not a request header */
+        return http_connection_header_bytes_count(connection, length);
     if (http_connection_header_commit(connection) != 0 ||
         buffer_append(&connection->header_field, at, length) != 0)
         return -1;
@@ -242,6 +246,8 @@ static int http_connection_header_field(http_parser *parser, const char *at, siz
 static int http_connection_header_value(http_parser *parser, const char *at, size_t length)
 {
     struct http_connection *connection = http_parser_connection(parser);
+    if (parser->flags & F_TRAILING)
+        return http_connection_header_bytes_count(connection, length);
     connection->header_value_started = true;
     if (buffer_append(&connection->header_value, at, length) != 0)
         return -1;
@@ -385,6 +391,8 @@ static void http_connection_request_refuse(struct http_connection *connection, i
         http_connection_close_soon(connection); /* out of memory */
         return;
     }
+    if (!request->path && request->target.length > 0)
+        (void)http_connection_target_split(request); /* the route picks the error's dialect */
     connection->close_after_output = true;
     connection->reading_request = false;
     connection->request_arrived = true;
@@ -450,7 +458,8 @@ static void http_connection_input_parse(struct http_connection *connection)
     connection->depth++;
     connection->parsing = true;
     while (!connection->closing && !connection->close_after_output &&
-           !connection->request_arrived && connection->input_start < connection->input.length) {
+           !connection->request_arrived && connection->input_start < connection->input.length &&
+           evbuffer_get_length(connection->output) < HTTP_CONNECTION_OUTPUT_HELD_MAX) {
         const char *data = connection->input.data + connection->input_start;
         size_t available = connection->input.length - connection->input_start;
         size_t parsed = http_parser_execute(&connection->parser, &http_connection_parser_settings,
@@ -493,8 +502,13 @@ static void http_connection_input_parse(struct http_connection *connection)
         connection->input_start = 0;
         connection->input.length = 0;
     }
+    /* Stopped for answers the client has not read: output_flush goes on once it read them. */
+    connection->output_blocked =
+        !connection->closing && !connection->close_after_output && !connection->request_arrived &&
+        !connection->body_waiting && connection->input_start < connection->input.length &&
+        evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX;
     if (connection->reading_paused && !connection->request_arrived && !connection->closing &&
-        !connection->body_waiting) {
+        !connection->body_waiting && !connection->close_after_output) {
         connection->reading_paused = false;
         event_add(connection->read_event, NULL);
     }
@@ -528,8 +542,17 @@ void http_connection_request_answered(struct http_connection *connection)
 
 void http_connection_output_push(struct http_connection *connection)
 {
-    if (!connection->parsing)
-        http_connection_output_flush(connection);
+    if (connection->parsing)
+        return;
+    /* Handlers push parts of streamed answers from wherever they are, the query proxy from
+     * inside libcurl's write callback: a write that finds the client gone must not free the
+     * connection there, since that runs the request's close callback, which cancels the very
+     * transfer whose callback is running. The loop closes it instead, at once. */
+    connection->depth++;
+    http_connection_output_flush(connection);
+    connection->depth--;
+    if (connection->closing && connection->depth == 0)
+        event_active(connection->deadline, EV_TIMEOUT, 1);
 }
 
 /* ---- output ---- */
@@ -552,17 +575,23 @@ void http_connection_output_flush(struct http_connection *connection)
         return;
     connection->depth++;
     size_t before = evbuffer_get_length(connection->output);
-    while (evbuffer_get_length(connection->output) > 0) {
-        int written = evbuffer_write(connection->output, connection->socket);
-        if (written > 0)
-            continue;
-        if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (errno == EINTR)
+    for (;;) {
+        while (evbuffer_get_length(connection->output) > 0) {
+            int written = evbuffer_write(connection->output, connection->socket);
+            if (written > 0)
                 continue;
+            if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            http_connection_close_soon(connection); /* the client is gone */
             break;
         }
-        http_connection_close_soon(connection); /* the client is gone */
-        break;
+        if (connection->closing || connection->parsing || !connection->output_blocked ||
+            evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX)
+            break;
+        http_connection_input_parse(connection); /* the pipelined requests held back */
     }
     if (!connection->closing) {
         size_t left = evbuffer_get_length(connection->output);
@@ -645,8 +674,12 @@ static void http_connection_read_event(evutil_socket_t fd, short what, void *arg
         if (connection->lingering) {
             connection->input.length = 0; /* read away */
             connection->input_start = 0;
-        } else if (connection->request_arrived) {
-            /* Pipelined: parsed once the current request is answered. */
+        } else if (connection->request_arrived ||
+                   evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX) {
+            /* Pipelined: parsed once the current request is answered and the client has read
+             * the answers before. */
+            if (!connection->request_arrived)
+                connection->output_blocked = true;
             if (connection->input.length - connection->input_start >
                 HTTP_CONNECTION_INPUT_HELD_MAX) {
                 connection->reading_paused = true;
@@ -656,6 +689,16 @@ static void http_connection_read_event(evutil_socket_t fd, short what, void *arg
             http_connection_input_parse(connection);
             http_connection_output_flush(connection);
         }
+    } else if (count == 0 && !connection->lingering &&
+               !(connection->request && connection->request->streaming) &&
+               (connection->request_arrived || evbuffer_get_length(connection->output) > 0)) {
+        /* The client shut down its sending side after its request (printf ... | nc -N): its
+         * answer still goes out, then the connection closes. (A client that closed for good
+         * looks the same until the answer's write fails. One that leaves in the middle of a
+         * streamed answer has gone: that transfer stops at once.) */
+        connection->close_after_output = true;
+        connection->reading_paused = true;
+        event_del(connection->read_event);
     } else if (count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         http_connection_close_soon(connection); /* closed by the client, or broken */
     }

@@ -31,7 +31,7 @@ static bool http_jobs_authorized(struct relay *relay, struct http_request *reque
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
     if (query)
-        (void)evhttp_parse_query_str(query, &parameters); /* unparsable: no u/p, refused below */
+        (void)http_query_parse(query, &parameters); /* unparsable: no u/p, refused below */
     struct http_auth_request credentials = {
         .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
         .user = evhttp_find_header(&parameters, "u"),

@@ -381,13 +381,13 @@ static int http_query_form_parse(struct http_request *request, struct evkeyvalq 
     char *body = malloc(length + 1);
     if (!body)
         return -1;
-    /* evhttp_parse_query_str wants a NUL-terminated "a=b&c=d". */
+    /* http_query_parse wants a NUL-terminated "a=b&c=d". */
     if (evbuffer_copyout(input, body, length) != (ev_ssize_t)length) {
         free(body);
         return -1;
     }
     body[length] = '\0';
-    int status = evhttp_parse_query_str(body, form);
+    int status = http_query_parse(body, form);
     free(body);
     return status;
 }
@@ -405,7 +405,7 @@ void http_query_handle(struct relay *relay, struct http_request *request, const 
     struct evkeyvalq form;
     TAILQ_INIT(&parameters);
     TAILQ_INIT(&form);
-    if (query && evhttp_parse_query_str(query, &parameters) != 0) {
+    if (query && http_query_parse(query, &parameters) != 0) {
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the query string");
         goto cleanup;
     }

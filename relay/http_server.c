@@ -114,6 +114,40 @@ void http_reply_unavailable(struct http_request *request, enum http_dialect dial
     http_reply_error(request, dialect, 503, "unavailable", message);
 }
 
+/* Percent-decodes length bytes of text, '+' as a space; returns an owned string or NULL. */
+static char *http_query_decode(const char *text, size_t length)
+{
+    char *raw = strndup(text, length);
+    char *decoded = raw ? evhttp_uridecode(raw, 1, NULL) : NULL;
+    free(raw);
+    return decoded;
+}
+
+int http_query_parse(const char *query, struct evkeyvalq *parameters)
+{
+    /* Like Go's url.ParseQuery (what InfluxDB uses): empty pieces are skipped and a key without
+     * '=' has an empty value, where evhttp_parse_query_str refuses the whole query. */
+    const char *piece = query;
+    while (piece && *piece != '\0') {
+        const char *end = strchr(piece, '&');
+        size_t length = end ? (size_t)(end - piece) : strlen(piece);
+        const char *equals = memchr(piece, '=', length);
+        size_t key_length = equals ? (size_t)(equals - piece) : length;
+        if (key_length > 0) {
+            char *key = http_query_decode(piece, key_length);
+            char *value =
+                http_query_decode(equals ? equals + 1 : "", equals ? length - key_length - 1 : 0);
+            int status = key && value ? evhttp_add_header(parameters, key, value) : -1;
+            free(key);
+            free(value);
+            if (status != 0)
+                return -1;
+        }
+        piece = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 /* A client's request id is echoed only when it is short printable ASCII. */
 static bool http_request_id_usable(const char *id)
 {

@@ -21,7 +21,7 @@ void http_ping_handle(struct relay *relay, struct http_request *request, const c
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
     bool verbose = false;
-    if (query && evhttp_parse_query_str(query, &parameters) == 0) {
+    if (query && http_query_parse(query, &parameters) == 0) {
         const char *value = evhttp_find_header(&parameters, "verbose");
         verbose = value && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0);
     }

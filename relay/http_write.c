@@ -267,7 +267,7 @@ void http_write_handle(struct relay *relay, struct http_request *request, enum h
 {
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
-    if (query && evhttp_parse_query_str(query, &parameters) != 0) {
+    if (query && http_query_parse(query, &parameters) != 0) {
         http_reply_error(request, dialect, 400, "invalid", "cannot parse the query string");
         goto cleanup;
     }

@@ -72,6 +72,19 @@ expect_contains "v2 partial write: X-Platform-Error-Code" "X-Platform-Error-Code
 http_request nobucket -XPOST "$relay_url/api/v2/write?org=home" --data-binary 'm v=1'
 expect_equal "v2 missing bucket: 404" 404 "$http_code"
 expect_equal "v2 missing bucket: body" '{"code":"not found","message":"bucket not found"}' "$http_body"
+# Query strings as InfluxDB (Go's url.ParseQuery) reads them: empty pieces are skipped, a key
+# without "=" is empty.
+http_request lenient1 -XPOST "$relay_url/write?db=home&&precision=s" --data-binary 'q v=1 1700000000'
+expect_equal "a query with an empty piece: 204" 204 "$http_code"
+http_request lenient2 -XPOST "$relay_url/write?db=home&verbose" --data-binary 'q v=2 1700000000000000000'
+expect_equal "a query with a key without a value: 204" 204 "$http_code"
+# A v2 write refused before its headers are complete still gets a v2 error.
+http_request v2_431 -XPOST "$relay_url/api/v2/write?bucket=b" \
+    -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" --data-binary 'q v=1'
+expect_equal "v2 headers too large: 431" 431 "$http_code"
+expect_contains "v2 headers too large: a v2 error body" '{"code":"invalid","message":' "$http_body"
+expect_contains "v2 headers too large: X-Platform-Error-Code" "X-Platform-Error-Code: invalid" \
+    "$http_headers"
 
 # Every error answer is logged once, as a warning with route, status, reason, client address
 # and request id; at most 10 such lines a second, the ones held back counted in the next line.
@@ -158,7 +171,9 @@ gas value=1.25 1700000001000000000
 gas value=1.5 1700000002000000000
 water value=7 1700000003000000000
 elec value=100 1700000004000000000
-elec value=1 1700000006000000000'
+elec value=1 1700000006000000000
+q v=1 1700000000000000000
+q v=2 1700000000000000000'
 if [ -x "$BIN_DIR/meter-relay" ] && "$BIN_DIR/meter-relay" spool-dump --help >/dev/null 2>&1; then
     "$BIN_DIR/meter-relay" spool-dump "$dir/spool" >"$work_dir/dump.txt" 2>&1
     expect_equal "spool holds every acknowledged line" "$expected" "$(grep -v '^#' "$work_dir/dump.txt")"

@@ -4,10 +4,12 @@
  * streamed answers, deadlines and a client that leaves while its request is parked. The handlers
  * set a fixed Date header, so every answer can be compared byte for byte. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,10 @@ static void harness_echo(struct http_request *request)
     evbuffer_add_printf(text, "%s %s%s%s ", methods[http_request_method(request)],
                         http_request_path(request), query ? "?" : "", query ? query : "");
     evbuffer_add_buffer(text, http_request_body(request));
+    const char *authorization =
+        evhttp_find_header(http_request_input_headers(request), "Authorization");
+    if (authorization)
+        evbuffer_add_printf(text, " authorization=%s", authorization);
     harness_date_set(request);
     evhttp_add_header(http_request_output_headers(request), "Content-Type", "text/plain");
     http_request_reply(request, 200, text);
@@ -329,7 +335,10 @@ Test(http_connection, a_parked_request_holds_back_the_pipelined_ones_until_it_is
     harness_destroy(harness);
 }
 
-Test(http_connection, a_client_that_leaves_while_its_request_is_parked_is_reported)
+/* A client that closes while its request is parked looks like one that only shut down its
+ * sending side (both are an end of input): the request stays parked; its answer cannot be
+ * written, and then the connection goes. */
+Test(http_connection, a_client_that_leaves_while_its_request_is_parked_is_closed_at_the_answer)
 {
     struct harness *harness = harness_create();
     harness->mode = HARNESS_PARK;
@@ -340,10 +349,167 @@ Test(http_connection, a_client_that_leaves_while_its_request_is_parked_is_report
     harness->client = -1;
     for (int i = 0; i < 4; i++)
         event_base_loop(harness->base, EVLOOP_NONBLOCK);
-    cr_assert_eq(harness->close_callbacks, 1);
-    cr_assert_null(harness->parked);
+    cr_assert_not_null(harness->parked, "the request waits for its answer");
+    cr_assert_eq(harness->list.count, 1);
+    signal(SIGPIPE, SIG_IGN); /* as meter-relay does: the answer's write fails with EPIPE */
+    struct http_request *parked = harness->parked;
+    harness->parked = NULL;
+    harness_date_set(parked);
+    http_request_reply_data(parked, 204, NULL, 0);
+    for (int i = 0; i < 4; i++)
+        event_base_loop(harness->base, EVLOOP_NONBLOCK);
+    cr_assert_eq(harness->close_callbacks, 0);
     cr_assert_eq(harness->closed_connections, 1);
     cr_assert_eq(harness->list.count, 0);
+    harness_destroy(harness);
+}
+
+/* A handler that streams an answer from inside another library's callback (the query proxy
+ * from libcurl's) to a client that is gone: the failed write does not free the connection and
+ * run the request's close callback under the handler; the loop does that right after. */
+Test(http_connection, a_streamed_part_to_a_departed_client_closes_from_the_loop)
+{
+    struct harness *harness = harness_create();
+    harness->mode = HARNESS_PARK;
+    harness_open(harness);
+    harness_send_text(harness, "GET /query HTTP/1.1\r\n\r\n");
+    struct http_request *request = harness->parked;
+    cr_assert_not_null(request);
+    harness_date_set(request);
+    http_request_reply_start(request, 200);
+    harness_pump(harness);
+    close(harness->client);
+    harness->client = -1;
+    signal(SIGPIPE, SIG_IGN); /* as meter-relay does: the write fails with EPIPE */
+    struct evbuffer *part = evbuffer_new();
+    for (int i = 0; i < 4 && harness->close_callbacks == 0; i++) {
+        evbuffer_add(part, "part", 4);
+        http_request_reply_chunk(request, part, NULL, NULL);
+        cr_assert_eq(harness->close_callbacks, 0, "the close callback ran inside the handler");
+    }
+    evbuffer_free(part);
+    for (int i = 0; i < 4; i++)
+        event_base_loop(harness->base, EVLOOP_NONBLOCK);
+    cr_assert_eq(harness->close_callbacks, 1);
+    cr_assert_eq(harness->list.count, 0);
+    harness_destroy(harness);
+}
+
+/* A client that sends its request and shuts down its sending side (printf ... | nc -N, small
+ * embedded HTTP stacks) still gets the answer, then the connection closes: without it the
+ * client would count a stored write as failed and send it again. */
+Test(http_connection, a_client_that_shuts_down_its_sending_side_gets_its_answer)
+{
+    struct harness *harness = harness_create();
+    harness->mode = HARNESS_PARK;
+    harness_open(harness);
+    harness_send_text(harness, "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+    cr_assert_not_null(harness->parked);
+    cr_assert_eq(shutdown(harness->client, SHUT_WR), 0);
+    harness_pump(harness);
+    cr_assert_not_null(harness->parked);
+    struct http_request *parked = harness->parked;
+    harness->parked = NULL;
+    harness_date_set(parked);
+    http_request_reply_data(parked, 204, NULL, 0);
+    harness_pump(harness);
+    harness_output_expect(harness, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n");
+    cr_assert(harness->client_saw_end, "the connection closes after the answer");
+    cr_assert_eq(harness->close_callbacks, 0);
+    cr_assert_eq(harness->list.count, 0);
+    harness_destroy(harness);
+}
+
+/* Trailers after a chunked body are not headers of the request, nor of the next one (a trailer
+ * "Authorization" must not authenticate the request behind it). */
+Test(http_connection, trailers_do_not_become_headers)
+{
+    struct harness *harness = harness_create();
+    harness_open(harness);
+    harness_send_text(harness, "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "1\r\nx\r\n0\r\nAuthorization: first\r\nX-Other: 1\r\n\r\n"
+                               "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "1\r\ny\r\n0\r\nX-Other: 1\r\nAuthorization: second\r\n\r\n"
+                               "POST /c HTTP/1.1\r\nContent-Length: 1\r\n\r\nz");
+    char *first = echo_answer("POST /a x");
+    char *second = echo_answer("POST /b y");
+    char *third = echo_answer("POST /c z");
+    char *expected = NULL;
+    cr_assert_gt(asprintf(&expected, "%s%s%s", first, second, third), 0);
+    harness_output_expect(harness, expected);
+    free(first);
+    free(second);
+    free(third);
+    free(expected);
+    harness_destroy(harness);
+}
+
+/* A client that pipelines requests without reading the answers: the server stops parsing once
+ * about 1 MiB of answers waits (its memory stays bounded, the client's writes block), and goes on
+ * as the client reads; every answer arrives, in order. */
+Test(http_connection, unread_answers_hold_back_the_pipelined_requests)
+{
+    struct harness *harness = harness_create();
+    harness_open(harness);
+    static const char request[] = "GET /ping HTTP/1.1\r\n\r\n";
+    char *answer = echo_answer("GET /ping ");
+    size_t answer_length = strlen(answer);
+    enum { TOTAL = 100000 };
+    size_t sent = 0, offset = 0, received = 0, compared = 0;
+    char expected_byte;
+    int stalls = 0;
+    char buffer[65536];
+    /* Send without reading until the server stops taking requests. */
+    while (sent < TOTAL && stalls < 20) {
+        ssize_t count = write(harness->client, request + offset, sizeof request - 1 - offset);
+        if (count > 0) {
+            offset += (size_t)count;
+            if (offset == sizeof request - 1) {
+                offset = 0;
+                sent++;
+            }
+            stalls = 0;
+            continue;
+        }
+        cr_assert(count < 0 && errno == EAGAIN);
+        for (int i = 0; i < 4; i++)
+            event_base_loop(harness->base, EVLOOP_NONBLOCK);
+        stalls++;
+    }
+    cr_assert_lt(sent, TOTAL, "the server took all %d requests without the answers being read",
+                 TOTAL);
+    cr_assert_lt((size_t)harness->handled * answer_length, 3u << 20,
+                 "%d answers (%zu bytes) held for a client that reads none", harness->handled,
+                 (size_t)harness->handled * answer_length);
+    /* Now read (and send the rest): every answer, in order. */
+    while (received < (size_t)TOTAL * answer_length) {
+        if (sent < TOTAL) {
+            ssize_t count = write(harness->client, request + offset, sizeof request - 1 - offset);
+            if (count > 0) {
+                offset += (size_t)count;
+                if (offset == sizeof request - 1) {
+                    offset = 0;
+                    sent++;
+                }
+            }
+        }
+        for (int i = 0; i < 2; i++)
+            event_base_loop(harness->base, EVLOOP_NONBLOCK);
+        ssize_t count = read(harness->client, buffer, sizeof buffer);
+        if (count > 0) {
+            for (ssize_t i = 0; i < count; i++) {
+                expected_byte = answer[compared % answer_length];
+                cr_assert_eq(buffer[i], expected_byte, "answer byte %zu differs", compared);
+                compared++;
+            }
+            received += (size_t)count;
+        } else {
+            cr_assert(count < 0 && errno == EAGAIN, "the connection ended after %zu bytes",
+                      received);
+        }
+    }
+    cr_assert_eq(harness->handled, TOTAL);
+    free(answer);
     harness_destroy(harness);
 }
 
