@@ -91,6 +91,11 @@ run_case() {
         -s "$lua_dir/$lua" "$relay_url" -- "$@")
     ticks_after=$(cpu_ticks "$relay_pid")
     peak_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$relay_pid/status")
+    # The relay counts its answers by route and status: any write answered with other than 204.
+    local not_204
+    not_204=$(curl -s "$relay_url/metrics" | awk '
+        /^nebenkosten_http_requests_total\{route="\/write",/ && !/code="204"/ { sum += $2 }
+        END { print sum + 0 }')
     relay_stop
     if [ "$relay_exit_status" != 0 ]; then
         echo "relay_ingest: meter-relay exited with $relay_exit_status" >&2
@@ -101,17 +106,18 @@ run_case() {
         echo "$output" >&2
         exit 1
     }
-    local requests duration_us p50_us p99_us non_204 socket_errors first_non_204
+    local requests duration_us p50_us p99_us status_errors socket_errors
     eval "$(sed 's/^RESULT //; s/ /\n/g' <<<"$result" | sed 's/^\([a-z0-9_]*\)=\(.*\)$/\1='"'"'\2'"'"'/')"
-    if [ "$non_204" != 0 ] || [ "$socket_errors" != 0 ]; then
-        echo "relay_ingest: $sync $name c=$connections: $non_204 answers not 204" \
-            "(first: $first_non_204), $socket_errors socket errors" >&2
+    if [ "$not_204" != 0 ] || [ "$status_errors" != 0 ] || [ "$socket_errors" != 0 ]; then
+        echo "relay_ingest: $sync $name c=$connections: $not_204 writes answered with other than" \
+            "204, $socket_errors socket errors; the relay's first answers to them:" >&2
+        grep -m 3 '"status":[^2]' "$dir/relay.log" >&2 || true
         failures=$((failures + 1))
     fi
     results+=("$(awk -v sync="$sync" -v name="$name" -v c="$connections" -v n="$requests" \
         -v us="$duration_us" -v lines="$lines_per_request" -v p50="$p50_us" -v p99="$p99_us" \
         -v ticks=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" -v kib="$peak_kib" \
-        -v bad="$non_204" 'BEGIN {
+        -v bad="$status_errors" 'BEGIN {
             seconds = us / 1e6
             ok = n - bad
             printf "| %-6s | %-12s | %3d | %11.0f | %8.0f | %7.2f | %7.2f | %8.2f | %7.1f |\n",

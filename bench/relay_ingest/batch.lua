@@ -5,8 +5,6 @@
 -- rewrites the same points again and again.
 local common = dofile(os.getenv("RELAY_INGEST_LUA_DIR") .. "/common.lua")
 
-setup = common.setup
-response = common.response
 done = common.done
 
 local prepared = {}
