@@ -144,11 +144,30 @@ static bool http_auth_credential_check(const struct config_relay *config, const 
     return credential.has_user && http_auth_user_known(config, &credential);
 }
 
+/* u and p from a v1 query, joined so both modes see "user:password". */
+static bool http_auth_query_check(const struct config_relay *config, const char *user,
+                                  const char *password)
+{
+    size_t user_length = strlen(user);
+    size_t password_length = strlen(password);
+    if (user_length + password_length + 1 > HTTP_AUTH_CREDENTIAL_MAX)
+        return false;
+    char joined[HTTP_AUTH_CREDENTIAL_MAX];
+    memcpy(joined, user, user_length);
+    joined[user_length] = ':';
+    memcpy(joined + user_length + 1, password, password_length);
+    return http_auth_credential_check(config, joined, user_length + password_length + 1, false);
+}
+
 bool http_auth_allows(const struct config_relay *config, enum http_dialect dialect,
                       const struct http_auth_request *request)
 {
     if (config->auth == CONFIG_AUTH_NONE)
         return true;
+    /* As InfluxDB 1.x decides: u and p in the query, when both are given, before the header. */
+    if (dialect == HTTP_DIALECT_V1 && request->user && request->password &&
+        request->user[0] != '\0' && request->password[0] != '\0')
+        return http_auth_query_check(config, request->user, request->password);
     const char *header = request->authorization;
     const char *rest = NULL;
     if (header) {
@@ -160,18 +179,6 @@ bool http_auth_allows(const struct config_relay *config, enum http_dialect diale
             long length = http_auth_base64_decode(rest, strlen(rest), decoded);
             return length > 0 && http_auth_credential_check(config, decoded, (size_t)length, false);
         }
-    }
-    if (dialect == HTTP_DIALECT_V1 && request->user && request->password) {
-        /* u and p come from the query; joined here so both modes see "user:password". */
-        size_t user_length = strlen(request->user);
-        size_t password_length = strlen(request->password);
-        if (user_length + password_length + 1 > HTTP_AUTH_CREDENTIAL_MAX)
-            return false;
-        char joined[HTTP_AUTH_CREDENTIAL_MAX];
-        memcpy(joined, request->user, user_length);
-        joined[user_length] = ':';
-        memcpy(joined + user_length + 1, request->password, password_length);
-        return http_auth_credential_check(config, joined, user_length + password_length + 1, false);
     }
     return false;
 }

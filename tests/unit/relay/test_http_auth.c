@@ -49,6 +49,10 @@ Test(http_auth, token_mode_v1)
     /* InfluxDB 2's v1 compatibility: the password is the token. */
     cr_assert(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, NULL, "anyone", "second"));
     cr_assert_not(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, NULL, "anyone", "third"));
+    /* InfluxDB 1.x reads u and p before the Authorization header, when both are given. */
+    cr_assert(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, "Token wrong", "anyone", "second"));
+    cr_assert_not(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, "Token second", "anyone", "wrong"));
+    cr_assert(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, "Token second", "anyone", ""));
     /* "dXNlcjpzZWNvbmQ=" is base64 of "user:second". */
     cr_assert(allows(CONFIG_AUTH_TOKEN, HTTP_DIALECT_V1, "Basic dXNlcjpzZWNvbmQ=", NULL, NULL));
 }
