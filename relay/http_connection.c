@@ -263,6 +263,8 @@ static enum http_request_method http_connection_method(unsigned int method)
         return HTTP_REQUEST_HEAD;
     case HTTP_POST:
         return HTTP_REQUEST_POST;
+    case HTTP_OPTIONS:
+        return HTTP_REQUEST_OPTIONS;
     default:
         return HTTP_REQUEST_OTHER;
     }

@@ -22,7 +22,8 @@ enum http_request_method {
     HTTP_REQUEST_GET,
     HTTP_REQUEST_HEAD,
     HTTP_REQUEST_POST,
-    HTTP_REQUEST_OTHER /* PUT, DELETE, OPTIONS, ...: answered 405 by the routes */
+    HTTP_REQUEST_OPTIONS, /* a browser's CORS preflight: answered by the server for every route */
+    HTTP_REQUEST_OTHER    /* PUT, DELETE, ...: answered 405 by the routes */
 };
 
 typedef void (*http_request_callback)(struct http_request *request, void *argument);

@@ -160,10 +160,29 @@ static bool http_request_id_usable(const char *id)
     return length > 0;
 }
 
+/* CORS as InfluxDB 1.x answers it, so browser tools (Grafana's browser access, web dashboards)
+ * can use the relay's URL: a request with an Origin gets it back with the allowed methods and
+ * headers. No Access-Control-Allow-Credentials: browsers send no cookies, credentials travel in
+ * the Authorization header or u/p as always. */
+static void http_cors_headers_add(struct evkeyvalq *input, struct evkeyvalq *output)
+{
+    const char *origin = evhttp_find_header(input, "Origin");
+    if (!origin)
+        return;
+    evhttp_add_header(output, "Access-Control-Allow-Origin", origin);
+    evhttp_add_header(output, "Access-Control-Allow-Methods", "DELETE, GET, OPTIONS, POST, PUT");
+    evhttp_add_header(output, "Access-Control-Allow-Headers",
+                      "Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, "
+                      "X-CSRF-Token, X-HTTP-Method-Override");
+    evhttp_add_header(output, "Access-Control-Expose-Headers",
+                      "Date, X-InfluxDB-Version, X-InfluxDB-Build");
+}
+
 static void http_common_headers_add(struct relay *relay, struct http_request *request)
 {
     struct evkeyvalq *input = http_request_input_headers(request);
     struct evkeyvalq *output = http_request_output_headers(request);
+    http_cors_headers_add(input, output);
     const char *id = evhttp_find_header(input, "X-Request-Id");
     if (!id)
         id = evhttp_find_header(input, "Request-Id");
@@ -279,6 +298,11 @@ static void http_server_request_dispatch(struct http_request *request, void *arg
         return;
     }
     enum http_request_method method = http_request_method(request);
+    if (method == HTTP_REQUEST_OPTIONS) {
+        /* A CORS preflight: InfluxDB answers 200 without a body on every path. */
+        http_request_reply(request, 200, NULL);
+        return;
+    }
     bool reading = method == HTTP_REQUEST_GET || method == HTTP_REQUEST_HEAD;
     if (strcmp(path, "/write") == 0 || strcmp(path, "/api/v2/write") == 0) {
         enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;

@@ -160,6 +160,24 @@ expect_equal "unknown path: 404" 404 "$http_code"
 expect_equal "unknown path: JSON" '{"error":"not found"}' "$http_body"
 http_request method "$relay_url/write?db=home"
 expect_equal "GET /write: 405" 405 "$http_code"
+# CORS as InfluxDB answers it: a preflight gets 200, a request with an Origin gets it back.
+http_request preflight -X OPTIONS -H 'Origin: http://grafana.example:3000' \
+    -H 'Access-Control-Request-Method: POST' "$relay_url/query"
+expect_equal "CORS preflight: 200" 200 "$http_code"
+expect_contains "CORS preflight: the origin allowed" \
+    "Access-Control-Allow-Origin: http://grafana.example:3000" "$http_headers"
+expect_contains "CORS preflight: Authorization allowed" \
+    "Access-Control-Allow-Headers: Accept, Accept-Encoding, Authorization," "$http_headers"
+http_request cors_ping -H 'Origin: http://grafana.example:3000' "$relay_url/ping"
+expect_equal "ping with an Origin: 204" 204 "$http_code"
+expect_contains "ping with an Origin: allowed" \
+    "Access-Control-Allow-Origin: http://grafana.example:3000" "$http_headers"
+http_request no_origin "$relay_url/ping"
+if grep -q 'Access-Control' <<<"$http_headers"; then
+    check_fail "no Origin: no CORS headers" "$http_headers"
+else
+    check_pass "no Origin: no CORS headers"
+fi
 
 relay_stop
 expect_equal "SIGTERM: exit status 0" 0 "$relay_exit_status"

@@ -59,7 +59,7 @@ static void harness_request_closed(struct http_request *request, void *argument)
 
 static void harness_echo(struct http_request *request)
 {
-    static const char *methods[] = {"GET", "HEAD", "POST", "OTHER"};
+    static const char *methods[] = {"GET", "HEAD", "POST", "OPTIONS", "OTHER"};
     struct evbuffer *text = evbuffer_new();
     const char *query = http_request_query(request);
     evbuffer_add_printf(text, "%s %s%s%s ", methods[http_request_method(request)],
