@@ -30,9 +30,11 @@ static int64_t calendar_local_day(const struct stream_calendar *calendar, int64_
 
 int64_t stream_calendar_next_midnight(const struct stream_calendar *calendar, int64_t t_ns)
 {
-    if (!calendar->zone)
-        return (calendar_floor_div(t_ns, STREAM_CALENDAR_NS_PER_DAY) + 1) *
-               STREAM_CALENDAR_NS_PER_DAY;
+    if (!calendar->zone) {
+        int64_t day = calendar_floor_div(t_ns, STREAM_CALENDAR_NS_PER_DAY) + 1;
+        return day > INT64_MAX / STREAM_CALENDAR_NS_PER_DAY ? INT64_MAX
+                                                            : day * STREAM_CALENDAR_NS_PER_DAY;
+    }
     int64_t day = calendar_local_day(calendar, t_ns);
     /* Where clocks go back across midnight, t can lie in the repeated hour after the first
      * occurrence of the next midnight; the day after that is then the answer. */
@@ -40,9 +42,10 @@ int64_t stream_calendar_next_midnight(const struct stream_calendar *calendar, in
         day++;
         int year, month, day_of_month;
         tz_civil_from_days(day, &year, &month, &day_of_month);
-        int64_t midnight =
-            tz_zone_local_to_utc(calendar->zone, year, month, day_of_month, 0, 0, 0) *
-            STREAM_CALENDAR_NS_PER_SECOND;
+        int64_t seconds = tz_zone_local_to_utc(calendar->zone, year, month, day_of_month, 0, 0, 0);
+        if (seconds > INT64_MAX / STREAM_CALENDAR_NS_PER_SECOND)
+            return INT64_MAX;
+        int64_t midnight = seconds * STREAM_CALENDAR_NS_PER_SECOND;
         if (midnight > t_ns)
             return midnight;
     }

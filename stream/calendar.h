@@ -20,7 +20,8 @@ struct stream_calendar stream_calendar_utc(void);
 /* Days in zone (borrowed, must outlive the calendar; NULL means UTC). */
 struct stream_calendar stream_calendar_zone(const struct tz_zone *zone);
 
-/* The first midnight strictly after t_ns (ns since the epoch). calendar is borrowed. */
+/* The first midnight strictly after t_ns (ns since the epoch), or INT64_MAX when it does not fit in
+ * int64 ns (after 2262-04-11). calendar is borrowed. */
 int64_t stream_calendar_next_midnight(const struct stream_calendar *calendar, int64_t t_ns);
 /* Whether the day that begins at midnight_ns is the last day of its month: the midnight at which
  * meter_interpolated_monthly is stamped (2024-01-31T00:00 for January). calendar is borrowed. */

@@ -278,7 +278,8 @@ static void meter_advance(struct stream_meter *meter, const struct stream_meter_
     /* As numpy.interp (the reference's time interpolation): slope times elapsed ns, plus start. */
     double slope = (value - meter->last_value) / (double)(t - meter->last_t);
     int64_t midnight = meter->next_midnight;
-    for (; midnight <= t; midnight = stream_calendar_next_midnight(context->calendar, midnight)) {
+    for (; midnight <= t && midnight < INT64_MAX;
+         midnight = stream_calendar_next_midnight(context->calendar, midnight)) {
         double at_midnight =
             midnight == t ? value : slope * (double)(midnight - meter->last_t) + meter->last_value;
         meter_midnight_emit(meter, context, output, midnight, at_midnight);
