@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "batch/daily_series.h"
+
 #define NS_PER_DAY (86400LL * 1000000000LL)
 
 /* A unit conversion as the reference applies it: multiply or divide by the gas factor. */
@@ -159,7 +161,8 @@ static int reference_compose(const struct config *config, const struct config_me
 
 /* The default mode's master register: moved by the sources' converted day-to-day increases. */
 static int default_compose(const struct config *config, const struct config_meter *master,
-                           batch_series_lookup lookup, void *argument, struct logger *logger,
+                           batch_series_lookup lookup, void *argument,
+                           const struct stream_calendar *calendar, struct logger *logger,
                            struct batch_series *out)
 {
     bool have_register = false;
@@ -168,11 +171,25 @@ static int default_compose(const struct config *config, const struct config_mete
     double *factors = NULL;
     int64_t *instants = NULL;
     int result = -1;
+    /* The periods in time order: the configuration accepts them in any order (they do not
+     * overlap), and each continues the register of the one before it. */
+    size_t *order = malloc((master->period_count + 1) * sizeof *order);
+    if (!order)
+        goto out_of_memory;
     for (size_t p = 0; p < master->period_count; p++) {
-        const struct config_period *period = &master->periods[p];
-        int64_t start = period->start_date * NS_PER_DAY;
-        int64_t end =
-            period->end_date >= CONFIG_DATE_OPEN_END ? INT64_MAX : period->end_date * NS_PER_DAY;
+        size_t k = p;
+        for (; k > 0 && master->periods[order[k - 1]].start_date > master->periods[p].start_date;
+             k--)
+            order[k] = order[k - 1];
+        order[k] = p;
+    }
+    for (size_t o = 0; o < master->period_count; o++) {
+        const struct config_period *period = &master->periods[order[o]];
+        /* The period's days as the sources stamp them: local midnights in a time zone. */
+        int64_t start = batch_daily_midnight(calendar, period->start_date);
+        int64_t end = period->end_date >= CONFIG_DATE_OPEN_END
+                          ? INT64_MAX
+                          : batch_daily_midnight(calendar, period->end_date);
         const char *unit = period->source_unit ? period->source_unit : master->output_unit;
         double factor;
         if (config_unit_factor(config, unit, master->output_unit, &factor) != 0) {
@@ -241,6 +258,7 @@ static int default_compose(const struct config *config, const struct config_mete
 out_of_memory:
     errno = ENOMEM;
 cleanup:
+    free(order);
     free(sources);
     free(factors);
     free(instants);
@@ -262,7 +280,7 @@ int batch_master_compose(const struct config *config, const struct config_meter 
         return reference_compose(config, master, monthly, lookup_argument, logger, false,
                                  out_monthly);
     }
-    if (default_compose(config, master, daily, lookup_argument, logger, out_daily) != 0)
+    if (default_compose(config, master, daily, lookup_argument, calendar, logger, out_daily) != 0)
         return -1;
     return batch_series_monthly(out_daily, calendar, out_monthly);
 }

@@ -15,7 +15,7 @@ int64_t batch_daily_floor(int64_t numerator, int64_t denominator)
     return quotient - (numerator % denominator != 0 && (numerator < 0) != (denominator < 0));
 }
 
-static int64_t day_midnight(const struct stream_calendar *calendar, int64_t day)
+int64_t batch_daily_midnight(const struct stream_calendar *calendar, int64_t day)
 {
     if (!calendar || !calendar->zone)
         return day * BATCH_NS_PER_DAY;
@@ -46,7 +46,7 @@ int batch_daily_grid_make(struct batch_daily_series *out, int64_t start_day, int
     }
     for (size_t i = 0; i < count; i++) {
         out->days[i] = start_day + (int64_t)i;
-        out->t_ns[i] = day_midnight(calendar, out->days[i]);
+        out->t_ns[i] = batch_daily_midnight(calendar, out->days[i]);
     }
     out->count = count;
     return 0;
@@ -220,7 +220,7 @@ static int default_build(const struct config_meter *meter, const double *percent
     } else {
         /* No installation date: the series starts at the first midnight the readings reach. */
         int64_t first_day = instant_day(calendar, rows.t_ns[0]);
-        if (day_midnight(calendar, first_day) < rows.t_ns[0])
+        if (batch_daily_midnight(calendar, first_day) < rows.t_ns[0])
             first_day++;
         if (first_day > start_day)
             start_day = first_day;

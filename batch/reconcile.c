@@ -47,7 +47,9 @@ static const struct batch_series *monthly_lookup(const char *meter_id, void *arg
 static const struct batch_series *consumption_lookup(const char *meter_id, void *argument)
 {
     const struct batch_reconcile_result *result = argument;
-    for (size_t i = 0; i < result->consumption_count; i++)
+    /* Masters come after the physical meters: a master whose id also has readings of its own
+     * has an empty physical entry of that id first; the master's series is the one that counts. */
+    for (size_t i = result->consumption_count; i-- > 0;)
         if (strcmp(result->consumption[i].meter_id, meter_id) == 0)
             return &result->consumption[i];
     return NULL;

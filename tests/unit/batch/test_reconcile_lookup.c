@@ -1,0 +1,57 @@
+/* A master meter whose id also has raw readings of its own (e.g. an old Home
+ * Assistant entity of that name) and a virtual meter based on it. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "batch/reconcile.h"
+#include "config/tz.h"
+
+#define NS_PER_DAY (86400LL * 1000000000LL)
+
+Test(reconcile_lookup, virtual_meter_based_on_a_master_whose_id_also_has_readings)
+{
+    int64_t jan1 = tz_days_from_civil(2024, 1, 1);
+    char *sources[] = {"a"};
+    struct config_period period = {.start_date = jan1,
+                                   .end_date = CONFIG_DATE_OPEN_END,
+                                   .composition_type = CONFIG_COMPOSITION_SINGLE,
+                                   .source_meters = sources,
+                                   .source_meter_count = 1};
+    struct config_meter meters[3] = {
+        {.meter_id = "a",
+         .type = CONFIG_METER_PHYSICAL,
+         .output_unit = "kWh",
+         .installation_date = jan1,
+         .deinstallation_date = CONFIG_DATE_UNSET},
+        {.meter_id = "house",
+         .type = CONFIG_METER_MASTER,
+         .output_unit = "kWh",
+         .periods = &period,
+         .period_count = 1},
+        {.meter_id = "rest", .type = CONFIG_METER_VIRTUAL, .output_unit = "kWh", .base_meter = "house"},
+    };
+    struct config config = {.meters = meters, .meter_count = 3};
+    config.workflows.analytics.start_year = 2024;
+    struct batch_readings readings = {0};
+    cr_assert_eq(batch_readings_add(&readings, "a", 1, jan1 * NS_PER_DAY, 0.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "a", 1, (jan1 + 9) * NS_PER_DAY, 90.0), 0);
+    /* Two stray readings under the master's id. */
+    cr_assert_eq(batch_readings_add(&readings, "house", 5, (jan1 + 2) * NS_PER_DAY, 7.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "house", 5, (jan1 + 3) * NS_PER_DAY, 8.0), 0);
+    batch_readings_finish(&readings);
+    struct stream_calendar calendar = stream_calendar_utc();
+    struct batch_reconcile_options options = {
+        .compat = CONFIG_COMPAT_NONE, .today_day = jan1 + 9, .calendar = &calendar};
+    struct batch_reconcile_result result;
+    cr_assert_eq(batch_reconcile_compute(&config, &readings, &options, &result), 0);
+    cr_assert_eq(result.master_count, 1);
+    cr_assert_eq(result.masters[0].daily.count, 10, "the master has its 10 days");
+    cr_assert_eq(result.virtual_count, 1);
+    const struct batch_series *rest = &result.virtuals[0];
+    cr_expect_eq(rest->count, 10, "rest has %zu days, expected the master's 10", rest->count);
+    for (size_t i = 1; i < rest->count; i++)
+        cr_expect(fabs(rest->values[i] - 10.0) < 1e-9, "day %zu: %g", i, rest->values[i]);
+    batch_reconcile_result_free(&result);
+    batch_readings_free(&readings);
+}
