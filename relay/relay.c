@@ -452,16 +452,38 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
     relay_shutdown_finish(relay);
 }
 
-/* Did the list of upstreams (names, addresses, APIs) change? */
+static bool relay_text_differs(const char *old, const char *new)
+{
+    return (old == NULL) != (new == NULL) || (old && strcmp(old, new) != 0);
+}
+
+/* Did anything the forwarder copied at start change: the list, an upstream's settings, its
+ * routing or its credentials (the secrets files are read again on reload)? */
 static bool relay_upstreams_changed(const struct config_relay *old, const struct config_relay *new)
 {
     if (old->upstream_count != new->upstream_count)
         return true;
-    for (size_t i = 0; i < old->upstream_count; i++)
-        if (strcmp(old->upstreams[i].name, new->upstreams[i].name) != 0 ||
-            strcmp(old->upstreams[i].url, new->upstreams[i].url) != 0 ||
-            old->upstreams[i].api != new->upstreams[i].api)
+    for (size_t i = 0; i < old->upstream_count; i++) {
+        const struct config_upstream *a = &old->upstreams[i], *b = &new->upstreams[i];
+        if (relay_text_differs(a->name, b->name) || relay_text_differs(a->url, b->url) ||
+            a->api != b->api || relay_text_differs(a->org, b->org) ||
+            relay_text_differs(a->token, b->token) ||
+            relay_text_differs(a->username, b->username) ||
+            relay_text_differs(a->password, b->password) || a->batch_lines != b->batch_lines ||
+            a->batch_bytes != b->batch_bytes || a->gzip != b->gzip ||
+            a->requests_in_flight != b->requests_in_flight ||
+            a->batch_wait_ms != b->batch_wait_ms || a->tls_verify != b->tls_verify ||
+            a->connect_timeout_ms != b->connect_timeout_ms ||
+            a->request_timeout_ms != b->request_timeout_ms ||
+            a->backoff_initial_ms != b->backoff_initial_ms ||
+            a->backoff_max_ms != b->backoff_max_ms || a->pause_retry_ms != b->pause_retry_ms ||
+            a->route_count != b->route_count)
             return true;
+        for (size_t r = 0; r < a->route_count; r++)
+            if (relay_text_differs(a->routes[r].source, b->routes[r].source) ||
+                relay_text_differs(a->routes[r].bucket, b->routes[r].bucket))
+                return true;
+    }
     return false;
 }
 

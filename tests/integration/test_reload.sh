@@ -60,6 +60,17 @@ if relay_start "$dir"; then
     kill -HUP "$relay_pid"
     log_wait '"key":"relay.upstreams"' ||
         check_fail "a changed upstream list waits for a restart" "$(tail -n 5 "$relay_log")"
+    # So does a changed setting of an upstream.
+    sed 's|^      url: http://127.0.0.1:9$|      url: http://127.0.0.1:9\n      batch_wait: 5s|' \
+        "$dir/config.yaml" >"$dir/config.next"
+    mv "$dir/config.next" "$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    for _ in $(seq 1 50); do
+        [ "$(grep -c '"key":"relay.upstreams"' "$relay_log")" -ge 2 ] && break
+        sleep 0.1
+    done
+    expect_equal "a changed upstream setting waits for a restart" 2 \
+        "$(grep -c '"key":"relay.upstreams"' "$relay_log")"
 
     relay_stop
     expect_equal "clean exit after reloads" 0 "$relay_exit_status"

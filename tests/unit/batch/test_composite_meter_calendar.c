@@ -117,8 +117,7 @@ Test(composite_meter_calendar, default_master_with_periods_listed_newest_first)
     static const double accurate[] = {100, 110, 120, 130, 135, 145};
     cr_assert_eq(daily.count, 6);
     for (size_t i = 0; i < 6; i++) {
-        cr_expect_eq(daily.t_ns[i],
-                     (tz_days_from_civil(2024, 11, 1) + (int64_t)i) * NS_PER_DAY,
+        cr_expect_eq(daily.t_ns[i], (tz_days_from_civil(2024, 11, 1) + (int64_t)i) * NS_PER_DAY,
                      "day %zu at the wrong instant", i);
         cr_expect_eq(daily.values[i], accurate[i], "day %zu: %g", i, daily.values[i]);
     }

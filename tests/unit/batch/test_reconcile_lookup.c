@@ -29,7 +29,10 @@ Test(reconcile_lookup, virtual_meter_based_on_a_master_whose_id_also_has_reading
          .output_unit = "kWh",
          .periods = &period,
          .period_count = 1},
-        {.meter_id = "rest", .type = CONFIG_METER_VIRTUAL, .output_unit = "kWh", .base_meter = "house"},
+        {.meter_id = "rest",
+         .type = CONFIG_METER_VIRTUAL,
+         .output_unit = "kWh",
+         .base_meter = "house"},
     };
     struct config config = {.meters = meters, .meter_count = 3};
     config.workflows.analytics.start_year = 2024;
