@@ -192,12 +192,37 @@ static void harness_client_read(struct harness *harness)
     }
 }
 
-/* Lets the server handle everything that is ready, then reads its answers. */
-static void harness_pump(struct harness *harness)
+/* Lets the server handle everything that is ready. */
+static void harness_serve(struct harness *harness)
 {
     for (int i = 0; i < 4; i++)
         event_base_loop(harness->base, EVLOOP_NONBLOCK);
+}
+
+/* Lets the server handle everything that is ready, then reads its answers. */
+static void harness_pump(struct harness *harness)
+{
+    harness_serve(harness);
     harness_client_read(harness);
+}
+
+/* Answers the parked request with 204 (the test takes the handler's part). */
+static void harness_parked_answer(struct harness *harness)
+{
+    struct http_request *parked = harness->parked;
+    cr_assert_not_null(parked);
+    harness->parked = NULL;
+    harness_date_set(parked);
+    http_request_reply_data(parked, 204, NULL, 0);
+}
+
+/* The client closes its end; the server's writes fail with EPIPE then (SIGPIPE ignored, as
+ * meter-relay does). */
+static void harness_client_close(struct harness *harness)
+{
+    close(harness->client);
+    harness->client = -1;
+    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Runs the loop for milliseconds (deadlines), then reads the answers. */
@@ -316,10 +341,7 @@ Test(http_connection, a_parked_request_holds_back_the_pipelined_ones_until_it_is
     cr_assert_eq(evbuffer_get_length(http_request_body(harness->parked)), 0);
 
     harness->mode = HARNESS_ECHO;
-    struct http_request *parked = harness->parked;
-    harness->parked = NULL;
-    harness_date_set(parked);
-    http_request_reply_data(parked, 204, NULL, 0);
+    harness_parked_answer(harness);
     harness_pump(harness);
     char *second = echo_answer("GET /ping ");
     char *third = echo_answer("POST /api/v2/write?bucket=b kWh value=2");
@@ -345,19 +367,12 @@ Test(http_connection, a_client_that_leaves_while_its_request_is_parked_is_closed
     harness_open(harness);
     harness_send_text(harness, "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
     cr_assert_not_null(harness->parked);
-    close(harness->client);
-    harness->client = -1;
-    for (int i = 0; i < 4; i++)
-        event_base_loop(harness->base, EVLOOP_NONBLOCK);
+    harness_client_close(harness);
+    harness_serve(harness);
     cr_assert_not_null(harness->parked, "the request waits for its answer");
     cr_assert_eq(harness->list.count, 1);
-    signal(SIGPIPE, SIG_IGN); /* as meter-relay does: the answer's write fails with EPIPE */
-    struct http_request *parked = harness->parked;
-    harness->parked = NULL;
-    harness_date_set(parked);
-    http_request_reply_data(parked, 204, NULL, 0);
-    for (int i = 0; i < 4; i++)
-        event_base_loop(harness->base, EVLOOP_NONBLOCK);
+    harness_parked_answer(harness);
+    harness_serve(harness);
     cr_assert_eq(harness->close_callbacks, 0);
     cr_assert_eq(harness->closed_connections, 1);
     cr_assert_eq(harness->list.count, 0);
@@ -378,9 +393,7 @@ Test(http_connection, a_streamed_part_to_a_departed_client_closes_from_the_loop)
     harness_date_set(request);
     http_request_reply_start(request, 200);
     harness_pump(harness);
-    close(harness->client);
-    harness->client = -1;
-    signal(SIGPIPE, SIG_IGN); /* as meter-relay does: the write fails with EPIPE */
+    harness_client_close(harness);
     struct evbuffer *part = evbuffer_new();
     for (int i = 0; i < 4 && harness->close_callbacks == 0; i++) {
         evbuffer_add(part, "part", 4);
@@ -388,8 +401,7 @@ Test(http_connection, a_streamed_part_to_a_departed_client_closes_from_the_loop)
         cr_assert_eq(harness->close_callbacks, 0, "the close callback ran inside the handler");
     }
     evbuffer_free(part);
-    for (int i = 0; i < 4; i++)
-        event_base_loop(harness->base, EVLOOP_NONBLOCK);
+    harness_serve(harness);
     cr_assert_eq(harness->close_callbacks, 1);
     cr_assert_eq(harness->list.count, 0);
     harness_destroy(harness);
@@ -408,10 +420,7 @@ Test(http_connection, a_client_that_shuts_down_its_sending_side_gets_its_answer)
     cr_assert_eq(shutdown(harness->client, SHUT_WR), 0);
     harness_pump(harness);
     cr_assert_not_null(harness->parked);
-    struct http_request *parked = harness->parked;
-    harness->parked = NULL;
-    harness_date_set(parked);
-    http_request_reply_data(parked, 204, NULL, 0);
+    harness_parked_answer(harness);
     harness_pump(harness);
     harness_output_expect(harness, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n");
     cr_assert(harness->client_saw_end, "the connection closes after the answer");
@@ -683,10 +692,7 @@ Test(http_connection, a_parked_request_has_no_deadline)
     harness_send_text(harness, "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
     harness_run_for(harness, 150);
     cr_assert_eq(harness->list.count, 1);
-    struct http_request *parked = harness->parked;
-    harness->parked = NULL;
-    harness_date_set(parked);
-    http_request_reply_data(parked, 204, NULL, 0);
+    harness_parked_answer(harness);
     harness_pump(harness);
     harness_output_expect(harness, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n");
     harness_destroy(harness);

@@ -420,17 +420,16 @@ static uint64_t two_segments(struct spool_options *options, uint64_t in_second, 
     return first_second;
 }
 
-/* The newest segment's first record is corrupt, the (acknowledged) ones after it are good:
- * corruption, quarantined like a corrupt record further on; it used to be deleted as if it were
- * a torn first write after the tail. */
-Test(spool_recovery, corrupt_first_record_of_newest_segment_is_not_deleted)
+/* Spools two segments (five records in the second, all acknowledged), flips the byte at offset of
+ * the second, reopens: the second must be in quarantine/, not deleted. what names the damage. */
+static void newest_segment_damage_check(off_t offset, const char *what)
 {
     struct spool_options options = test_options(directory, NULL);
     uint64_t last;
     uint64_t first_second = two_segments(&options, 5, &last);
     char path[4096];
     segment_file(path, sizeof path, 2);
-    byte_flip(path, SPOOL_SEGMENT_HEADER_SIZE + 40); /* payload byte of the first record */
+    byte_flip(path, offset);
 
     struct spool_recovery_report report;
     struct spool *spool = test_spool_open(&options, &report);
@@ -439,10 +438,18 @@ Test(spool_recovery, corrupt_first_record_of_newest_segment_is_not_deleted)
     snprintf(copy, sizeof copy, "%s/quarantine/%020d.seg", directory, 2);
     cr_expect(path_exists(copy),
               "segment 2 held acknowledged records %" PRIu64 "..%" PRIu64
-              " after its corrupt first record; it is gone, not in quarantine/",
-              first_second + 1, last);
+              " and %s; it is gone, not in quarantine/",
+              first_second, last, what);
     cr_expect_eq(report.quarantined_segments, 1, "quarantined %" PRIu64,
                  report.quarantined_segments);
+}
+
+/* The newest segment's first record is corrupt, the (acknowledged) ones after it are good:
+ * corruption, quarantined like a corrupt record further on; it used to be deleted as if it were
+ * a torn first write after the tail. */
+Test(spool_recovery, corrupt_first_record_of_newest_segment_is_not_deleted)
+{
+    newest_segment_damage_check(SPOOL_SEGMENT_HEADER_SIZE + 40, "a corrupt first record");
 }
 
 /* The newest segment's header is corrupt (it was synced at creation, so no torn write did that)
@@ -450,22 +457,5 @@ Test(spool_recovery, corrupt_first_record_of_newest_segment_is_not_deleted)
  * pre-creation. */
 Test(spool_recovery, corrupt_header_of_newest_segment_is_not_deleted)
 {
-    struct spool_options options = test_options(directory, NULL);
-    uint64_t last;
-    uint64_t first_second = two_segments(&options, 5, &last);
-    char path[4096];
-    segment_file(path, sizeof path, 2);
-    byte_flip(path, 30); /* created_ns: covered by the header CRC */
-
-    struct spool_recovery_report report;
-    struct spool *spool = test_spool_open(&options, &report);
-    spool_close(spool);
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s/quarantine/%020d.seg", directory, 2);
-    cr_expect(path_exists(copy),
-              "segment 2 held acknowledged records %" PRIu64 "..%" PRIu64
-              "; it was unlinked, not quarantined",
-              first_second, last);
-    cr_expect_eq(report.quarantined_segments, 1, "quarantined %" PRIu64,
-                 report.quarantined_segments);
+    newest_segment_damage_check(30, "a corrupt header"); /* created_ns, under the header CRC */
 }
