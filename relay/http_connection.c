@@ -455,6 +455,16 @@ static bool http_connection_body_resume(struct http_connection *connection)
 
 /* Parses what input holds and hands each complete request to the server, until a request waits
  * for its answer or the input is used up. */
+/* Requests wait in the input only because the client has not read its answers: nothing else
+ * holds them (an answer being waited for, a body waiting for the budget, a close), so parsing
+ * goes on once the output drains below HTTP_CONNECTION_OUTPUT_HELD_MAX. */
+static bool http_connection_input_held_for_output(const struct http_connection *connection)
+{
+    return !connection->closing && !connection->close_after_output &&
+           !connection->request_arrived && !connection->body_waiting &&
+           connection->input_start < connection->input.length;
+}
+
 static void http_connection_input_parse(struct http_connection *connection)
 {
     connection->depth++;
@@ -504,11 +514,6 @@ static void http_connection_input_parse(struct http_connection *connection)
         connection->input_start = 0;
         connection->input.length = 0;
     }
-    /* Stopped for answers the client has not read: output_flush goes on once it read them. */
-    connection->output_blocked =
-        !connection->closing && !connection->close_after_output && !connection->request_arrived &&
-        !connection->body_waiting && connection->input_start < connection->input.length &&
-        evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX;
     if (connection->reading_paused && !connection->request_arrived && !connection->closing &&
         !connection->body_waiting && !connection->close_after_output) {
         connection->reading_paused = false;
@@ -590,7 +595,7 @@ void http_connection_output_flush(struct http_connection *connection)
             http_connection_close_soon(connection); /* the client is gone */
             break;
         }
-        if (connection->closing || connection->parsing || !connection->output_blocked ||
+        if (connection->parsing || !http_connection_input_held_for_output(connection) ||
             evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX)
             break;
         http_connection_input_parse(connection); /* the pipelined requests held back */
@@ -680,8 +685,6 @@ static void http_connection_read_event(evutil_socket_t fd, short what, void *arg
                    evbuffer_get_length(connection->output) >= HTTP_CONNECTION_OUTPUT_HELD_MAX) {
             /* Pipelined: parsed once the current request is answered and the client has read
              * the answers before. */
-            if (!connection->request_arrived)
-                connection->output_blocked = true;
             if (connection->input.length - connection->input_start >
                 HTTP_CONNECTION_INPUT_HELD_MAX) {
                 connection->reading_paused = true;

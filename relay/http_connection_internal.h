@@ -78,7 +78,6 @@ struct http_connection {
     bool closing;            /* close at the end of the outermost callback */
     bool parsing;            /* http_connection_input_parse runs: it goes on and flushes */
     bool last_read_full;     /* the last read filled the input buffer: reads may grow */
-    bool output_blocked;     /* parsing stopped at HTTP_CONNECTION_OUTPUT_HELD_MAX of answers */
     /* The body budget (settings->bodies_limit): bytes of this request's body counted in the
      * list's body_bytes_held, and the queue of connections waiting to read a body. */
     uint64_t body_bytes_reserved;

@@ -114,38 +114,34 @@ void http_reply_unavailable(struct http_request *request, enum http_dialect dial
     http_reply_error(request, dialect, 503, "unavailable", message);
 }
 
-/* Percent-decodes length bytes of text, '+' as a space; returns an owned string or NULL. */
-static char *http_query_decode(const char *text, size_t length)
-{
-    char *raw = strndup(text, length);
-    char *decoded = raw ? evhttp_uridecode(raw, 1, NULL) : NULL;
-    free(raw);
-    return decoded;
-}
-
 int http_query_parse(const char *query, struct evkeyvalq *parameters)
 {
     /* Like Go's url.ParseQuery (what InfluxDB uses): empty pieces are skipped and a key without
-     * '=' has an empty value, where evhttp_parse_query_str refuses the whole query. */
-    const char *piece = query;
-    while (piece && *piece != '\0') {
-        const char *end = strchr(piece, '&');
-        size_t length = end ? (size_t)(end - piece) : strlen(piece);
-        const char *equals = memchr(piece, '=', length);
-        size_t key_length = equals ? (size_t)(equals - piece) : length;
-        if (key_length > 0) {
-            char *key = http_query_decode(piece, key_length);
-            char *value =
-                http_query_decode(equals ? equals + 1 : "", equals ? length - key_length - 1 : 0);
-            int status = key && value ? evhttp_add_header(parameters, key, value) : -1;
-            free(key);
-            free(value);
-            if (status != 0)
-                return -1;
-        }
-        piece = end ? end + 1 : NULL;
+     * '=' has an empty value, where evhttp_parse_query_str refuses the whole query. The pieces
+     * are cut in one copy of the query and decoded by libevent. */
+    char *copy = strdup(query);
+    if (!copy)
+        return -1;
+    int status = 0;
+    for (char *piece = copy, *next; piece && status == 0; piece = next) {
+        next = strchr(piece, '&');
+        if (next)
+            *next++ = '\0';
+        char *value = strchr(piece, '=');
+        if (value)
+            *value++ = '\0';
+        if (piece[0] == '\0')
+            continue;
+        char *key_decoded = evhttp_uridecode(piece, 1, NULL);
+        char *value_decoded = evhttp_uridecode(value ? value : "", 1, NULL);
+        status = key_decoded && value_decoded
+                     ? evhttp_add_header(parameters, key_decoded, value_decoded)
+                     : -1;
+        free(key_decoded);
+        free(value_decoded);
     }
-    return 0;
+    free(copy);
+    return status == 0 ? 0 : -1;
 }
 
 /* A client's request id is echoed only when it is short printable ASCII. */
