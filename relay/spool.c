@@ -687,6 +687,8 @@ int spool_commit_start(struct spool *spool, uint64_t *committed)
     if (!spool->syncer || appended <= spool->synced_sequence)
         return commit_run(spool, false, committed) == 0 ? 1 : -EIO;
     spool_sync_thread_hand_over(spool, spool->active_fd, appended);
+    /* After the handover: the zeros are not on this commit's way to its answer. */
+    spool_segment_write_ahead(spool);
     return 0;
 }
 

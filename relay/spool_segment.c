@@ -75,6 +75,47 @@ void spool_segment_prefetch(int fd, uint64_t from, uint64_t to)
         (void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_WILLNEED);
 }
 
+#define WRITE_AHEAD_COMMIT_MAX ((uint64_t)64 * 1024)
+#define WRITE_AHEAD_LOW ((uint64_t)256 * 1024) /* written ahead: refilled below this */
+#define WRITE_AHEAD_BLOCK ((uint64_t)4096)
+#define WRITE_AHEAD_BLOCKS 256 /* one write of 1 MiB */
+
+void spool_segment_write_ahead(struct spool *spool)
+{
+    static const uint8_t zeros[WRITE_AHEAD_BLOCK];
+    const struct spool_segment *active = &spool->segments[spool->segment_count - 1];
+    if (spool->written_segment_id != active->id) {
+        spool->written_segment_id = active->id;
+        spool->written_until = spool->written_commit_end = SPOOL_SEGMENT_HEADER_SIZE;
+    }
+    uint64_t commit_bytes = active->bytes - spool->written_commit_end;
+    spool->written_commit_end = active->bytes;
+    if (spool->written_until < active->bytes)
+        spool->written_until = active->bytes;
+    uint64_t start = spool->written_until;
+    if (commit_bytes > WRITE_AHEAD_COMMIT_MAX || start - active->bytes >= WRITE_AHEAD_LOW ||
+        start >= spool->segment_bytes)
+        return;
+    uint64_t end = (start + WRITE_AHEAD_BLOCKS * WRITE_AHEAD_BLOCK) & ~(WRITE_AHEAD_BLOCK - 1);
+    if (end > spool->segment_bytes)
+        end = spool->segment_bytes;
+    struct iovec iov[WRITE_AHEAD_BLOCKS + 1];
+    int count = 0;
+    for (uint64_t offset = start; offset < end; count++) {
+        uint64_t length = WRITE_AHEAD_BLOCK - offset % WRITE_AHEAD_BLOCK;
+        if (length > end - offset)
+            length = end - offset;
+        iov[count] = (struct iovec){.iov_base = (void *)zeros, .iov_len = length};
+        offset += length;
+    }
+    const struct spool_io *io = &spool->io;
+    ssize_t written;
+    do {
+        written = io->pwritev(io->context, spool->active_fd, iov, count, (off_t)start);
+    } while (written < 0 && errno == EINTR);
+    spool->written_until = written == (ssize_t)(end - start) ? end : spool->segment_bytes;
+}
+
 int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequence,
                          struct spool_segment *segment)
 {

@@ -27,6 +27,8 @@ struct fault_io {
     int use_free_bytes;
     int fdatasync_calls;
     int pwritev_calls;
+    off_t pwritev_last_offset; /* of the last pwritev tried */
+    size_t pwritev_last_bytes;
 };
 
 static inline ssize_t fault_pwritev(void *context, int fd, const struct iovec *iov, int count,
@@ -34,6 +36,10 @@ static inline ssize_t fault_pwritev(void *context, int fd, const struct iovec *i
 {
     struct fault_io *fault = context;
     fault->pwritev_calls++;
+    fault->pwritev_last_offset = offset;
+    fault->pwritev_last_bytes = 0;
+    for (int i = 0; i < count; i++)
+        fault->pwritev_last_bytes += iov[i].iov_len;
     if (fault->pwritev_countdown > 0 && --fault->pwritev_countdown == 0) {
         if (fault->pwritev_errno != 0) {
             errno = fault->pwritev_errno;
