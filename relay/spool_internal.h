@@ -206,12 +206,12 @@ size_t spool_segment_after(const struct spool *spool, uint64_t id);
 struct spool_segment *spool_segment_find(struct spool *spool, uint64_t id);
 /* Appends *segment (copied) to spool->segments. Returns 0 or -ENOMEM. */
 int spool_segment_push(struct spool *spool, const struct spool_segment *segment);
-/* Writes zeros ahead of the active segment's records when the commit just handed over was small: the
- * first write into preallocated (unwritten) blocks turns them into written ones, a metadata change
- * every following fdatasync would commit through the file system's journal; written once ahead,
- * a commit's fdatasync only flushes data (measured: +15 % single-line writes a second). Large
- * commits get none: they would write their bytes twice. Best effort: a failed write ends it for
- * this segment (the records' own writes report the disk's errors). */
+/* Writes zeros ahead of the active segment's records when the commit just handed over was small:
+ * the first write into preallocated (unwritten) blocks turns them into written ones, a metadata
+ * change every following fdatasync would commit through the file system's journal; written once
+ * ahead, a commit's fdatasync only flushes data (measured: +15 % single-line writes a second).
+ * Large commits get none: they would write their bytes twice. Best effort: a failed write ends it
+ * for this segment (the records' own writes report the disk's errors). */
 void spool_segment_write_ahead(struct spool *spool);
 /* Makes sure a pre-created segment exists. Returns 0, -ENOSPC (none now, retried later), -EIO. */
 int spool_segment_prepare(struct spool *spool);

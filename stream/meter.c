@@ -9,6 +9,7 @@
 #include "config/tz.h"
 
 #define METER_HOUR_NS (3600 * STREAM_CALENDAR_NS_PER_SECOND)
+#define METER_REGISTER_LIMIT 9007199254740992.0 /* 2^53 */
 
 const char *stream_event_kind_name(enum stream_event_kind kind)
 {
@@ -432,6 +433,16 @@ void stream_meter_reading_apply(struct stream_meter *meter,
         meter->glitch_count++;
         meter_event_emit(&output, STREAM_EVENT_GLITCH, t_ns, value, meter->offset,
                          "not a finite number: discarded");
+        return;
+    }
+    /* Past 2^53 a double no longer counts single units: no register gets there, but devices and
+     * integrations report "unavailable" as 2^64 - 1 or 2^63 - 1. Applied, such a value would be
+     * booked as consumption and then, the next reading being far below, make a reset whose offset
+     * (~1.8e19, steps of 4096) rounds every later day's consumption to 0. */
+    if (fabs(value) >= METER_REGISTER_LIMIT) {
+        meter->glitch_count++;
+        meter_event_emit(&output, STREAM_EVENT_GLITCH, t_ns, value, meter->offset,
+                         "beyond 2^53, which no counter register reaches: discarded");
         return;
     }
     if (!(meter->flags & STREAM_METER_LAST)) {

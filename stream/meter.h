@@ -165,7 +165,8 @@ _Static_assert(sizeof(struct stream_meter) <= 640,
 
 /* Applies one reading (t_ns, value) of a meter, in the order readings arrive:
  * 1. t_ns not after the newest reading seen: late_reading; only late_count changes.
- *    A value that is not finite: glitch, discarded.
+ *    A value that is not finite, or of magnitude 2^53 or more (no register: a device's
+ *    "unavailable" marker such as 2^64 - 1): glitch, discarded.
  * 2. A drop to >= 90 % of the last applied value: negative_delta, discarded (the register holds
  *    its level and the next reading is measured against the last applied one). A larger drop is
  *    held, with any following readings at exactly the same value, until a reading decides it:

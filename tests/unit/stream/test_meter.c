@@ -276,6 +276,32 @@ Test(stream_meter, value_that_is_not_a_number_is_a_glitch)
     expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 115.0);
 }
 
+/* Integrations report "unavailable" as 2^64 - 1 (or 2^63 - 1): booked, it would become a day of
+ * 1.8e19 and then a reset whose offset rounds every later consumption to 0. */
+Test(stream_meter, value_beyond_two_to_the_53_is_a_glitch)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 6), 18446744073709551615.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 7), -9223372036854775807.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 8), 9007199254740992.0, &out);
+    cr_assert_eq(out.count, 3);
+    for (size_t i = 0; i < 3; i++)
+        cr_expect_eq(out.emissions[i].event, STREAM_EVENT_GLITCH);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 120.0, &out);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 115.0);
+    expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 1, utc_ns(2024, 1, 3, 0), 10.0);
+    cr_expect_eq(meter.glitch_count, 3);
+    cr_expect_eq(meter.reset_count, 0);
+
+    /* Just under the limit is a reading like any other. */
+    apply(&meter, &utc, utc_ns(2024, 1, 4, 12), 9007199254740990.0, &out);
+    cr_expect_eq(meter.last_raw, 9007199254740990.0);
+}
+
 static struct tz_zone *zone_load(const char *name)
 {
     char error[512] = "";
