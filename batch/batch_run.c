@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "batch/anomaly_cleanup.h"
 #include "batch/history.h"
 #include "batch/output_csv.h"
 #include "batch/readings.h"
@@ -39,6 +40,7 @@ struct batch_run {
     struct batch_run_summary summary;
     char source[4200], destination[4200], baselines[4200];
     char error[BATCH_RUN_ERROR_SIZE];
+    char cleanup_error[BATCH_RUN_ERROR_SIZE];
 };
 
 static double milliseconds_since(const struct timespec *start)
@@ -236,7 +238,20 @@ static int outputs_write(struct batch_run *run)
         return -1;
     }
     snprintf(path, sizeof path, "%s/stream/baselines.json", run->config->relay.spool.dir);
-    return baselines_write(run, path);
+    if (baselines_write(run, path) != 0)
+        return -1;
+    /* The series are written (or spooled by the relay): a failure here leaves stale flags for
+     * the next run to delete, a warning, not a failed run. */
+    if (batch_anomaly_stale_remove(&run->result, run->config, run->logger,
+                                   &run->summary.anomaly_flags_deleted, run->cleanup_error,
+                                   sizeof run->cleanup_error) != 0) {
+        log_warning(run->logger,
+                    "cannot delete the anomaly flags the run no longer raises; the next run will",
+                    LOG_STRING("error", run->cleanup_error),
+                    LOG_INTEGER("deleted", (int64_t)run->summary.anomaly_flags_deleted));
+        run->summary.anomaly_flags_error = run->cleanup_error;
+    }
+    return 0;
 }
 
 static void report_finish(struct batch_run *run, bool succeeded)

@@ -105,7 +105,8 @@ int batch_command_wipe_processed(int argc, char **argv)
             result = influx_client_execute_influxql(client, bucket, statement, error, sizeof error);
         } else {
             snprintf(statement, sizeof statement, "_measurement=\"%s\"", measurement);
-            result = influx_client_delete_v2(client, bucket, statement, error, sizeof error);
+            result =
+                influx_client_delete_v2(client, bucket, statement, NULL, NULL, error, sizeof error);
         }
         if (result != 0) {
             failures++;

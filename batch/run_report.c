@@ -223,6 +223,10 @@ struct cJSON *batch_run_report_build(const struct batch_run_summary *summary,
     }
     cJSON_AddNumberToObject(totals, "points_written", (double)summary->points_written);
     cJSON_AddNumberToObject(totals, "write_requests", (double)summary->requests);
+    cJSON_AddNumberToObject(totals, "anomaly_flags_deleted",
+                            (double)summary->anomaly_flags_deleted);
+    if (summary->anomaly_flags_error)
+        cJSON_AddStringToObject(totals, "anomaly_flags_error", summary->anomaly_flags_error);
     cJSON *timings = cJSON_AddObjectToObject(report, "timings_ms");
     number_add(timings, "read", summary->read_ms);
     number_add(timings, "compute", summary->compute_ms);

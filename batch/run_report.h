@@ -23,6 +23,8 @@ struct batch_run_summary {
     const char *destination; /* "csv:DIR" or "influxdb:URL bucket" */
     size_t readings;         /* raw readings read */
     uint64_t points_written, requests;
+    uint64_t anomaly_flags_deleted;  /* meter_anomaly points the run no longer flags */
+    const char *anomaly_flags_error; /* why deleting them failed; NULL when it did not */
     double read_ms, compute_ms, write_ms, total_ms;
     const char *baselines_path; /* NULL when none were written */
 };

@@ -95,10 +95,10 @@ int influx_client_execute_influxql(struct influx_client *client, const char *dat
                                    const char *statement, char *error, size_t error_size);
 
 /* Deletes every point of bucket matching predicate (InfluxDB 2.x delete predicate syntax, e.g.
- * _measurement="meter_consumption") over all time: POST /api/v2/delete?org=&bucket=. Returns 0,
- * or -1 with error. Borrowed arguments. */
+ * _measurement="meter_consumption") from start to stop, both included (RFC 3339 texts; NULL: all
+ * time): POST /api/v2/delete?org=&bucket=. Returns 0, or -1 with error. Borrowed arguments. */
 int influx_client_delete_v2(struct influx_client *client, const char *bucket, const char *predicate,
-                            char *error, size_t error_size);
+                            const char *start, const char *stop, char *error, size_t error_size);
 
 /* Requests made so far (each retry counts). */
 uint64_t influx_client_requests(const struct influx_client *client);

@@ -154,7 +154,7 @@ int influx_client_execute_influxql(struct influx_client *client, const char *dat
 }
 
 int influx_client_delete_v2(struct influx_client *client, const char *bucket, const char *predicate,
-                            char *error, size_t error_size)
+                            const char *start, const char *stop, char *error, size_t error_size)
 {
     struct buffer url = BUFFER_INITIALIZER;
     const char *url_text = client->target->url;
@@ -162,8 +162,9 @@ int influx_client_delete_v2(struct influx_client *client, const char *bucket, co
     cJSON *root = cJSON_CreateObject();
     char *body = NULL;
     int result = -1;
-    if (!root || !cJSON_AddStringToObject(root, "start", "1677-09-21T00:12:43.145224194Z") ||
-        !cJSON_AddStringToObject(root, "stop", "2262-04-11T23:47:16.854775806Z") ||
+    if (!root ||
+        !cJSON_AddStringToObject(root, "start", start ? start : "1677-09-21T00:12:43.145224194Z") ||
+        !cJSON_AddStringToObject(root, "stop", stop ? stop : "2262-04-11T23:47:16.854775806Z") ||
         !cJSON_AddStringToObject(root, "predicate", predicate) ||
         !(body = cJSON_PrintUnformatted(root)) ||
         buffer_append(&url, url_text, strlen(url_text)) != 0 ||

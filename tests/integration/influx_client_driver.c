@@ -13,6 +13,9 @@
  *       prints "MEASUREMENT<TAB>TAGS<TAB>VALUES" per row (tags and values as JSON)
  *   influx-client-driver -c CONFIG flux QUERY
  *       prints "BLOCK<TAB>NAME:DATATYPE=VALUE<TAB>..." per record
+ *   influx-client-driver -c CONFIG anomaly-cleanup METER DAY_NS... [flagged FLAGGED_NS...]
+ *       batch_anomaly_stale_remove for a run that judged METER over the days DAY_NS (ascending)
+ *       and flagged FLAGGED_NS (among them); prints "deleted N"
  *
  * Exit status 0, 1 with the error on stderr, 2 for a usage error. Retries are logged (the
  * config's logging section) on stderr. */
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch/anomaly_cleanup.h"
 #include "batch/history.h"
 #include "config/config.h"
 #include "config/log.h"
@@ -32,7 +36,9 @@ static int driver_usage(void)
     fprintf(stderr, "usage: influx-client-driver -c CONFIG write DATABASE [MAX_LINES]\n"
                     "       influx-client-driver -c CONFIG history [SINCE_NS]\n"
                     "       influx-client-driver -c CONFIG influxql DATABASE QUERY\n"
-                    "       influx-client-driver -c CONFIG flux QUERY\n");
+                    "       influx-client-driver -c CONFIG flux QUERY\n"
+                    "       influx-client-driver -c CONFIG anomaly-cleanup METER DAY_NS... "
+                    "[flagged FLAGGED_NS...]\n");
     return 2;
 }
 
@@ -118,6 +124,48 @@ static int driver_record(const struct flux_csv_record *record, void *argument)
     return 0;
 }
 
+/* A run's verdicts for one meter: its days, some of them flagged. */
+static int driver_anomaly_cleanup(const struct config *config, struct logger *logger,
+                                  char **arguments, int count)
+{
+    struct batch_series series = {.meter_id = arguments[0]};
+    struct batch_anomaly_flag flags[64];
+    struct batch_anomaly_result anomaly = {.series = &series, .flags = flags};
+    bool flagged = false;
+    int status = 2;
+    for (int i = 1; i < count; i++) {
+        if (strcmp(arguments[i], "flagged") == 0) {
+            flagged = true;
+            continue;
+        }
+        int64_t t_ns = strtoll(arguments[i], NULL, 10);
+        if (!flagged) {
+            if (batch_series_append(&series, t_ns, 0.0) != 0)
+                goto done;
+            continue;
+        }
+        size_t day = 0;
+        while (day < series.count && series.t_ns[day] != t_ns)
+            day++;
+        if (day == series.count || anomaly.flag_count == sizeof flags / sizeof flags[0])
+            goto done;
+        flags[anomaly.flag_count++] = (struct batch_anomaly_flag){.index = day};
+    }
+    struct batch_reconcile_result result = {.anomalies = &anomaly, .anomaly_count = 1};
+    char error[1024];
+    uint64_t removed = 0;
+    status = batch_anomaly_stale_remove(&result, config, logger, &removed, error, sizeof error);
+    printf("deleted %" PRIu64 "\n", removed);
+    if (status != 0) {
+        fprintf(stderr, "%s\n", error);
+        status = 1;
+    }
+done:
+    free(series.t_ns);
+    free(series.values);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-c") != 0)
@@ -136,6 +184,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = 2;
+    if (strcmp(command, "anomaly-cleanup") == 0 && count >= 2) {
+        status = driver_anomaly_cleanup(config, logger, arguments, count);
+        goto done;
+    }
     if (strcmp(command, "history") == 0 && count <= 1) {
         int64_t since_ns = count == 1 ? strtoll(arguments[0], NULL, 10) : BATCH_HISTORY_ALL;
         status = driver_history(config, logger, since_ns);

@@ -7,7 +7,8 @@
 //
 //   node tests/integration/influxdb2_query_stub.mjs     prints `listening http://127.0.0.1:PORT`
 //
-// POST /api/v2/query answers the next queued response (500 when none is queued). A response is
+// POST /api/v2/query answers the next queued response (500 when none is queued); POST
+// /api/v2/delete is recorded and answered 204. A response is
 // { status (200), headers ({}), body (string), body_file (path, instead of body), piece (bytes
 // per piece, default random 1..61), delay_ms (between pieces, default 0: next tick) }.
 // Every query is recorded as { method, path, query, headers (authorization, accept,
@@ -81,6 +82,20 @@ async function handle(request, response) {
     const entry = queue.shift();
     if (!entry) return jsonSend(response, 500, { code: 'internal error', message: 'stub: no response queued' });
     return answer(response, entry);
+  }
+  if (route === 'POST /api/v2/delete') {
+    // Recorded like queries; answered 204 as InfluxDB 2.x does.
+    const headers = {};
+    for (const name of RECORDED_HEADERS) headers[name] = request.headers[name] ?? null;
+    records.push({
+      method: request.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers,
+      body: JSON.parse(raw.toString('utf8')),
+    });
+    response.writeHead(204);
+    return response.end();
   }
   if (route === 'POST /_control/queue') {
     const entries = JSON.parse(raw.toString('utf8'));

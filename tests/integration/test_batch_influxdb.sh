@@ -7,6 +7,7 @@
 #   - without --out writes every series to lampfi_processed directly (no relay listening), and
 #     batch_influx_compare.mjs finds each point of the --out files there and nothing else;
 #   - a second run writes identical points (same count, same values);
+#   - a run deletes the meter_anomaly points of judged days it did not flag, and no others;
 #   - through a running relay (relay.listen answers): the points are spooled, delivered to
 #     InfluxDB and equal; the stream's baselines file is written and re-seeds the stream;
 #   - the relay's job API runs the real meter-batch reconcile and keeps its report;
@@ -92,6 +93,35 @@ expect_status "a second run" 0 batch reconcile --compat reference -c "$dir/confi
     --today 2024-12-31
 expect_equal "a second run leaves the same points" "$first_counts" "$(count_points)"
 expect_equal "... with the same values" "points $expected_points" "$(compare_influx)"
+
+# Anomaly flags the run no longer raises (a stream flag or an earlier night's): one on a day
+# within a judged meter's series that the run did not flag is deleted (haupt_strom's series runs
+# 2024-11-27 .. 2024-12-31, too short for the vote); one after its series (a day the stream closed
+# after the history was read) and one of a meter the run does not know stay.
+anomaly_fields='value=5,z_score=4,iqr_lower=0,iqr_upper=1,anomaly_count=2i'
+curl -s -o /dev/null --data-binary "meter_anomaly,meter_id=haupt_strom $anomaly_fields 1733788800000000000
+meter_anomaly,meter_id=haupt_strom $anomaly_fields 1736035200000000000
+meter_anomaly,meter_id=nicht_konfiguriert $anomaly_fields 1733788800000000000" \
+    "$influxdb_url/write?db=lampfi_processed&precision=ns"
+anomaly_times() {
+    influxdb_query lampfi_processed "SELECT value FROM meter_anomaly WHERE meter_id = '$1'" |
+        node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            const series = JSON.parse(s).results[0].series || [];
+            console.log(series.flatMap(x => x.values.map(v => v[0])).join(" ") || "none"); })'
+}
+expect_equal "a stale flag was written" "1733788800000000000 1736035200000000000" "$(anomaly_times haupt_strom)"
+expect_status "a third run" 0 batch reconcile --compat reference -c "$dir/config.yaml" \
+    --today 2024-12-31 --report "$work_dir/third.json"
+expect_equal "the flag of a judged day the run did not flag is deleted, the later one stays" \
+    "1736035200000000000" "$(anomaly_times haupt_strom)"
+expect_equal "a meter the run does not know keeps its flag" "1733788800000000000" \
+    "$(anomaly_times nicht_konfiguriert)"
+deleted=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).totals.anomaly_flags_deleted)' \
+    "$work_dir/third.json")
+expect_equal "the report counts the deleted flag" 1 "$deleted"
+curl -s -o /dev/null -XPOST "$influxdb_url/query?db=lampfi_processed" --data-urlencode \
+    "q=DELETE FROM meter_anomaly WHERE meter_id = 'nicht_konfiguriert'; DELETE FROM meter_anomaly WHERE meter_id = 'haupt_strom'"
+expect_equal "the run's own flags are all there" "points $expected_points" "$(compare_influx)"
 
 # Through the relay: it spools the points and delivers them; the baselines file re-seeds the
 # stream at its next checkpoint.

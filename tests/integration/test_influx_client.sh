@@ -12,7 +12,8 @@
 # - the same data written through a running meter-relay (its v1 /write), read back from InfluxDB
 # - the requests on the wire and the retries (Retry-After, backoff, giving up, no retry on 4xx,
 #   connection refused) against the fault-injecting fake tests/upstream/fault_upstream.mjs
-# - the Flux path against influxdb2_query_stub.mjs, a STAND-IN for InfluxDB 2.x (none can run
+# - the Flux path (and meter-batch's anomaly flag cleanup's /api/v2/delete) against
+#   influxdb2_query_stub.mjs, a STAND-IN for InfluxDB 2.x (none can run
 #   here): the queries sent, annotated CSV answers cut into small pieces, the error table, JSON
 #   error bodies, a retried 503
 #   DELIVERY_WAIT  seconds the relay gets to deliver everything (default 30)
@@ -417,6 +418,31 @@ if [ -n "$stub_url" ]; then
 1	result:string=_result	table:long=3	_field:string=mem_level	_measurement:string=m	_start:dateTime:RFC3339=2022-12-31T05:41:24Z	_stop:dateTime:RFC3339=2023-01-31T05:41:24.001Z	_time:dateTime:RFC3339=2023-01-01T00:00:00Z	_value:string=ok	host:string=A	region:string=east" \
         "$records"
     expect_equal "flux: two requests for it" "$((requests_before + 2))" "$(stub_requests | json_eval 'd.length')"
+
+    # meter-batch's removal of the anomaly flags a run no longer raises, on v2: the flags read with
+    # Flux, the stale one (a judged day, not flagged) deleted with /api/v2/delete over that instant.
+    flags=$'#datatype,string,long,dateTime:RFC3339,string\r\n#group,false,false,false,true\r\n#default,_result,,,\r\n,result,table,_time,meter_id\r\n,,0,2024-12-01T00:00:00Z,m\r\n,,0,2024-12-02T00:00:00Z,m\r\n,,0,2024-12-05T00:00:00Z,m\r\n,,1,2024-12-01T00:00:00Z,other\r\n\r\n'
+    stub_queue "[{\"body\":$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$flags")}]"
+    requests_before=$(stub_requests | json_eval 'd.length')
+    deleted=$("$driver" -c "$flux/config.yaml" anomaly-cleanup m 1733011200000000000 \
+        1733097600000000000 1733184000000000000 flagged 1733097600000000000 2>"$work_dir/cleanup.err")
+    expect_equal "anomaly cleanup: one stale flag deleted" "deleted 1" "$deleted"
+    expect_equal "anomaly cleanup: the flags' Flux query" \
+        'from(bucket: "lampfi_processed")
+  |> range(start: time(v: -9223372036854775806), stop: time(v: 9223372036854775806))
+  |> filter(fn: (r) => r._measurement == "meter_anomaly" and r._field == "value")
+  |> keep(columns: ["_time", "meter_id"])' \
+        "$(stub_requests | json_eval "d[$requests_before].body.query")"
+    expect_equal "anomaly cleanup: one POST /api/v2/delete for that meter and instant" \
+        '1 /api/v2/delete {"org":"my org","bucket":"lampfi_processed"} Token t0k3n-v2 {"start":"2024-12-01T00:00:00.000000000Z","stop":"2024-12-01T00:00:00.000000000Z","predicate":"_measurement=\"meter_anomaly\" AND meter_id=\"m\""}' \
+        "$(stub_requests | json_eval "[d.length - $requests_before - 1, d[$requests_before + 1].path,
+            JSON.stringify(d[$requests_before + 1].query), d[$requests_before + 1].headers.authorization,
+            JSON.stringify(d[$requests_before + 1].body)].join(' ')")"
+    stub_queue '[{"status":400,"body":"{\"code\":\"invalid\",\"message\":\"bucket \\\"lampfi_processed\\\" not found\"}"}]'
+    expect_status "anomaly cleanup: a failed read fails it" 1 "$driver" -c "$flux/config.yaml" \
+        anomaly-cleanup m 1733011200000000000
+    expect_contains "anomaly cleanup: with InfluxDB's words" 'bucket "lampfi_processed" not found' \
+        "$(cat "$work_dir/last.err")"
 else
     check_fail "the InfluxDB 2.x stand-in starts" "$(cat "$work_dir/stub.log")"
 fi
