@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "config/clock.h"
@@ -132,13 +133,21 @@ int http_query_parse(const char *query, struct evkeyvalq *parameters)
             *value++ = '\0';
         if (piece[0] == '\0')
             continue;
+        /* Inserted directly: evhttp_add_header refuses values with a line break, and a query
+         * written over several lines (Grafana's raw InfluxQL) is q with line breaks. */
+        struct evkeyval *entry = calloc(1, sizeof *entry);
         char *key_decoded = evhttp_uridecode(piece, 1, NULL);
         char *value_decoded = evhttp_uridecode(value ? value : "", 1, NULL);
-        status = key_decoded && value_decoded
-                     ? evhttp_add_header(parameters, key_decoded, value_decoded)
-                     : -1;
-        free(key_decoded);
-        free(value_decoded);
+        if (entry && key_decoded && value_decoded) {
+            entry->key = key_decoded;
+            entry->value = value_decoded;
+            TAILQ_INSERT_TAIL(parameters, entry, next);
+        } else {
+            free(entry);
+            free(key_decoded);
+            free(value_decoded);
+            status = -1;
+        }
     }
     free(copy);
     return status == 0 ? 0 : -1;

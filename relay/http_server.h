@@ -49,8 +49,8 @@ void http_reply_json_object(struct http_request *request, int code, struct cJSON
  * X-Platform-Error-Code header). message and code_name borrowed. */
 void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message);
-/* Parses a query string ("a=b&c") into parameters as InfluxDB does; 0, or -1 when out of memory
- * or a value holds a line break. */
+/* Parses a query string ("a=b&c") into parameters as InfluxDB does (values may hold line breaks:
+ * a q written over several lines); 0, or -1 when out of memory. */
 int http_query_parse(const char *query, struct evkeyvalq *parameters);
 /* 503 with Retry-After in the dialect's error body. */
 void http_reply_unavailable(struct http_request *request, enum http_dialect dialect,

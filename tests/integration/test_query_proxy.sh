@@ -157,6 +157,19 @@ http_request post -XPOST "$relay_url/query" "${select_args[@]}"
 expect_equal "POST form SELECT: 200" 200 "$http_code"
 expect_equal "POST form SELECT: same body" "$(cat "$work_dir/get.direct")" "$http_body"
 
+# Grafana's raw InfluxQL editor keeps the line breaks of a query written over several lines.
+multiline_args=(--data-urlencode db=meters --data-urlencode epoch=ns
+    --data-urlencode $'q=SELECT *\nFROM power')
+http_request multiline_get -G "$relay_url/query" "${multiline_args[@]}"
+expect_equal "GET SELECT over two lines: 200 and InfluxDB's body" \
+    "200 $(cat "$work_dir/get.direct")" "$http_code $http_body"
+http_request multiline_post -XPOST "$relay_url/query" "${multiline_args[@]}"
+expect_equal "POST form SELECT over two lines: 200 and InfluxDB's body" \
+    "200 $(cat "$work_dir/get.direct")" "$http_code $http_body"
+http_request multiline_local -XPOST "$relay_url/query" --data-urlencode $'q=SHOW DATABASES;\nSHOW DATABASES'
+expect_equal "SHOW DATABASES twice, over two lines: answered by the relay" \
+    "200 [0,1]" "$http_code $(json_eval 'JSON.stringify(d.results.map((r) => r.statement_id))' <"$work_dir/multiline_local.body")"
+
 chunked_args=(--data-urlencode db=meters --data-urlencode chunked=true --data-urlencode chunk_size=1
     --data-urlencode 'q=SELECT value FROM power')
 http_request chunked -G "$relay_url/query" "${chunked_args[@]}"
