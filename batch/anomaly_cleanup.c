@@ -29,7 +29,8 @@ static int judged_compare(const void *a, const void *b)
     return strcmp((*left)->series->meter_id, (*right)->series->meter_id);
 }
 
-struct batch_anomaly_judged *batch_anomaly_judged_create(const struct batch_reconcile_result *result)
+struct batch_anomaly_judged *
+batch_anomaly_judged_create(const struct batch_reconcile_result *result)
 {
     struct batch_anomaly_judged *judged = calloc(1, sizeof *judged);
     if (!judged)
@@ -232,8 +233,7 @@ static void time_format_nanoseconds(int64_t t_ns, char *out, size_t size)
  * CLEANUP_STATEMENTS_PER_REQUEST statements; v2: one point). Advances *next past what was
  * deleted. */
 static int stale_delete(struct influx_client *client, const struct config_influxdb *influxdb,
-                        const struct cleanup *cleanup, size_t *next, char *error,
-                        size_t error_size)
+                        const struct cleanup *cleanup, size_t *next, char *error, size_t error_size)
 {
     struct buffer text = BUFFER_INITIALIZER;
     int result = -1;
@@ -248,9 +248,8 @@ static int stale_delete(struct influx_client *client, const struct config_influx
             built = text_append(&text, "_measurement=\"meter_anomaly\" AND meter_id=") ||
                     quoted_append(&text, influx_quote_flux_string, point->meter_id) ||
                     buffer_append(&text, "", 1);
-            if (built == 0 && influx_client_delete_v2(client, influxdb->bucket_processed,
-                                                      text.data, start, start, error,
-                                                      error_size) != 0)
+            if (built == 0 && influx_client_delete_v2(client, influxdb->bucket_processed, text.data,
+                                                      start, start, error, error_size) != 0)
                 goto cleanup;
         } else {
             for (; end < cleanup->stale_count && end - *next < CLEANUP_STATEMENTS_PER_REQUEST;

@@ -26,7 +26,8 @@ struct batch_anomaly_judged;
 
 /* Indexes result's anomaly results (borrowed, must outlive the index). Returns NULL when out of
  * memory. */
-struct batch_anomaly_judged *batch_anomaly_judged_create(const struct batch_reconcile_result *result);
+struct batch_anomaly_judged *
+batch_anomaly_judged_create(const struct batch_reconcile_result *result);
 void batch_anomaly_judged_destroy(struct batch_anomaly_judged *judged);
 
 /* Whether a meter_anomaly point of meter_id (borrowed) at t_ns is stale: the run judged that

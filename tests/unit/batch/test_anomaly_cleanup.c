@@ -10,8 +10,8 @@ Test(anomaly_cleanup, judged_days_the_run_did_not_flag_are_stale)
 {
     int64_t strom_days[] = {10 * DAY_NS, 11 * DAY_NS, 12 * DAY_NS, 13 * DAY_NS};
     double zeros[] = {0, 0, 0, 0};
-    struct batch_series strom = {.meter_id = "strom", .count = 4, .t_ns = strom_days,
-                                 .values = zeros};
+    struct batch_series strom = {
+        .meter_id = "strom", .count = 4, .t_ns = strom_days, .values = zeros};
     struct batch_series gas = {.meter_id = "gas", .count = 2, .t_ns = strom_days, .values = zeros};
     struct batch_series empty = {.meter_id = "wasser"};
     struct batch_anomaly_flag strom_flags[] = {{.index = 1}, {.index = 3}};
