@@ -162,6 +162,147 @@ char *config_path_resolve(const char *directory, const char *text, size_t length
     return joined;
 }
 
+/* YAML 1.1 merge keys ("<<: *defaults", "<<: [*a, *b]"), which PyYAML (the reference pipeline)
+ * and Home Assistant read: each mapping gets the pairs of the merged mappings whose keys it does
+ * not set itself (an earlier mapping in a list wins), in place of its "<<" pairs, so every
+ * reader of the document sees plain mappings. A "<<" whose value is not a mapping or a list of
+ * mappings, or that merges a mapping into itself, is left as it is and reported as an unknown
+ * key. state[i]: 0 not seen, 1 being flattened, 2 done. Returns -1 when out of memory. */
+static bool config_merge_key_is(const yaml_document_t *document, const yaml_node_pair_t *pair)
+{
+    const yaml_node_t *key = yaml_document_get_node((yaml_document_t *)document, pair->key);
+    return key && key->type == YAML_SCALAR_NODE &&
+           key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && key->data.scalar.length == 2 &&
+           memcmp(key->data.scalar.value, "<<", 2) == 0;
+}
+
+static bool config_merge_has_key(yaml_document_t *document, const yaml_node_pair_t *pairs,
+                                 size_t count, const yaml_node_t *key)
+{
+    if (!key || key->type != YAML_SCALAR_NODE)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *other = yaml_document_get_node(document, pairs[i].key);
+        if (other && other->type == YAML_SCALAR_NODE &&
+            other->data.scalar.length == key->data.scalar.length &&
+            memcmp(other->data.scalar.value, key->data.scalar.value, key->data.scalar.length) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int config_merge_flatten(yaml_document_t *document, int index, unsigned char *state,
+                                int depth);
+
+/* Whether node can be merged: a mapping, flattened first (not one being flattened: a cycle). */
+static bool config_merge_source_ready(yaml_document_t *document, int index, unsigned char *state,
+                                      int depth, int *status)
+{
+    yaml_node_t *node = yaml_document_get_node(document, index);
+    if (!node || node->type != YAML_MAPPING_NODE || state[index - 1] == 1)
+        return false;
+    if (config_merge_flatten(document, index, state, depth + 1) != 0)
+        *status = -1;
+    return *status == 0 && state[index - 1] == 2;
+}
+
+static int config_merge_flatten(yaml_document_t *document, int index, unsigned char *state,
+                                int depth)
+{
+    yaml_node_t *node = yaml_document_get_node(document, index);
+    if (state[index - 1] != 0 || node->type != YAML_MAPPING_NODE || depth > 64)
+        return 0;
+    state[index - 1] = 1;
+    yaml_node_pair_t *start = node->data.mapping.pairs.start;
+    size_t count = (size_t)(node->data.mapping.pairs.top - start);
+    bool any = false;
+    for (size_t i = 0; i < count && !any; i++)
+        any = config_merge_key_is(document, &start[i]);
+    if (!any) {
+        state[index - 1] = 2;
+        return 0;
+    }
+    /* Every source must be usable, else the mapping is left as it is. */
+    int status = 0;
+    size_t capacity = count;
+    for (size_t i = 0; i < count; i++) {
+        if (!config_merge_key_is(document, &start[i]))
+            continue;
+        yaml_node_t *value = yaml_document_get_node(document, start[i].value);
+        if (!value)
+            goto unchanged;
+        if (value->type == YAML_MAPPING_NODE) {
+            if (!config_merge_source_ready(document, start[i].value, state, depth, &status))
+                goto unchanged;
+            capacity += (size_t)(value->data.mapping.pairs.top - value->data.mapping.pairs.start);
+            continue;
+        }
+        if (value->type != YAML_SEQUENCE_NODE)
+            goto unchanged;
+        for (yaml_node_item_t *item = value->data.sequence.items.start;
+             item < value->data.sequence.items.top; item++) {
+            if (!config_merge_source_ready(document, *item, state, depth, &status))
+                goto unchanged;
+            yaml_node_t *source = yaml_document_get_node(document, *item);
+            capacity += (size_t)(source->data.mapping.pairs.top - source->data.mapping.pairs.start);
+        }
+    }
+    yaml_node_pair_t *merged = malloc((capacity ? capacity : 1) * sizeof *merged);
+    if (!merged) {
+        state[index - 1] = 2;
+        return -1;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++)
+        if (!config_merge_key_is(document, &start[i]))
+            merged[used++] = start[i];
+    for (size_t i = 0; i < count; i++) {
+        if (!config_merge_key_is(document, &start[i]))
+            continue;
+        yaml_node_t *value = yaml_document_get_node(document, start[i].value);
+        yaml_node_item_t single = start[i].value;
+        yaml_node_item_t *items = &single, *items_end = &single + 1;
+        if (value->type == YAML_SEQUENCE_NODE) {
+            items = value->data.sequence.items.start;
+            items_end = value->data.sequence.items.top;
+        }
+        for (yaml_node_item_t *item = items; item < items_end; item++) {
+            yaml_node_t *source = yaml_document_get_node(document, *item);
+            for (yaml_node_pair_t *pair = source->data.mapping.pairs.start;
+                 pair < source->data.mapping.pairs.top; pair++) {
+                yaml_node_t *key = yaml_document_get_node(document, pair->key);
+                /* Keys set in the mapping itself, or by an earlier source, win. */
+                if (!config_merge_has_key(document, merged, used, key))
+                    merged[used++] = *pair;
+            }
+        }
+    }
+    free(node->data.mapping.pairs.start); /* libyaml allocates with malloc (yaml_malloc) */
+    node->data.mapping.pairs.start = merged;
+    node->data.mapping.pairs.top = merged + used;
+    node->data.mapping.pairs.end = merged + capacity;
+    state[index - 1] = 2;
+    return status;
+unchanged:
+    state[index - 1] = 2;
+    return status;
+}
+
+static int config_merge_keys_resolve(yaml_document_t *document)
+{
+    size_t count = (size_t)(document->nodes.top - document->nodes.start);
+    if (count == 0)
+        return 0;
+    unsigned char *state = calloc(count, 1);
+    if (!state)
+        return -1;
+    int status = 0;
+    for (size_t i = 0; i < count && status == 0; i++)
+        status = config_merge_flatten(document, (int)i + 1, state, 0);
+    free(state);
+    return status;
+}
+
 int config_yaml_parse(struct config_loader *loader, const char *data, size_t length,
                       yaml_document_t *document)
 {
@@ -215,6 +356,10 @@ int config_yaml_parse(struct config_loader *loader, const char *data, size_t len
         status = -1;
     }
     yaml_parser_delete(&parser);
+    if (status == 0 && config_merge_keys_resolve(document) != 0) {
+        config_report_out_of_memory(loader);
+        status = -1;
+    }
     if (status != 0)
         yaml_document_delete(document);
     return status;

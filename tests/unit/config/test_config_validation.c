@@ -426,3 +426,41 @@ Test(config_validation, base_path_and_logging_file)
     cr_expect_str_eq(config->logging.file, "/var/log/n.log");
     config_free(config);
 }
+
+/* YAML merge keys, as PyYAML (the reference pipeline) and Home Assistant read them: the mapping's
+ * own keys win, then the merged mappings in order. */
+Test(config_validation, yaml_merge_keys)
+{
+    struct config *config = load_clean("relay:\n"
+                                       "  upstreams:\n"
+                                       "    - &local\n"
+                                       "      name: local\n"
+                                       "      url: http://127.0.0.1:8086\n"
+                                       "      gzip: false\n"
+                                       "      batch_lines: 10000\n"
+                                       "    - <<: *local\n"
+                                       "      name: backup\n"
+                                       "      url: http://backup:8086\n"
+                                       "stream:\n"
+                                       "  limits:\n"
+                                       "    haupt_wasser: &water {max_rate_per_hour: 2}\n"
+                                       "    garten_wasser:\n"
+                                       "      <<: [*water, {stuck_days: 7, max_rate_per_hour: 5}]\n"
+                                       "      leak_check: true\n");
+    cr_assert_eq(config->relay.upstream_count, 2);
+    cr_expect_str_eq(config->relay.upstreams[1].name, "backup");
+    cr_expect_str_eq(config->relay.upstreams[1].url, "http://backup:8086");
+    cr_expect_eq(config->relay.upstreams[1].gzip, false);
+    cr_expect_eq(config->relay.upstreams[1].batch_lines, 10000);
+    const struct config_meter_limits *garden = config_limits_find(config, "garten_wasser");
+    cr_expect_eq(garden->max_rate_per_hour, 2.0);
+    cr_expect_eq(garden->stuck_days, 7);
+    cr_expect_eq(garden->leak_check, true);
+    config_free(config);
+    /* A quoted "<<" is an ordinary key; a merge of a scalar is not a merge. */
+    TEST_EXPECT_ONLY_ERROR("relay:\n  \"<<\": {listen: ':1'}\n", NULL, NULL,
+                           "config.yaml:2:3: relay.\"<<\": unknown key; expected one of listen, "
+                           "base_path, max_body_bytes, max_inflight_bytes, read_timeout, "
+                           "write_timeout, idle_timeout, max_connections, auth, credentials, "
+                           "spool, upstreams, query_upstream");
+}
