@@ -266,6 +266,9 @@ static int secrets_text_parse(struct secrets_file *file, const char *text, size_
 {
     size_t start = 0;
     int line_number = 1;
+    /* A byte order mark, as Windows editors write at the start of UTF-8 files. */
+    if (length >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        start = 3;
     while (start < length) {
         const char *newline = memchr(text + start, '\n', length - start);
         size_t end = newline ? (size_t)(newline - text) : length;

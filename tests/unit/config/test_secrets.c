@@ -219,3 +219,16 @@ Test(secrets_mask, lengths)
     cr_assert_str_eq(secrets_mask("abcdefghijklmnop", small, sizeof small), "abc");
     cr_assert_eq(secrets_mask("abcdefghijkl", out, sizeof out), out);
 }
+
+/* Windows editors (Notepad) may start a UTF-8 file with a byte order mark; it is not part of the
+ * first key, as CRLF line ends are not part of the last value. */
+Test(secrets_parse, utf8_byte_order_mark_is_skipped)
+{
+    struct secrets_test_directory directory;
+    struct secrets_file *file =
+        secrets_test_load(&directory, "\xef\xbb\xbfRELAY_TOKENS=abc\r\nNK_B=2\r\n");
+    cr_assert_str_eq(secrets_file_get(file, "RELAY_TOKENS"), "abc");
+    cr_assert_str_eq(secrets_file_get(file, "NK_B"), "2");
+    secrets_file_free(file);
+    secrets_test_remove(&directory);
+}
