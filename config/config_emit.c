@@ -200,9 +200,11 @@ static int config_value_emit(yaml_emitter_t *emitter, const struct config_key *k
         config_date_format(days, text, sizeof text);
         return config_emit_string(emitter, text, true);
     }
-    case CONFIG_KIND_SCALAR:
-        key->scalar_type->format(field, text, sizeof text);
-        return config_emit_string(emitter, text, quoted);
+    case CONFIG_KIND_SCALAR: {
+        char scalar[CONFIG_SCALAR_TEXT_MAX + 64]; /* a schedule's text, a listen host */
+        key->scalar_type->format(field, scalar, sizeof scalar);
+        return config_emit_string(emitter, scalar, quoted);
+    }
     case CONFIG_KIND_SECTION:
         return config_table_emit(emitter, key->table, field);
     case CONFIG_KIND_LIST:

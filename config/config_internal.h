@@ -16,6 +16,8 @@
 #define CONFIG_WHY_SIZE 256      /* reasons a value was refused */
 #define CONFIG_TABLE_MAX_KEYS 24 /* keys of the largest table */
 #define CONFIG_FILE_MAX_BYTES (16u << 20)
+/* Custom scalars (schedules, listen hosts) up to this length are printed whole. */
+#define CONFIG_SCALAR_TEXT_MAX 512
 
 enum config_severity { CONFIG_SEVERITY_ERROR, CONFIG_SEVERITY_WARNING, CONFIG_SEVERITY_NOTE };
 

@@ -237,7 +237,7 @@ static int config_listen_parse(const char *text, size_t length, void *field, cha
     const char *colon = memrchr(text, ':', length);
     const char *host = text;
     size_t host_length = colon ? (size_t)(colon - text) : 0;
-    bool valid = colon && !config_has_control(text, length);
+    bool valid = colon && !config_has_control(text, length) && host_length <= 255;
     if (valid && host_length >= 2 && host[0] == '[' && host[host_length - 1] == ']') {
         host++; /* stored without the brackets */
         host_length -= 2;
@@ -354,6 +354,11 @@ static int config_schedule_parse(const char *text, size_t length, void *field, c
                                  size_t why_size)
 {
     struct config_schedule *schedule = field;
+    if (length > CONFIG_SCALAR_TEXT_MAX) {
+        snprintf(why, why_size, "is longer than %d characters; use ranges and steps (0-59/5)",
+                 CONFIG_SCALAR_TEXT_MAX);
+        return -1;
+    }
     char *copy = config_string_copy(text, length);
     if (!copy) {
         snprintf(why, why_size, "could not be stored: out of memory");

@@ -124,6 +124,29 @@ Test(config_print, prints_every_key_with_its_effective_value)
     config_diagnostics_free(&diagnostics);
 }
 
+/* A long cron list is printed whole, not cut at a buffer's size into another schedule. */
+Test(config_print, long_schedule_is_printed_whole)
+{
+    char schedule[256] = "", yaml[512];
+    for (int minute = 0; minute < 60; minute++)
+        snprintf(schedule + strlen(schedule), sizeof schedule - strlen(schedule), "%s%d",
+                 minute ? "," : "", minute);
+    strcat(schedule, " 2 * * *");
+    snprintf(yaml, sizeof yaml, "workflows: {analytics: {schedule: '%s'}}\n", schedule);
+    struct config *config = NULL;
+    struct config_diagnostics diagnostics = {0};
+    cr_assert_eq(test_config_load(yaml, NULL, NULL, &config, &diagnostics), 0);
+    char *text = print_to_string(config);
+    char *documents[4];
+    documents_split(text, documents);
+    struct config *printed = reload(documents);
+    cr_expect_str_eq(printed->workflows.analytics.schedule.text, schedule);
+    config_free(printed);
+    free(text);
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+}
+
 Test(config_print, secrets_are_masked)
 {
     char directory[] = "/tmp/nebenkosten-print-XXXXXX";
