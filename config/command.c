@@ -47,14 +47,17 @@ int command_main(const char *program, const struct command *commands, size_t com
 {
     const char *config_path = NULL;
     int index = 1;
-    if (index < argc && strcmp(argv[index], "-c") == 0) {
+    if (index < argc && (strcmp(argv[index], "-c") == 0 || strcmp(argv[index], "--config") == 0)) {
         if (index + 1 >= argc) {
-            fprintf(stderr, "%s: -c needs a configuration file\n\n", program);
+            fprintf(stderr, "%s: %s needs a configuration file\n\n", program, argv[index]);
             command_usage_print(stderr, program, commands, command_count);
             return 2;
         }
         config_path = argv[index + 1];
         index += 2;
+    } else if (index < argc && strncmp(argv[index], "--config=", 9) == 0) {
+        config_path = argv[index] + 9;
+        index++;
     }
     if (index >= argc) {
         /* A daemon starts without a subcommand, as InfluxDB's and Telegraf's do. */

@@ -90,3 +90,15 @@ Test(command, no_command_runs_the_run_command_with_the_config_option)
     cr_assert_eq(command_main("tool", daemon_commands, 2, 3, argv), 8);
     cr_assert_str_eq(seen, "run -c d.yaml");
 }
+
+/* Every command takes --config FILE and --config=FILE (check-config's help lists them, as
+ * Telegraf's --config); before the command they mean the same as -c FILE. */
+Test(command, long_config_option_before_the_command)
+{
+    char *argv[] = {"tool", "--config", "my.yaml", "record", "y", NULL};
+    cr_assert_eq(run(5, argv), 7);
+    cr_assert_str_eq(seen, "record -c my.yaml y");
+    char *equals_argv[] = {"tool", "--config=other.yaml", "record", NULL};
+    cr_assert_eq(run(3, equals_argv), 7);
+    cr_assert_str_eq(seen, "record -c other.yaml");
+}
