@@ -292,7 +292,9 @@ done
 # lines). The "huge" record (three lines, not divisible) is first sent with the record behind it
 # (4 lines), then alone (3 lines), then dead-lettered; the record behind it is delivered.
 scenario_start too-large "$(upstream_yaml fake)"
-fault_upstream_script '[{"match":"hold","delay_ms":1500},
+# hold's answer waits until the eleven writes behind it are spooled, so the big records form one
+# batch (1.5 s was too short once on a loaded machine: a batch of 7, then one of 1).
+fault_upstream_script '[{"match":"hold","delay_ms":4000},
     {"match":"big,","status":413,"body":{"error":"Request Entity Too Large"},"repeat":2},
     {"match":"huge,","status":413,"body":{"error":"Request Entity Too Large"},"repeat":-1}]' >/dev/null
 relay_write '/write?db=hold' 'hold n=0i 1700000000000000000'
