@@ -163,7 +163,7 @@ struct spool {
     uint64_t dropped_first, dropped_last;
 
     /* Blocks of the active segment written once (records or zeros) up to written_until: an
-     * fdatasync after writes into them commits no extent conversion (spool_zeros_write_ahead). */
+     * fdatasync after writes into them commits no extent conversion (spool_segment_write_ahead). */
     uint64_t written_segment_id;
     uint64_t written_until;
     uint64_t written_commit_end; /* the active segment's bytes at the last commit */
@@ -209,7 +209,7 @@ int spool_segment_push(struct spool *spool, const struct spool_segment *segment)
 /* Writes zeros ahead of the active segment's records when the commit just handed over was small:
  * the first write into preallocated (unwritten) blocks turns them into written ones, a metadata
  * change every following fdatasync would commit through the file system's journal; written once
- * ahead, a commit's fdatasync only flushes data (measured: +15 % single-line writes a second).
+ * ahead, a commit's fdatasync only flushes data (bench/README: +11 % single-line writes a second).
  * Large commits get none: they would write their bytes twice. Best effort: a failed write ends it
  * for this segment (the records' own writes report the disk's errors). */
 void spool_segment_write_ahead(struct spool *spool);
