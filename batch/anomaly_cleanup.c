@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "batch/readings.h"
 #include "relay/buffer.h"
+#include "relay/dead_letter.h"
 #include "relay/flux_csv.h"
 #include "relay/influx_client.h"
 #include "relay/influxql_chunks.h"
@@ -173,15 +173,6 @@ static int text_append(struct buffer *out, const char *text)
     return buffer_append(out, text, strlen(text));
 }
 
-static int quoted_append(struct buffer *out, int (*quote)(const char *, char *, size_t),
-                         const char *text)
-{
-    char quoted[512];
-    if (quote(text, quoted, sizeof quoted) < 0)
-        return -1;
-    return text_append(out, quoted);
-}
-
 static int stale_read(struct influx_client *client, const struct config_influxdb *influxdb,
                       struct cleanup *cleanup, char *error, size_t error_size)
 {
@@ -190,7 +181,8 @@ static int stale_read(struct influx_client *client, const struct config_influxdb
     bool v2 = influxdb->api == CONFIG_API_V2;
     int built =
         v2 ? text_append(&query, "from(bucket: ") ||
-                 quoted_append(&query, influx_quote_flux_string, influxdb->bucket_processed) ||
+                 influx_quote_append(&query, influx_quote_flux_string,
+                                     influxdb->bucket_processed) ||
                  text_append(&query,
                              ")\n  |> range(start: time(v: -9223372036854775806), stop: time(v: "
                              "9223372036854775806))\n  |> filter(fn: (r) => r._measurement == "
@@ -213,22 +205,6 @@ cleanup:
     return result;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" of t_ns into out (40 bytes). */
-static void time_format_nanoseconds(int64_t t_ns, char *out, size_t size)
-{
-    int64_t seconds = t_ns / 1000000000, nanoseconds = t_ns % 1000000000;
-    if (nanoseconds < 0) {
-        nanoseconds += 1000000000;
-        seconds--;
-    }
-    time_t whole = (time_t)seconds;
-    struct tm parts;
-    gmtime_r(&whole, &parts);
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &parts);
-    snprintf(out, size, "%s.%09" PRId64 "Z", date, nanoseconds);
-}
-
 /* Deletes the stale points from *next on, one request at a time (v1: up to
  * CLEANUP_STATEMENTS_PER_REQUEST statements; v2: one point). Advances *next past what was
  * deleted. */
@@ -244,9 +220,9 @@ static int stale_delete(struct influx_client *client, const struct config_influx
         if (influxdb->api == CONFIG_API_V2) {
             const struct stale_point *point = &cleanup->stale[end++];
             char start[48];
-            time_format_nanoseconds(point->t_ns, start, sizeof start);
+            dead_letter_time_format(point->t_ns, start, sizeof start);
             built = text_append(&text, "_measurement=\"meter_anomaly\" AND meter_id=") ||
-                    quoted_append(&text, influx_quote_flux_string, point->meter_id) ||
+                    influx_quote_append(&text, influx_quote_flux_string, point->meter_id) ||
                     buffer_append(&text, "", 1);
             if (built == 0 && influx_client_delete_v2(client, influxdb->bucket_processed, text.data,
                                                       start, start, error, error_size) != 0)
@@ -259,7 +235,7 @@ static int stale_delete(struct influx_client *client, const struct config_influx
                 snprintf(t, sizeof t, "%" PRId64, point->t_ns);
                 built = built || text_append(&text, end > *next ? "; " : "") ||
                         text_append(&text, "DELETE FROM \"meter_anomaly\" WHERE \"meter_id\" = ") ||
-                        quoted_append(&text, influx_quote_string, point->meter_id) ||
+                        influx_quote_append(&text, influx_quote_string, point->meter_id) ||
                         text_append(&text, " AND time >= ") || text_append(&text, t) ||
                         text_append(&text, " AND time <= ") || text_append(&text, t);
             }

@@ -32,18 +32,6 @@ static int history_append(struct buffer *out, const char *text)
 }
 
 /* Appends text quoted by quote (an influx_quote_* or influx_glob_regex function). */
-static int history_append_quoted(struct buffer *out, int (*quote)(const char *, char *, size_t),
-                                 const char *text)
-{
-    size_t size = 2 * strlen(text) + 8; /* each character at most doubles; quotes, anchors */
-    if (buffer_reserve(out, size) != 0)
-        return -1;
-    int length = quote(text, out->data + out->length, size);
-    if (length < 0)
-        return -1;
-    out->length += (size_t)length;
-    return 0;
-}
 
 /* NULL and "*" match every measurement: no condition at all. */
 static bool history_measurement_any(const struct config_reading_rule *rule)
@@ -62,20 +50,20 @@ int batch_history_influxql(const struct config_reading_rule *rule, int64_t since
     buffer_clear(out);
     /* ::field and ::tag keep a tag and a field of the same name apart. */
     if (history_append(out, "SELECT ") != 0 ||
-        history_append_quoted(out, influx_quote_identifier, rule->field) != 0 ||
+        influx_quote_append(out, influx_quote_identifier, rule->field) != 0 ||
         history_append(out, "::field FROM ") != 0)
         return -1;
     int result = history_measurement_any(rule) ? history_append(out, "/.*/")
                  : history_glob_plain(rule->measurement)
-                     ? history_append_quoted(out, influx_quote_identifier, rule->measurement)
-                     : history_append_quoted(out, influx_glob_regex, rule->measurement);
+                     ? influx_quote_append(out, influx_quote_identifier, rule->measurement)
+                     : influx_quote_append(out, influx_glob_regex, rule->measurement);
     if (result != 0)
         return -1;
     for (size_t i = 0; i < rule->tag_count; i++) {
         if (history_append(out, i == 0 ? " WHERE " : " AND ") != 0 ||
-            history_append_quoted(out, influx_quote_identifier, rule->tags[i].key) != 0 ||
+            influx_quote_append(out, influx_quote_identifier, rule->tags[i].key) != 0 ||
             history_append(out, "::tag = ") != 0 ||
-            history_append_quoted(out, influx_quote_string, rule->tags[i].value) != 0)
+            influx_quote_append(out, influx_quote_string, rule->tags[i].value) != 0)
             return -1;
     }
     if (since_ns != BATCH_HISTORY_ALL) {
@@ -86,7 +74,7 @@ int batch_history_influxql(const struct config_reading_rule *rule, int64_t since
             return -1;
     }
     if (history_append(out, " GROUP BY ") != 0 ||
-        history_append_quoted(out, influx_quote_identifier, rule->id_tag) != 0 ||
+        influx_quote_append(out, influx_quote_identifier, rule->id_tag) != 0 ||
         buffer_append(out, "", 1) != 0)
         return -1;
     out->length--; /* NUL-terminated, not counted */
@@ -97,7 +85,7 @@ int batch_history_influxql(const struct config_reading_rule *rule, int64_t since
 static int history_flux_column(struct buffer *out, const char *key)
 {
     if (history_append(out, "r[") != 0 ||
-        history_append_quoted(out, influx_quote_flux_string, key) != 0 ||
+        influx_quote_append(out, influx_quote_flux_string, key) != 0 ||
         history_append(out, "]") != 0)
         return -1;
     return 0;
@@ -113,7 +101,7 @@ int batch_history_flux(const char *bucket, const struct config_reading_rule *rul
     else
         snprintf(start, sizeof start, "%" PRId64, since_ns);
     if (history_append(out, "from(bucket: ") != 0 ||
-        history_append_quoted(out, influx_quote_flux_string, bucket) != 0 ||
+        influx_quote_append(out, influx_quote_flux_string, bucket) != 0 ||
         history_append(out, ")\n  |> range(start: time(v: ") != 0 ||
         history_append(out, start) != 0 ||
         history_append(out, "), stop: time(v: " HISTORY_TIME_MAX "))\n  |> filter(fn: (r) => ") !=
@@ -121,20 +109,20 @@ int batch_history_flux(const char *bucket, const struct config_reading_rule *rul
         return -1;
     if (!history_measurement_any(rule) &&
         (history_append(out, "r._measurement =~ ") != 0 ||
-         history_append_quoted(out, influx_glob_regex, rule->measurement) != 0 ||
+         influx_quote_append(out, influx_glob_regex, rule->measurement) != 0 ||
          history_append(out, " and ") != 0))
         return -1;
     for (size_t i = 0; i < rule->tag_count; i++) {
         if (history_flux_column(out, rule->tags[i].key) != 0 || history_append(out, " == ") != 0 ||
-            history_append_quoted(out, influx_quote_flux_string, rule->tags[i].value) != 0 ||
+            influx_quote_append(out, influx_quote_flux_string, rule->tags[i].value) != 0 ||
             history_append(out, " and ") != 0)
             return -1;
     }
     if (history_append(out, "r._field == ") != 0 ||
-        history_append_quoted(out, influx_quote_flux_string, rule->field) != 0 ||
+        influx_quote_append(out, influx_quote_flux_string, rule->field) != 0 ||
         history_append(out, " and exists ") != 0 || history_flux_column(out, rule->id_tag) != 0 ||
         history_append(out, ")\n  |> keep(columns: [\"_time\", \"_value\", ") != 0 ||
-        history_append_quoted(out, influx_quote_flux_string, rule->id_tag) != 0 ||
+        influx_quote_append(out, influx_quote_flux_string, rule->id_tag) != 0 ||
         history_append(out, "])") != 0 || buffer_append(out, "", 1) != 0)
         return -1;
     out->length--;

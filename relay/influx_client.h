@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "relay/buffer.h"
 #include "relay/flux_csv.h"
 #include "relay/influxql_chunks.h"
 
@@ -116,5 +117,10 @@ int influx_quote_flux_string(const char *text, char *out, size_t out_size);
  * fnmatch (C locale) but one UTF-8 character in InfluxDB's regex. Returns the length written, or
  * -1 when out (out_size bytes, NUL-terminated) is too small. */
 int influx_glob_regex(const char *glob, char *out, size_t out_size);
+
+/* Appends text (borrowed, NUL-terminated) quoted by quote (one of the functions above) to out,
+ * without a NUL. Returns 0, or -1 when out of memory (out then holds what it held). */
+int influx_quote_append(struct buffer *out, int (*quote)(const char *, char *, size_t),
+                        const char *text);
 
 #endif

@@ -307,6 +307,19 @@ int influx_quote_identifier(const char *text, char *out, size_t out_size)
     return influx_quote_influxql(text, '"', out, out_size);
 }
 
+int influx_quote_append(struct buffer *out, int (*quote)(const char *, char *, size_t),
+                        const char *text)
+{
+    size_t size = 2 * strlen(text) + 8; /* each character at most doubles; quotes, anchors */
+    if (buffer_reserve(out, size) != 0)
+        return -1;
+    int length = quote(text, out->data + out->length, size);
+    if (length < 0)
+        return -1;
+    out->length += (size_t)length;
+    return 0;
+}
+
 int influx_quote_string(const char *text, char *out, size_t out_size)
 {
     return influx_quote_influxql(text, '\'', out, out_size);
