@@ -28,19 +28,6 @@ static int append(struct buffer *out, const char *text)
     return buffer_append(out, text, strlen(text)) == 0 ? 0 : -1;
 }
 
-static int append_quoted(struct buffer *out, int (*quote)(const char *, char *, size_t),
-                         const char *text)
-{
-    size_t size = 2 * strlen(text) + 8; /* each character at most doubles; the quotes */
-    if (buffer_reserve(out, size) != 0)
-        return -1;
-    int length = quote(text, out->data + out->length, size);
-    if (length < 0)
-        return -1;
-    out->length += (size_t)length;
-    return 0;
-}
-
 static int append_time(struct buffer *out, int64_t t_ns)
 {
     char text[32];
@@ -66,7 +53,7 @@ static bool api_v2(const struct config *config)
 static int influxql_meter(struct buffer *out, const struct config *config)
 {
     return append(out, " WHERE \"entity_id\"::tag = ") != 0 ||
-                   append_quoted(out, influx_quote_string, config->tibber.meter_id) != 0
+                   influx_quote_append(out, influx_quote_string, config->tibber.meter_id) != 0
                ? -1
                : 0;
 }
@@ -77,11 +64,13 @@ static int flux_start(struct buffer *out, const struct config *config, const cha
                       const char *to)
 {
     return append(out, "from(bucket: ") != 0 ||
-                   append_quoted(out, influx_quote_flux_string, config->influxdb.bucket_raw) != 0 ||
+                   influx_quote_append(out, influx_quote_flux_string,
+                                       config->influxdb.bucket_raw) != 0 ||
                    append(out, ")\n  |> range(start: time(v: ") != 0 || append(out, from) != 0 ||
                    append(out, "), stop: time(v: ") != 0 || append(out, to) != 0 ||
                    append(out, "))\n  |> filter(fn: (r) => r.entity_id == ") != 0 ||
-                   append_quoted(out, influx_quote_flux_string, config->tibber.meter_id) != 0 ||
+                   influx_quote_append(out, influx_quote_flux_string, config->tibber.meter_id) !=
+                       0 ||
                    append(out, " and ") != 0
                ? -1
                : 0;
