@@ -6,6 +6,9 @@
 # RELAY_INGEST_CASES (an extended regular expression, default all) picks cases by
 # "SYNC NAME CONNECTIONS", e.g. RELAY_INGEST_CASES='always single line 64'.
 #
+# RELAY_INGEST_SPOOL_YAML adds lines to the relay's spool section, e.g.
+# RELAY_INGEST_SPOOL_YAML='    commit_max_delay_us: 200'.
+#
 # RELAY_INGEST_STREAM=1 runs the relay with the stream processor on (off by default: the cases
 # measure ingest; the single-line case's readings are Home Assistant meter readings, so this shows
 # what the live analytics cost the write path).
@@ -83,7 +86,8 @@ run_case() {
     sync
     mkdir -p "$dir"
     relay_config_write "$dir" "    sync: $sync
-    max_bytes: 32GiB" "  enabled: $([ "${RELAY_INGEST_STREAM:-0}" = 1 ] && echo true || echo false)"
+    max_bytes: 32GiB${RELAY_INGEST_SPOOL_YAML:+
+$RELAY_INGEST_SPOOL_YAML}" "  enabled: $([ "${RELAY_INGEST_STREAM:-0}" = 1 ] && echo true || echo false)"
     relay_start "$dir"
     local ticks_before ticks_after peak_kib output result
     ticks_before=$(cpu_ticks "$relay_pid")
