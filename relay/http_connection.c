@@ -161,6 +161,55 @@ static void http_connection_budget_release(struct http_connection *connection)
         event_active(list->waiting_first->read_event, EV_READ, 1);
 }
 
+/* Chunked bodies have no size to reserve up front, so they are counted piece by piece and may
+ * have to wait in the middle, holding what they read. Waiting holders could then block each
+ * other for good; the oldest chunked body being read never waits, so one of them always
+ * finishes and makes room. */
+static void http_connection_chunked_enter(struct http_connection *connection)
+{
+    struct http_connection_list *list = connection->list;
+    connection->chunked_previous = list->chunked_last;
+    connection->chunked_next = NULL;
+    if (list->chunked_last)
+        list->chunked_last->chunked_next = connection;
+    else
+        list->chunked_first = connection;
+    list->chunked_last = connection;
+    connection->chunked_listed = true;
+}
+
+/* The body is read (or refused, or its connection goes): the next oldest, if it waits, may
+ * read on now whatever the budget holds. */
+static void http_connection_chunked_leave(struct http_connection *connection)
+{
+    if (!connection->chunked_listed)
+        return;
+    struct http_connection_list *list = connection->list;
+    if (connection->chunked_previous)
+        connection->chunked_previous->chunked_next = connection->chunked_next;
+    else
+        list->chunked_first = connection->chunked_next;
+    if (connection->chunked_next)
+        connection->chunked_next->chunked_previous = connection->chunked_previous;
+    else
+        list->chunked_last = connection->chunked_previous;
+    connection->chunked_next = connection->chunked_previous = NULL;
+    connection->chunked_listed = false;
+    if (list->chunked_first && list->chunked_first->body_waiting)
+        event_active(list->chunked_first->read_event, EV_READ, 1);
+}
+
+/* Whether a chunked body may read its next piece: the oldest always may, the others while the
+ * budget has room and nobody waits ahead of them. */
+static bool http_connection_chunked_may_read(const struct http_connection *connection)
+{
+    const struct http_connection_list *list = connection->list;
+    if (list->chunked_first == connection)
+        return true;
+    bool first_in_line = !list->waiting_first || list->waiting_first == connection;
+    return first_in_line && list->body_bytes_held < connection->settings->bodies_limit;
+}
+
 /* ---- parser callbacks ---- */
 
 static struct http_connection *http_parser_connection(http_parser *parser)
@@ -344,6 +393,8 @@ static int http_connection_body_begin(struct http_connection *connection)
     /* One allocation for the whole body: the write handler then reads it in place. */
     if (sized && evbuffer_expand(request->body, parser->content_length) != 0)
         return -1;
+    if (chunked)
+        http_connection_chunked_enter(connection);
     return 0;
 }
 
@@ -353,11 +404,18 @@ static int http_connection_body(http_parser *parser, const char *at, size_t leng
     connection->body_bytes += length;
     if (connection->body_bytes > connection->settings->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
+    if (evbuffer_add(connection->request->body, at, length) != 0)
+        return -1;
     if (connection->parser.flags & F_CHUNKED) {
+        /* The piece is read already: it counts, and the next one waits if there is no room. */
         connection->list->body_bytes_held += length;
         connection->body_bytes_reserved += length;
+        if (!http_connection_chunked_may_read(connection)) {
+            connection->body_waiting = true;
+            http_parser_pause(parser, 1);
+        }
     }
-    return evbuffer_add(connection->request->body, at, length) == 0 ? 0 : -1;
+    return 0;
 }
 
 static int http_connection_message_complete(http_parser *parser)
@@ -365,6 +423,7 @@ static int http_connection_message_complete(http_parser *parser)
     struct http_connection *connection = http_parser_connection(parser);
     connection->request_arrived = true;
     connection->reading_request = false;
+    http_connection_chunked_leave(connection);
     http_parser_pause(parser, 1);
     return 0;
 }
@@ -398,6 +457,7 @@ static void http_connection_request_refuse(struct http_connection *connection, i
     connection->close_after_output = true;
     connection->reading_request = false;
     connection->request_arrived = true;
+    http_connection_chunked_leave(connection);
     request->keep_alive = false;
     connection->handlers->request_refuse(request, code, message, connection->handlers->argument);
 }
@@ -429,7 +489,9 @@ static void http_connection_input_parse(struct http_connection *connection);
  * budget if there is room now and goes on with the body. Returns whether it did. */
 static bool http_connection_body_resume(struct http_connection *connection)
 {
-    if (!http_connection_budget_take(connection, connection->parser.content_length))
+    bool chunked = connection->chunked_listed; /* waits within its body, not before it */
+    if (chunked ? !http_connection_chunked_may_read(connection)
+                : !http_connection_budget_take(connection, connection->parser.content_length))
         return false;
     http_connection_waiting_remove(connection);
     connection->body_waiting = false;
@@ -439,7 +501,7 @@ static bool http_connection_body_resume(struct http_connection *connection)
     http_parser_pause(&connection->parser, 0);
     connection->reading_request = true;
     http_connection_deadline_arm(connection, HTTP_DEADLINE_READ);
-    if (http_connection_body_begin(connection) != 0) {
+    if (!chunked && http_connection_body_begin(connection) != 0) {
         http_connection_close_soon(connection); /* out of memory */
         return false;
     }
@@ -775,6 +837,7 @@ static void http_connection_free(struct http_connection *connection)
         http_request_free(connection->answered);
     http_connection_waiting_remove(connection);
     connection->body_waiting = false;
+    http_connection_chunked_leave(connection);
     http_connection_budget_release(connection);
     if (connection->read_event)
         event_free(connection->read_event);

@@ -26,7 +26,10 @@ struct http_connection_settings {
     /* Raw body bytes the list's connections hold at once (relay.max_inflight_bytes): a request
      * whose Content-Length would pass it waits after its headers, without reading on and
      * without a read deadline, until the bodies before it are handled; a body alone always
-     * proceeds. Chunked bodies count as they arrive and do not wait. */
+     * proceeds. Chunked bodies count as they arrive: one whose pieces pass the limit keeps what
+     * it read and stops reading, the same way, until there is room again, except the oldest
+     * chunked body being read, which always proceeds (so waiting bodies never hold each other
+     * up for good). */
     uint64_t bodies_limit;
     size_t headers_limit; /* request line plus headers; larger ones are answered 431 */
     struct timeval read_timeout;
@@ -56,6 +59,7 @@ struct http_connection_list {
     size_t count;
     uint64_t body_bytes_held; /* see bodies_limit */
     struct http_connection *waiting_first, *waiting_last;
+    struct http_connection *chunked_first, *chunked_last; /* chunked bodies being read */
     /* The Date header value of date_second, formatted once per second for every answer. */
     long long date_second;
     char date[40];

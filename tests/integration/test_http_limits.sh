@@ -5,7 +5,8 @@
 # read_timeout after its first byte, without an answer and without spooling anything; an idle
 # keep-alive connection closes after idle_timeout; connections the relay cuts off free their
 # place under the cap; a complete write parked for the spool commit is not cut off by the read
-# deadline. Raw connections use bash's /dev/tcp.
+# deadline; chunked bodies over relay.max_inflight_bytes all get through. Raw connections use
+# bash's /dev/tcp.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
 
@@ -207,6 +208,40 @@ if relay_start "$dir"; then
     expect_equal "the parked write is in the spool" 1 "$(spool_records "$dir")"
 else
     check_fail "parked relay starts"
+fi
+
+# --- chunked bodies over relay.max_inflight_bytes at once ---
+# Each body is read piece by piece; one that would pass the budget stops being read until there
+# is room, except the oldest, which always goes on: six 2.8 MB uploads against a 1 MiB budget
+# must all be answered (none waits for another for good) and spooled whole.
+dir=$work_dir/chunked
+relay_config_write "$dir" "  max_inflight_bytes: 1MiB
+  read_timeout: 20s"
+if relay_start "$dir"; then
+    for client in 1 2 3 4 5 6; do
+        awk -v c="$client" 'BEGIN {
+            for (i = 0; i < 40000; i++)
+                printf "upload%d,host=relay-chunked-budget-test value=%d %d\n", c, i, 1700000000000000000 + i
+        }' >"$work_dir/upload$client.lp"
+    done
+    upload_pids=()
+    for client in 1 2 3 4 5 6; do
+        curl -s -o /dev/null -w '%{http_code}' --max-time 60 --limit-rate 4M -XPOST \
+            "$relay_url/write?db=home" -H 'Transfer-Encoding: chunked' \
+            --data-binary @"$work_dir/upload$client.lp" >"$work_dir/upload$client.status" &
+        upload_pids+=($!)
+    done
+    wait "${upload_pids[@]}" # not the relay, which runs in the background too
+    for client in 1 2 3 4 5 6; do
+        expect_equal "chunked upload $client over the budget: 204" 204 \
+            "$(cat "$work_dir/upload$client.status")"
+    done
+    relay_stop
+    expect_equal "chunked budget relay: exit status 0" 0 "$relay_exit_status"
+    expect_equal "every line of the six uploads is in the spool" 240000 \
+        "$("$BIN_DIR/meter-relay" spool-dump "$dir/spool" | grep -c '^upload')"
+else
+    check_fail "chunked budget relay starts"
 fi
 
 finish

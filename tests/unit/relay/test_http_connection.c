@@ -769,6 +769,80 @@ Test(http_connection, a_body_over_the_budget_waits_for_the_bodies_before_it_with
     harness_destroy(harness);
 }
 
+/* The client's answer (echo_answer of text) against what it got. */
+static void client_answer_expect(int client, const char *text)
+{
+    char *expected = echo_answer(text);
+    char *got = client_output(client);
+    cr_assert_str_eq(got, expected);
+    free(got);
+    free(expected);
+}
+
+Test(http_connection, a_chunked_body_past_the_budget_stops_reading_while_the_oldest_goes_on)
+{
+    struct harness *harness = harness_create();
+    harness->settings.bodies_limit = 10;
+    harness_open(harness);
+    int second = harness_connect(harness);
+    harness_send_text(harness, "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "8\r\naaaaaaaa\r\n");
+    client_send(second, "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nbbbbbb\r\n");
+    harness_pump(harness);
+    cr_assert_eq(harness->list.body_bytes_held, 14, "the piece read counts");
+    cr_assert_not_null(harness->list.waiting_first, "the second waits within its body");
+    client_send(second, "4\r\nbbbb\r\n0\r\n\r\n");
+    harness_run_for(harness, 100);
+    cr_assert_eq(harness->list.body_bytes_held, 14, "the second reads no further");
+    cr_assert_eq(harness->handled, 0);
+
+    /* The oldest chunked body reads on past the budget: waiting bodies cannot stop it. */
+    harness_send_text(harness, "8\r\naaaaaaaa\r\n");
+    cr_assert_eq(harness->list.body_bytes_held, 22);
+    harness_send_text(harness, "0\r\n\r\n");
+    cr_assert_eq(harness->handled, 2, "the first body is handled, then the second reads on");
+    cr_assert_eq(harness->list.body_bytes_held, 0);
+    cr_assert_null(harness->list.waiting_first);
+    cr_assert_null(harness->list.chunked_first);
+    char *expected = echo_answer("POST /a aaaaaaaaaaaaaaaa");
+    harness_output_expect(harness, expected);
+    free(expected);
+    client_answer_expect(second, "POST /b bbbbbbbbbb");
+    close(second);
+    harness_destroy(harness);
+}
+
+Test(http_connection, a_chunked_body_waiting_reads_on_when_the_oldest_one_goes)
+{
+    struct harness *harness = harness_create();
+    harness->settings.bodies_limit = 10;
+    harness_open(harness);
+    int second = harness_connect(harness);
+    int third = harness_connect(harness);
+    harness_send_text(harness, "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "c\r\naaaaaaaaaaaa\r\n");
+    client_send(second, "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nbb\r\n");
+    harness_pump(harness);
+    client_send(second, "0\r\n\r\n");
+    client_send(third, "POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\ncc");
+    harness_pump(harness);
+    cr_assert_eq(harness->list.body_bytes_held, 14);
+    cr_assert_eq(harness->handled, 0, "the sized body waits behind the chunked one");
+
+    harness_client_close(harness); /* the oldest chunked body's client goes away */
+    harness_serve(harness);
+    harness_serve(harness);
+    cr_assert_eq(harness->handled, 2, "the second reads on and the third gets the budget");
+    cr_assert_eq(harness->list.body_bytes_held, 0);
+    cr_assert_null(harness->list.waiting_first);
+    cr_assert_null(harness->list.chunked_first);
+    client_answer_expect(second, "POST /b bb");
+    client_answer_expect(third, "POST /c cc");
+    close(second);
+    close(third);
+    harness_destroy(harness);
+}
+
 Test(http_connection, a_waiting_connection_that_goes_frees_its_place_in_line)
 {
     struct harness *harness = harness_create();
