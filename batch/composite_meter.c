@@ -305,6 +305,12 @@ int batch_virtual_compose(const struct config *config, const struct config_meter
     if (batch_series_copy(base, out) != 0)
         return -1;
     out->meter_id = virtual_meter->meter_id;
+    /* The default mode subtracts in the base meter's unit (the one subtract_meter_conversions
+     * convert to) and converts the difference to the virtual meter's output_unit last, so a
+     * virtual meter in kWh on a gas meter in m³ is in kWh, not m³ labelled kWh. */
+    const struct config_meter *base_config = meter_find(config, virtual_meter->base_meter);
+    const char *frame_unit = base_config && base_config->output_unit ? base_config->output_unit
+                                                                     : virtual_meter->output_unit;
     for (size_t m = 0; m < virtual_meter->subtract_meter_count; m++) {
         const char *id = virtual_meter->subtract_meters[m];
         const struct batch_series *subtract = consumption(id, lookup_argument);
@@ -322,9 +328,9 @@ int batch_virtual_compose(const struct config *config, const struct config_meter
         const char *to = configured ? configured->to_unit : NULL;
         if (compat != CONFIG_COMPAT_REFERENCE && !configured) {
             const struct config_meter *subtracted = meter_find(config, id);
-            if (subtracted && subtracted->output_unit && virtual_meter->output_unit) {
+            if (subtracted && subtracted->output_unit && frame_unit) {
                 from = subtracted->output_unit;
-                to = virtual_meter->output_unit;
+                to = frame_unit;
             }
         }
         if (from && to) {
@@ -346,8 +352,15 @@ int batch_virtual_compose(const struct config *config, const struct config_meter
                 out->values[i] -= conversion_apply(conversion, subtract->values[at]);
         }
     }
+    double factor = 1.0;
+    if (compat != CONFIG_COMPAT_REFERENCE && frame_unit && virtual_meter->output_unit &&
+        config_unit_factor(config, frame_unit, virtual_meter->output_unit, &factor) != 0) {
+        log_error(logger, "virtual meter: its base meter's unit cannot be converted",
+                  LOG_STRING("meter", virtual_meter->meter_id), LOG_STRING("from", frame_unit),
+                  LOG_STRING("to", virtual_meter->output_unit));
+        factor = 1.0;
+    }
     for (size_t i = 0; i < out->count; i++)
-        if (out->values[i] < 0.0)
-            out->values[i] = 0.0;
+        out->values[i] = out->values[i] > 0.0 ? out->values[i] * factor : 0.0;
     return 0;
 }

@@ -39,8 +39,10 @@ int batch_master_compose(const struct config *config, const struct config_meter 
 
 /* Computes virtual's daily consumption: its base meter's consumption (lookup) minus each
  * subtracted meter's on the same day (missing = 0), converted as configured (and, in the default
- * mode, from the subtracted meter's output_unit when no conversion is configured), clipped at 0.
- * out is zeroed first; it stays empty without the base meter. Returns 0 or -1 (ENOMEM). */
+ * mode, from the subtracted meter's output_unit to the base meter's when no conversion is
+ * configured), clipped at 0; the default mode then converts the result from the base meter's
+ * output_unit to virtual's. out is zeroed first; it stays empty without the base meter. Returns 0
+ * or -1 (ENOMEM). */
 int batch_virtual_compose(const struct config *config, const struct config_meter *virtual_meter,
                           enum config_compat compat, batch_series_lookup consumption,
                           void *lookup_argument, struct logger *logger, struct batch_series *out);

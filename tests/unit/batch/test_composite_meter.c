@@ -202,6 +202,54 @@ Test(composite_meter, virtual_meters_convert_subtract_and_clip)
     set_free(&set);
 }
 
+/* A virtual meter in kWh on a gas meter in m³ (10 kWh per m³), minus a heating meter in kWh
+ * without a subtract_meter_conversions entry: the default mode gives kWh, the gas converted. */
+Test(composite_meter, virtual_meter_in_another_unit_than_its_base_meter)
+{
+    struct series_set set = {0};
+    static const double gas[] = {0, 2, 3, 1};       /* m³ a day */
+    static const double heating[] = {0, 10, 40, 5}; /* kWh a day */
+    set_add(&set, "gas_total", 0, gas, 4);
+    set_add(&set, "heating", 0, heating, 4);
+    char *subtract[] = {"heating"};
+    struct config_meter meters[3] = {
+        {.meter_id = "gas_total", .type = CONFIG_METER_MASTER, .output_unit = "m³"},
+        {.meter_id = "heating", .type = CONFIG_METER_PHYSICAL, .output_unit = "kWh"},
+        {.meter_id = "gas_rest_kwh",
+         .type = CONFIG_METER_VIRTUAL,
+         .output_unit = "kWh",
+         .base_meter = "gas_total",
+         .subtract_meters = subtract,
+         .subtract_meter_count = 1},
+    };
+    struct config config = config_make();
+    config.meters = meters;
+    config.meter_count = 3;
+    struct batch_series out;
+    cr_assert_eq(batch_virtual_compose(&config, &meters[2], CONFIG_COMPAT_NONE, set_lookup, &set,
+                                       NULL, &out),
+                 0);
+    static const double expected[] = {0, 10, 0, 5}; /* kWh: 10 x gas - heating, clipped */
+    cr_assert_eq(out.count, 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_expect(fabs(out.values[i] - expected[i]) < 1e-12, "day %zu: %g kWh, expected %g", i,
+                  out.values[i], expected[i]);
+    batch_series_free(&out);
+
+    /* The same virtual meter in m³: the heating converted to m³, as before. */
+    meters[2].output_unit = "m³";
+    cr_assert_eq(batch_virtual_compose(&config, &meters[2], CONFIG_COMPAT_NONE, set_lookup, &set,
+                                       NULL, &out),
+                 0);
+    static const double expected_m3[] = {0, 1, 0, 0.5};
+    cr_assert_eq(out.count, 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_expect(fabs(out.values[i] - expected_m3[i]) < 1e-12, "day %zu: %g m³, expected %g", i,
+                  out.values[i], expected_m3[i]);
+    batch_series_free(&out);
+    set_free(&set);
+}
+
 Test(series, monthly_values_are_stamped_at_the_last_day_of_their_month)
 {
     struct batch_series daily = {.meter_id = "m"}, monthly;
