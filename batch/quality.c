@@ -88,6 +88,7 @@ void batch_quality_compute(const struct batch_physical_result *physical,
     if (!readings)
         return;
     double gap_sum = 0.0;
+    size_t gap_count = 0;
     int64_t previous = 0;
     for (size_t i = 0; i < readings->count; i++) {
         int64_t t = readings->readings[i].t_ns;
@@ -97,16 +98,21 @@ void batch_quality_compute(const struct batch_physical_result *physical,
             out->first_reading_ns = t;
         } else {
             double gap = (double)(t - previous) / (double)NS_PER_DAY;
-            gap_sum += gap;
-            if (gap > out->largest_gap_days)
-                out->largest_gap_days = gap;
+            /* The reference counts only the gaps over a day (its quality.csv: 0 for hourly
+             * readings, the mean of the longer gaps for daily readings with some missing). */
+            if (compat != CONFIG_COMPAT_REFERENCE || gap > 1.0) {
+                gap_sum += gap;
+                gap_count++;
+                if (gap > out->largest_gap_days)
+                    out->largest_gap_days = gap;
+            }
         }
         out->last_reading_ns = t;
         previous = t;
         out->reading_count++;
     }
-    if (out->reading_count > 1)
-        out->mean_gap_days = gap_sum / (double)(out->reading_count - 1);
+    if (gap_count > 0)
+        out->mean_gap_days = gap_sum / (double)gap_count;
     if (out->reading_count > 0) {
         if (out->first_reading_ns > from)
             out->backward_days = (size_t)((out->first_reading_ns - from) / NS_PER_DAY);

@@ -7,9 +7,10 @@
  * series used that lies within the grid: on a midnight it must match within 0.01; between two
  * midnights it must lie between their values (within 0.01), i.e. the series passes through it.
  *
- * Quality: readings, largest and mean gap between readings, days extrapolated backward and
- * forward, coverage. The reference counts days over the whole analysis period, ignoring
- * installation and removal dates; the default mode counts the meter's own grid. */
+ * Quality: readings, largest and mean gap between readings (the reference only counts gaps over
+ * a day), days extrapolated backward and forward, coverage. The reference counts days over the
+ * whole analysis period, ignoring installation and removal dates; the default mode counts the
+ * meter's own grid. */
 #ifndef NEBENKOSTEN_BATCH_QUALITY_H
 #define NEBENKOSTEN_BATCH_QUALITY_H
 

@@ -31,6 +31,29 @@ for scenario_dir in "$shared"/fixtures/reference/*/; do
     status=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
         console.log(r.status, r.compat, r.today, r.meters.length > 0)' "$work_dir/$name.report.json")
     expect_equal "$name: run report" "succeeded reference $today true" "$status"
+    # The report's quality figures, rounded as the reference rounds them, equal its quality.csv.
+    quality=$(node -e 'const fs = require("fs");
+        const r = JSON.parse(fs.readFileSync(process.argv[1]));
+        const lines = fs.readFileSync(process.argv[2], "utf8").trim().split("\n");
+        const head = lines[0].split(","), rows = {};
+        for (const line of lines.slice(1)) {
+            const f = line.split(","); rows[f[0]] = Object.fromEntries(head.map((h, i) => [h, f[i]]));
+        }
+        const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d, bad = [];
+        for (const m of r.meters.filter(m => m.type === "physical" && rows[m.meter_id])) {
+            const q = m.quality, ref = rows[m.meter_id];
+            const pairs = [["total_days", q.total_days], ["raw_readings_count", q.readings],
+                ["largest_gap_days", round(q.largest_gap_days, 1)],
+                ["avg_gap_size_days", round(q.mean_gap_days, 1)],
+                ["extrapolation_backward_days", q.backward_days],
+                ["extrapolation_forward_days", q.forward_days],
+                ["raw_data_coverage_pct", round(q.coverage_percent, 2)]];
+            for (const [k, v] of pairs)
+                if (Math.abs(v - Number(ref[k])) > 1e-9) bad.push(`${m.meter_id} ${k} ${v} != ${ref[k]}`);
+        }
+        console.log(bad.length ? bad.slice(0, 5).join("; ") : "equal");' \
+        "$work_dir/$name.report.json" "$scenario_dir/output/quality.csv")
+    expect_equal "$name: the report's quality figures equal quality.csv" "equal" "$quality"
     "$BIN_DIR/meter-batch" reconcile --compat reference -c "$scenario_dir/config/config.yaml" \
         --readings "$scenario_dir/input/readings.csv" --today "$today" --out "$out.again" \
         >/dev/null 2>&1
