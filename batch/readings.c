@@ -319,16 +319,20 @@ void batch_timestamp_format(int64_t t_ns, char *out)
 
 static bool integer_parse(const char *text, size_t length, int64_t *out)
 {
-    if (length == 0 || length > 19)
+    if (length == 0 || length > 20)
         return false;
     size_t at = text[0] == '-' ? 1 : 0;
     if (at == length)
         return false;
+    /* Nineteen digits can exceed int64: checked before each step, not wrapped. */
     int64_t value = 0;
     for (; at < length; at++) {
         if (text[at] < '0' || text[at] > '9')
             return false;
-        value = value * 10 + (text[at] - '0');
+        int digit = text[at] - '0';
+        if (value > (INT64_MAX - digit) / 10)
+            return false;
+        value = value * 10 + digit;
     }
     *out = text[0] == '-' ? -value : value;
     return true;

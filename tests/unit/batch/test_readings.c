@@ -80,6 +80,11 @@ Test(readings, every_bad_line_is_named)
     csv_error_expect("meter_id,timestamp,value\nwater,2024-01-01T00:00:00Z,nan\n",
                      "2: value \"nan\"");
     csv_error_expect("meter_id,timestamp,value\n,2024-01-01T00:00:00Z,1\n", "2: empty meter_id");
+    /* Nineteen digits beyond int64's range: an error, not an overflow into some other instant. */
+    csv_error_expect("meter_id,timestamp,value\nwater,9999999999999999999,1\n",
+                     "2: timestamp \"9999999999999999999\"");
+    csv_error_expect("meter_id,timestamp,value\nwater,-9999999999999999999,1\n",
+                     "2: timestamp \"-9999999999999999999\"");
 }
 
 Test(readings, missing_file_names_it)
