@@ -113,12 +113,18 @@ void batch_quality_compute(const struct batch_physical_result *physical,
     }
     if (gap_count > 0)
         out->mean_gap_days = gap_sum / (double)gap_count;
-    if (out->reading_count > 0) {
+    if (compat != CONFIG_COMPAT_REFERENCE) {
+        /* The days the series extrapolated: readings outside the grid (before the installation,
+         * after the removal) bound it too, so counting from the grid's readings alone would call
+         * interpolated days extrapolated, or a series made only of extrapolation none. */
+        out->backward_days = physical->build.backward_days;
+        out->forward_days = physical->build.forward_days;
+    } else if (out->reading_count > 0) {
         if (out->first_reading_ns > from)
             out->backward_days = (size_t)((out->first_reading_ns - from) / NS_PER_DAY);
-        int64_t end = compat == CONFIG_COMPAT_REFERENCE ? end_day * NS_PER_DAY : to - 1;
-        if (end > out->last_reading_ns)
-            out->forward_days = (size_t)((end - out->last_reading_ns) / NS_PER_DAY);
+        if (end_day * NS_PER_DAY > out->last_reading_ns)
+            out->forward_days =
+                (size_t)((end_day * NS_PER_DAY - out->last_reading_ns) / NS_PER_DAY);
     }
     if (out->total_days > 0)
         out->coverage_percent = 100.0 * (double)out->reading_count / (double)out->total_days;

@@ -10,7 +10,7 @@
  * Quality: readings, largest and mean gap between readings (the reference only counts gaps over
  * a day), days extrapolated backward and forward, coverage. The reference counts days over the
  * whole analysis period, ignoring installation and removal dates; the default mode counts the
- * meter's own grid. */
+ * meter's own grid, and its days extrapolated are those of the series (batch_daily_series). */
 #ifndef NEBENKOSTEN_BATCH_QUALITY_H
 #define NEBENKOSTEN_BATCH_QUALITY_H
 
