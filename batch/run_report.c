@@ -69,20 +69,20 @@ static void anomalies_add(cJSON *object, const struct batch_anomaly_result *anom
     cJSON_AddNumberToObject(object, "anomalies", (double)anomaly->summary.anomaly_count);
 }
 
+/* The consumption of result's index-th physical or master meter: they are in that order (a
+ * master whose id also has readings of its own has a physical entry of that id too, so the id
+ * alone would find the physical entry's empty series). */
 static const struct batch_series *consumption_of(const struct batch_reconcile_result *result,
-                                                 const char *meter_id)
+                                                 size_t index)
 {
-    for (size_t i = 0; i < result->consumption_count; i++)
-        if (strcmp(result->consumption[i].meter_id, meter_id) == 0)
-            return &result->consumption[i];
-    return NULL;
+    return index < result->consumption_count ? &result->consumption[index] : NULL;
 }
 
-static void physical_add(cJSON *meters, const struct batch_reconcile_result *result,
-                         const struct batch_physical_result *physical,
+static void physical_add(cJSON *meters, const struct batch_reconcile_result *result, size_t index,
                          const struct batch_readings *readings, enum config_compat compat,
                          size_t *validation_failures)
 {
+    const struct batch_physical_result *physical = &result->physical[index];
     cJSON *meter = cJSON_CreateObject();
     cJSON_AddItemToArray(meters, meter);
     cJSON_AddStringToObject(meter, "meter_id", physical->meter_id);
@@ -114,7 +114,7 @@ static void physical_add(cJSON *meters, const struct batch_reconcile_result *res
         cJSON_AddNumberToObject(meter, "replacements", (double)physical->build.replacement_count);
         cJSON_AddNumberToObject(meter, "dips", (double)physical->build.dip_count);
     }
-    const struct batch_series *consumption = consumption_of(result, physical->meter_id);
+    const struct batch_series *consumption = consumption_of(result, index);
     anomalies_add(meter, consumption ? anomaly_find(result, consumption) : NULL);
 
     const struct batch_meter_readings *raw =
@@ -190,15 +190,14 @@ struct cJSON *batch_run_report_build(const struct batch_run_summary *summary,
         size_t daily = 0, monthly = 0, consumption = 0, virtual_points = 0, anomalies = 0;
         size_t validation_failures = 0;
         for (size_t i = 0; i < result->physical_count; i++) {
-            physical_add(meters, result, &result->physical[i], readings, compat,
-                         &validation_failures);
+            physical_add(meters, result, i, readings, compat, &validation_failures);
             daily += result->physical[i].daily.count;
             monthly += result->physical[i].monthly.count;
         }
         for (size_t i = 0; i < result->master_count; i++) {
             const struct batch_master_result *master = &result->masters[i];
             composite_add(meters, result, master->config->meter_id, "master", &master->daily,
-                          &master->monthly, consumption_of(result, master->config->meter_id));
+                          &master->monthly, consumption_of(result, result->physical_count + i));
             daily += master->daily.count;
             monthly += master->monthly.count;
         }

@@ -1,10 +1,12 @@
 /* A master meter whose id also has raw readings of its own (e.g. an old Home
  * Assistant entity of that name) and a virtual meter based on it. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
 #include "batch/reconcile.h"
+#include "batch/run_report.h"
 #include "config/tz.h"
 
 #define NS_PER_DAY (86400LL * 1000000000LL)
@@ -55,6 +57,23 @@ Test(reconcile_lookup, virtual_meter_based_on_a_master_whose_id_also_has_reading
     cr_expect_eq(rest->count, 10, "rest has %zu days, expected the master's 10", rest->count);
     for (size_t i = 1; i < rest->count; i++)
         cr_expect(fabs(rest->values[i] - 10.0) < 1e-9, "day %zu: %g", i, rest->values[i]);
+
+    /* The run report judges the master by its own consumption too, not by the empty one of the
+     * physical entry of the same id (10 days: too few for the vote, not "no consumption"). */
+    struct batch_run_summary summary = {.status = "succeeded", .compat = "none"};
+    cJSON *report = batch_run_report_build(&summary, &result, &readings, CONFIG_COMPAT_NONE);
+    cr_assert_not_null(report);
+    const cJSON *meter_item;
+    const char *master_status = NULL;
+    cJSON_ArrayForEach(meter_item, cJSON_GetObjectItem(report, "meters"))
+    {
+        const cJSON *type = cJSON_GetObjectItem(meter_item, "type");
+        if (strcmp(cJSON_GetObjectItem(meter_item, "meter_id")->valuestring, "house") == 0 &&
+            strcmp(type->valuestring, "master") == 0)
+            master_status = cJSON_GetObjectItem(meter_item, "anomaly_status")->valuestring;
+    }
+    cr_expect_str_eq(master_status, "skipped_lt_60_days");
+    cJSON_Delete(report);
     batch_reconcile_result_free(&result);
     batch_readings_free(&readings);
 }
