@@ -9,8 +9,6 @@
 
 #include "batch/daily_series.h"
 
-#define NS_PER_DAY (86400LL * 1000000000LL)
-
 /* A unit conversion as the reference applies it: multiply or divide by the gas factor. */
 struct conversion {
     double factor;
@@ -52,9 +50,10 @@ static int reference_period(const struct config *config, const struct config_met
                             void *argument, struct logger *logger, bool report,
                             struct batch_series *out)
 {
-    int64_t start = period->start_date * NS_PER_DAY;
-    int64_t end =
-        period->end_date >= CONFIG_DATE_OPEN_END ? INT64_MAX : period->end_date * NS_PER_DAY;
+    int64_t start = batch_daily_midnight(NULL, period->start_date);
+    int64_t end = period->end_date >= CONFIG_DATE_OPEN_END
+                      ? INT64_MAX
+                      : batch_daily_midnight(NULL, period->end_date);
     const char *source_unit = period->source_unit ? period->source_unit : master->output_unit;
     bool valid;
     struct conversion conversion =

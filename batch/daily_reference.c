@@ -132,7 +132,8 @@ int batch_daily_reference_build(const struct config_meter *meter, const double *
     int64_t end_day = settings->end_day;
     if (meter->deinstallation_date != CONFIG_DATE_UNSET && meter->deinstallation_date < end_day)
         end_day = meter->deinstallation_date;
-    int64_t grid_start = start_day * BATCH_NS_PER_DAY, grid_end = end_day * BATCH_NS_PER_DAY;
+    int64_t grid_start = batch_daily_midnight(NULL, start_day),
+            grid_end = batch_daily_midnight(NULL, end_day);
 
     struct batch_rows rows = {0};
     int result = -1;

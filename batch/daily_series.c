@@ -17,6 +17,13 @@ int64_t batch_daily_floor(int64_t numerator, int64_t denominator)
 
 int64_t batch_daily_midnight(const struct stream_calendar *calendar, int64_t day)
 {
+    /* Configured dates reach 9999-12-31, int64 nanoseconds only 2262-04-11: a period ending (or
+     * a meter installed) later is open-ended, not an overflow into some other instant. The day
+     * of margin covers a zone's offset. */
+    if (day >= INT64_MAX / BATCH_NS_PER_DAY - 1)
+        return INT64_MAX;
+    if (day <= INT64_MIN / BATCH_NS_PER_DAY + 1)
+        return INT64_MIN;
     if (!calendar || !calendar->zone)
         return day * BATCH_NS_PER_DAY;
     int year, month, date;

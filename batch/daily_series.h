@@ -77,7 +77,8 @@ int batch_daily_series_build(const struct config_meter *meter, const double *per
 void batch_daily_series_free(struct batch_daily_series *series);
 
 /* The instant (ns) the daily series stamp day (days since the epoch) with: its midnight in
- * calendar (borrowed; NULL or without a zone: UTC). */
+ * calendar (borrowed; NULL or without a zone: UTC); INT64_MAX (INT64_MIN) for days after (before)
+ * what int64 nanoseconds reach. */
 int64_t batch_daily_midnight(const struct stream_calendar *calendar, int64_t day);
 
 #endif

@@ -126,6 +126,42 @@ Test(composite_meter, a_replacement_keeps_the_boundary_day_in_the_default_mode_o
     set_free(&set);
 }
 
+/* The new meter's period ends on 2999-12-31 instead of 9999-12-31 (any date to 9999 is a valid
+ * end_date; int64 nanoseconds end in 2262): the same master as with the open end, in both modes,
+ * not an overflow into an end before the start. */
+Test(composite_meter, a_period_ending_after_2262_is_open_ended)
+{
+    struct series_set set = {0};
+    struct config_meter master;
+    struct config_period periods[2];
+    char *old_id[1], *new_id[1];
+    replacement_setup(&set, &master, periods, old_id, new_id);
+    periods[1].end_date = tz_days_from_civil(2999, 12, 31);
+    struct config config = config_make();
+    struct batch_series daily, monthly;
+
+    cr_assert_eq(batch_master_compose(&config, &master, CONFIG_COMPAT_REFERENCE, set_lookup,
+                                      set_lookup, &set, NULL, NULL, &daily, &monthly),
+                 0);
+    static const double reference[] = {100, 110, 120, 130, 130, 140};
+    cr_assert_eq(daily.count, 6);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(daily.values[i], reference[i], "day %zu", i);
+    batch_series_free(&daily);
+    batch_series_free(&monthly);
+
+    cr_assert_eq(batch_master_compose(&config, &master, CONFIG_COMPAT_NONE, set_lookup, set_lookup,
+                                      &set, NULL, NULL, &daily, &monthly),
+                 0);
+    static const double accurate[] = {100, 110, 120, 130, 135, 145};
+    cr_assert_eq(daily.count, 6);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(daily.values[i], accurate[i], "day %zu", i);
+    batch_series_free(&daily);
+    batch_series_free(&monthly);
+    set_free(&set);
+}
+
 Test(composite_meter, a_summed_source_that_starts_later)
 {
     struct series_set set = {0};

@@ -245,6 +245,23 @@ Test(daily_default, removal_and_the_analysis_period_bound_the_grid)
     batch_daily_series_free(&series);
 }
 
+/* An installation_date after 2262-04-11 (the configuration takes dates to 9999-12-31): no day
+ * of the analysis period, in both modes, without an overflow on the way. */
+Test(daily_series, an_installation_after_2262_has_no_day)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 1, 5, 12), at(2024, 1, 20, 12)};
+    double v[] = {10.0, 25.0};
+    fixture_init(&fixture, t, v, 2);
+    fixture.meter.installation_date = day_of(2999, 12, 31);
+    for (int compat = CONFIG_COMPAT_NONE; compat <= CONFIG_COMPAT_REFERENCE; compat++) {
+        struct batch_daily_series series = build(&fixture, NULL, (enum config_compat)compat,
+                                                 day_of(2024, 1, 1), day_of(2024, 3, 1));
+        cr_expect_eq(series.count, 0, "compat %d: %zu days", compat, series.count);
+        batch_daily_series_free(&series);
+    }
+}
+
 /* analytics.timezone: the grid is the zone's midnights, so the day of the spring change lasts 23
  * hours and its consumption is 23/24 of a full day's at a steady rate. */
 Test(daily_default, days_follow_the_time_zone)
