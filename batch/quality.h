@@ -27,7 +27,7 @@ struct batch_validation {
     size_t mismatches;    /* readings the series does not reproduce */
     double max_deviation; /* largest |series - reading| (or distance outside the bracket) */
     double mean_deviation;
-    bool passed; /* checked > 0 (compat) and no mismatch */
+    bool passed; /* checked > 0 (compat; or no series to check) and no mismatch */
 };
 
 struct batch_quality {

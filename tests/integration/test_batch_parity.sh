@@ -54,6 +54,18 @@ for scenario_dir in "$shared"/fixtures/reference/*/; do
         console.log(bad.length ? bad.slice(0, 5).join("; ") : "equal");' \
         "$work_dir/$name.report.json" "$scenario_dir/output/quality.csv")
     expect_equal "$name: the report's quality figures equal quality.csv" "equal" "$quality"
+    # And its validation verdicts equal validation.json's for every meter both name.
+    validation=$(node -e 'const fs = require("fs");
+        const r = JSON.parse(fs.readFileSync(process.argv[1]));
+        const ref = JSON.parse(fs.readFileSync(process.argv[2])).results, bad = [];
+        for (const m of r.meters.filter(m => m.type === "physical" && ref[m.meter_id])) {
+            const v = m.validation, w = ref[m.meter_id];
+            if (v.passed !== w.all_match || v.readings_checked !== w.validated_points)
+                bad.push(`${m.meter_id} ${v.passed}/${v.readings_checked} != ${w.all_match}/${w.validated_points}`);
+        }
+        console.log(bad.length ? bad.slice(0, 5).join("; ") : "equal");' \
+        "$work_dir/$name.report.json" "$scenario_dir/output/validation.json")
+    expect_equal "$name: the report's validation equals validation.json" "equal" "$validation"
     "$BIN_DIR/meter-batch" reconcile --compat reference -c "$scenario_dir/config/config.yaml" \
         --readings "$scenario_dir/input/readings.csv" --today "$today" --out "$out.again" \
         >/dev/null 2>&1

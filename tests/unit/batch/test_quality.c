@@ -114,3 +114,27 @@ Test(quality, default_extrapolated_days_are_the_series_own)
     batch_reconcile_result_free(&result);
     batch_readings_free(&readings);
 }
+
+/* edge_unconfigured's not_in_config: readings but no series (no installation_date). The
+ * reference's validation.json passes it with 0 points checked; only a series that misses every
+ * reading's midnight fails ("No matching timestamps"). */
+Test(quality, compat_validation_passes_a_meter_without_series)
+{
+    struct batch_reading raw[] = {{at(2024, 1, 2, 10), 5.0}, {at(2024, 1, 9, 10), 12.0}};
+    struct batch_meter_readings readings = {
+        .meter_id = "not_in_config", .readings = raw, .count = 2, .capacity = 2};
+    struct batch_physical_result physical = {.meter_id = "not_in_config"};
+    struct batch_validation validation;
+    batch_validation_compute(&physical, &readings, CONFIG_COMPAT_REFERENCE,
+                             tz_days_from_civil(2024, 1, 1), &validation);
+    cr_expect(validation.passed);
+    cr_expect_eq(validation.checked, 0);
+
+    int64_t days[] = {at(2024, 1, 3, 0), at(2024, 1, 4, 0)};
+    double values[] = {6.0, 7.0};
+    physical.daily = (struct batch_series){
+        .meter_id = "not_in_config", .count = 2, .capacity = 2, .t_ns = days, .values = values};
+    batch_validation_compute(&physical, &readings, CONFIG_COMPAT_REFERENCE,
+                             tz_days_from_civil(2024, 1, 1), &validation);
+    cr_expect_not(validation.passed, "no reading on a midnight of the series");
+}
