@@ -3,6 +3,7 @@
 #include "batch/reconcile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,15 +45,87 @@ static const struct batch_series *monthly_lookup(const char *meter_id, void *arg
     return physical ? &physical->monthly : NULL;
 }
 
+/* What the virtual meters see: the consumption of physical and master meters and, in the default
+ * mode, the virtual meters computed so far (computed: one flag per virtual slot; NULL in compat
+ * reference, whose virtual meters see no other virtual meter). */
+struct consumption_scope {
+    const struct batch_reconcile_result *result;
+    const bool *computed;
+};
+
 static const struct batch_series *consumption_lookup(const char *meter_id, void *argument)
 {
-    const struct batch_reconcile_result *result = argument;
+    const struct consumption_scope *scope = argument;
+    const struct batch_reconcile_result *result = scope->result;
+    /* A virtual meter first: its id may also have readings of its own (an empty physical entry). */
+    for (size_t i = 0; scope->computed && i < result->virtual_count; i++)
+        if (scope->computed[i] && strcmp(result->virtuals[i].meter_id, meter_id) == 0)
+            return &result->virtuals[i];
     /* Masters come after the physical meters: a master whose id also has readings of its own
      * has an empty physical entry of that id first; the master's series is the one that counts. */
     for (size_t i = result->consumption_count; i-- > 0;)
         if (strcmp(result->consumption[i].meter_id, meter_id) == 0)
             return &result->consumption[i];
     return NULL;
+}
+
+/* Whether meter_id is a virtual meter not computed yet (slots: each meter's virtual slot). */
+static bool virtual_pending(const struct config *config, const size_t *slots, const bool *computed,
+                            const char *meter_id)
+{
+    const struct config_meter *meter = meter_id ? config_meter_find(config, meter_id) : NULL;
+    return meter && meter->type == CONFIG_METER_VIRTUAL && !computed[slots[meter - config->meters]];
+}
+
+/* Computes the virtual meters into their slots (configuration order). The default mode computes
+ * a virtual meter after the virtual meters it is based on or subtracts (the configuration allows
+ * such chains and refuses cycles). */
+static int virtuals_compute(const struct config *config,
+                            const struct batch_reconcile_options *options, size_t virtual_count,
+                            struct batch_reconcile_result *out)
+{
+    size_t *slots = calloc(config->meter_count + 1, sizeof *slots);
+    size_t *meter_of = calloc(virtual_count + 1, sizeof *meter_of);
+    bool *computed = calloc(virtual_count + 1, sizeof *computed);
+    int status = -1;
+    if (!slots || !meter_of || !computed)
+        goto cleanup;
+    for (size_t i = 0, slot = 0; i < config->meter_count; i++)
+        if (config->meters[i].type == CONFIG_METER_VIRTUAL) {
+            slots[i] = slot;
+            meter_of[slot++] = i;
+        }
+    out->virtual_count = virtual_count;
+    bool chained = options->compat != CONFIG_COMPAT_REFERENCE;
+    struct consumption_scope scope = {.result = out, .computed = chained ? computed : NULL};
+    for (size_t remaining = virtual_count; remaining > 0;) {
+        size_t before = remaining;
+        for (int force = 0; force < 2 && remaining == before; force++) {
+            for (size_t slot = 0; slot < virtual_count; slot++) {
+                const struct config_meter *meter = &config->meters[meter_of[slot]];
+                if (computed[slot])
+                    continue;
+                bool ready = force || !chained ||
+                             !virtual_pending(config, slots, computed, meter->base_meter);
+                for (size_t s = 0; ready && !force && chained && s < meter->subtract_meter_count;
+                     s++)
+                    ready = !virtual_pending(config, slots, computed, meter->subtract_meters[s]);
+                if (!ready)
+                    continue;
+                if (batch_virtual_compose(config, meter, options->compat, consumption_lookup,
+                                          &scope, options->logger, &out->virtuals[slot]) != 0)
+                    goto cleanup;
+                computed[slot] = true;
+                remaining--;
+            }
+        }
+    }
+    status = 0;
+cleanup:
+    free(slots);
+    free(meter_of);
+    free(computed);
+    return status;
 }
 
 static int physical_compute(const struct config *config, const struct batch_readings *readings,
@@ -155,15 +228,7 @@ static int consumption_compute(const struct config *config,
         if (batch_series_consumption(&out->masters[i].daily,
                                      &out->consumption[out->consumption_count++]) != 0)
             return -1;
-    for (size_t i = 0; i < config->meter_count; i++) {
-        const struct config_meter *meter = &config->meters[i];
-        if (meter->type != CONFIG_METER_VIRTUAL)
-            continue;
-        if (batch_virtual_compose(config, meter, options->compat, consumption_lookup, out,
-                                  options->logger, &out->virtuals[out->virtual_count++]) != 0)
-            return -1;
-    }
-    return 0;
+    return virtuals_compute(config, options, virtual_count, out);
 }
 
 static int anomalies_compute(struct batch_reconcile_result *out)

@@ -77,3 +77,63 @@ Test(reconcile_lookup, virtual_meter_based_on_a_master_whose_id_also_has_reading
     batch_reconcile_result_free(&result);
     batch_readings_free(&readings);
 }
+
+/* A virtual meter based on another virtual meter (the configuration accepts it and checks such
+ * chains for cycles), listed before it: rest = general - heat pump, general = house - flat. */
+Test(reconcile_lookup, virtual_meter_based_on_a_virtual_meter)
+{
+    int64_t jan1 = tz_days_from_civil(2024, 1, 1);
+    char *flat[] = {"flat"}, *heat_pump[] = {"heat_pump"};
+    struct config_meter meters[5] = {
+        {.meter_id = "rest",
+         .type = CONFIG_METER_VIRTUAL,
+         .output_unit = "kWh",
+         .base_meter = "general",
+         .subtract_meters = heat_pump,
+         .subtract_meter_count = 1},
+        {.meter_id = "general",
+         .type = CONFIG_METER_VIRTUAL,
+         .output_unit = "kWh",
+         .base_meter = "house",
+         .subtract_meters = flat,
+         .subtract_meter_count = 1},
+    };
+    const char *physical[] = {"house", "flat", "heat_pump"};
+    for (size_t i = 0; i < 3; i++)
+        meters[2 + i] = (struct config_meter){.meter_id = (char *)physical[i],
+                                              .type = CONFIG_METER_PHYSICAL,
+                                              .output_unit = "kWh",
+                                              .installation_date = jan1,
+                                              .deinstallation_date = CONFIG_DATE_UNSET};
+    struct config config = {.meters = meters, .meter_count = 5};
+    config.workflows.analytics.start_year = 2024;
+    struct batch_readings readings = {0};
+    static const double per_day[] = {10.0, 3.0, 2.0}; /* house, flat, heat pump */
+    for (size_t i = 0; i < 3; i++) {
+        size_t length = strlen(physical[i]);
+        cr_assert_eq(batch_readings_add(&readings, physical[i], length, jan1 * NS_PER_DAY, 0.0), 0);
+        cr_assert_eq(batch_readings_add(&readings, physical[i], length, (jan1 + 9) * NS_PER_DAY,
+                                        9 * per_day[i]),
+                     0);
+    }
+    batch_readings_finish(&readings);
+    struct stream_calendar calendar = stream_calendar_utc();
+    struct batch_reconcile_options options = {
+        .compat = CONFIG_COMPAT_NONE, .today_day = jan1 + 9, .calendar = &calendar};
+    struct batch_reconcile_result result;
+    cr_assert_eq(batch_reconcile_compute(&config, &readings, &options, &result), 0);
+    cr_assert_eq(result.virtual_count, 2);
+    /* In configuration order. */
+    cr_assert_str_eq(result.virtuals[0].meter_id, "rest");
+    cr_assert_str_eq(result.virtuals[1].meter_id, "general");
+    const struct batch_series *general = &result.virtuals[1], *rest = &result.virtuals[0];
+    cr_assert_eq(general->count, 10);
+    for (size_t i = 1; i < general->count; i++)
+        cr_expect(fabs(general->values[i] - 7.0) < 1e-9, "general day %zu: %g", i,
+                  general->values[i]);
+    cr_expect_eq(rest->count, 10, "rest has %zu days, expected general's 10", rest->count);
+    for (size_t i = 1; i < rest->count; i++)
+        cr_expect(fabs(rest->values[i] - 5.0) < 1e-9, "rest day %zu: %g", i, rest->values[i]);
+    batch_reconcile_result_free(&result);
+    batch_readings_free(&readings);
+}
