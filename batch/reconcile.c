@@ -29,33 +29,41 @@ batch_reconcile_physical_find(const struct batch_reconcile_result *result, const
     return NULL;
 }
 
-/* Lookups for the composite meters. A physical meter without a series still counts as present
- * for the reference (it was discovered), with no points. */
+/* What a composite meter sees of the others: a physical meter's series (one without a series
+ * still counts as present for the reference: it was discovered, with no points), a master
+ * meter's consumption (virtual meters) and, in the default mode, the meters of its own type
+ * computed so far (computed: one flag per slot of that type; NULL in compat reference, where a
+ * master sees physical meters only and a virtual meter physical and master meters only). */
+struct composite_scope {
+    const struct batch_reconcile_result *result;
+    const bool *computed;
+};
+
+/* Lookups for the master meters. */
 static const struct batch_series *daily_lookup(const char *meter_id, void *argument)
 {
-    const struct batch_physical_result *physical =
-        batch_reconcile_physical_find(argument, meter_id);
+    const struct composite_scope *scope = argument;
+    const struct batch_reconcile_result *result = scope->result;
+    /* A master first: its id may also have readings of its own (an empty physical entry). */
+    for (size_t i = 0; scope->computed && i < result->master_count; i++)
+        if (scope->computed[i] && strcmp(result->masters[i].config->meter_id, meter_id) == 0)
+            return &result->masters[i].daily;
+    const struct batch_physical_result *physical = batch_reconcile_physical_find(result, meter_id);
     return physical ? &physical->daily : NULL;
 }
 
 static const struct batch_series *monthly_lookup(const char *meter_id, void *argument)
 {
+    const struct composite_scope *scope = argument;
     const struct batch_physical_result *physical =
-        batch_reconcile_physical_find(argument, meter_id);
+        batch_reconcile_physical_find(scope->result, meter_id);
     return physical ? &physical->monthly : NULL;
 }
 
-/* What the virtual meters see: the consumption of physical and master meters and, in the default
- * mode, the virtual meters computed so far (computed: one flag per virtual slot; NULL in compat
- * reference, whose virtual meters see no other virtual meter). */
-struct consumption_scope {
-    const struct batch_reconcile_result *result;
-    const bool *computed;
-};
-
+/* The lookup for the virtual meters: consumption of physical, master and virtual meters. */
 static const struct batch_series *consumption_lookup(const char *meter_id, void *argument)
 {
-    const struct consumption_scope *scope = argument;
+    const struct composite_scope *scope = argument;
     const struct batch_reconcile_result *result = scope->result;
     /* A virtual meter first: its id may also have readings of its own (an empty physical entry). */
     for (size_t i = 0; scope->computed && i < result->virtual_count; i++)
@@ -69,63 +77,92 @@ static const struct batch_series *consumption_lookup(const char *meter_id, void 
     return NULL;
 }
 
-/* Whether meter_id is a virtual meter not computed yet (slots: each meter's virtual slot). */
-static bool virtual_pending(const struct config *config, const size_t *slots, const bool *computed,
-                            const char *meter_id)
+/* The composite meters of one type (master or virtual): their slots (configuration order) and
+ * the order to compute them in. */
+struct composite_plan {
+    size_t count;
+    size_t *slot_of;  /* per configured meter: its slot among the meters of its type */
+    size_t *meter_of; /* per slot: the configured meter's index */
+    size_t *order;    /* the slots in the order to compute them */
+    bool *computed;   /* per slot: set as each is computed */
+};
+
+/* Whether meter_id is a meter of type whose slot flags does not mark. */
+static bool composite_pending(const struct config *config, enum config_meter_type type,
+                              const struct composite_plan *plan, const bool *flags,
+                              const char *meter_id)
 {
     const struct config_meter *meter = meter_id ? config_meter_find(config, meter_id) : NULL;
-    return meter && meter->type == CONFIG_METER_VIRTUAL && !computed[slots[meter - config->meters]];
+    return meter && meter->type == type && !flags[plan->slot_of[meter - config->meters]];
 }
 
-/* Computes the virtual meters into their slots (configuration order). The default mode computes
- * a virtual meter after the virtual meters it is based on or subtracts (the configuration allows
- * such chains and refuses cycles). */
-static int virtuals_compute(const struct config *config,
-                            const struct batch_reconcile_options *options, size_t virtual_count,
-                            struct batch_reconcile_result *out)
+/* Whether flags marks every meter of meter's own type that meter is made of (master meters of a
+ * master meter, virtual meters of a virtual meter). */
+static bool composite_ready(const struct config *config, const struct config_meter *meter,
+                            const struct composite_plan *plan, const bool *flags)
 {
-    size_t *slots = calloc(config->meter_count + 1, sizeof *slots);
-    size_t *meter_of = calloc(virtual_count + 1, sizeof *meter_of);
-    bool *computed = calloc(virtual_count + 1, sizeof *computed);
-    int status = -1;
-    if (!slots || !meter_of || !computed)
-        goto cleanup;
-    for (size_t i = 0, slot = 0; i < config->meter_count; i++)
-        if (config->meters[i].type == CONFIG_METER_VIRTUAL) {
-            slots[i] = slot;
-            meter_of[slot++] = i;
-        }
-    out->virtual_count = virtual_count;
-    bool chained = options->compat != CONFIG_COMPAT_REFERENCE;
-    struct consumption_scope scope = {.result = out, .computed = chained ? computed : NULL};
-    for (size_t remaining = virtual_count; remaining > 0;) {
-        size_t before = remaining;
-        for (int force = 0; force < 2 && remaining == before; force++) {
-            for (size_t slot = 0; slot < virtual_count; slot++) {
-                const struct config_meter *meter = &config->meters[meter_of[slot]];
-                if (computed[slot])
-                    continue;
-                bool ready = force || !chained ||
-                             !virtual_pending(config, slots, computed, meter->base_meter);
-                for (size_t s = 0; ready && !force && chained && s < meter->subtract_meter_count;
-                     s++)
-                    ready = !virtual_pending(config, slots, computed, meter->subtract_meters[s]);
-                if (!ready)
-                    continue;
-                if (batch_virtual_compose(config, meter, options->compat, consumption_lookup,
-                                          &scope, options->logger, &out->virtuals[slot]) != 0)
-                    goto cleanup;
-                computed[slot] = true;
-                remaining--;
-            }
-        }
+    for (size_t p = 0; p < meter->period_count; p++)
+        for (size_t s = 0; s < meter->periods[p].source_meter_count; s++)
+            if (composite_pending(config, meter->type, plan, flags,
+                                  meter->periods[p].source_meters[s]))
+                return false;
+    if (meter->type != CONFIG_METER_VIRTUAL)
+        return true;
+    if (composite_pending(config, meter->type, plan, flags, meter->base_meter))
+        return false;
+    for (size_t s = 0; s < meter->subtract_meter_count; s++)
+        if (composite_pending(config, meter->type, plan, flags, meter->subtract_meters[s]))
+            return false;
+    return true;
+}
+
+static void composite_plan_free(struct composite_plan *plan)
+{
+    free(plan->slot_of);
+    free(plan->meter_of);
+    free(plan->order);
+    free(plan->computed);
+    *plan = (struct composite_plan){0};
+}
+
+/* Plans the meters of type: chained (the default mode), each after the meters of its type it is
+ * made of (the configuration allows such chains and refuses cycles; a cycle would be computed as
+ * configured); else in configuration order, as the reference does. Returns 0 or -1 (ENOMEM). */
+static int composite_plan_make(const struct config *config, enum config_meter_type type,
+                               bool chained, struct composite_plan *plan)
+{
+    *plan = (struct composite_plan){0};
+    for (size_t i = 0; i < config->meter_count; i++)
+        plan->count += config->meters[i].type == type;
+    plan->slot_of = calloc(config->meter_count + 1, sizeof *plan->slot_of);
+    plan->meter_of = calloc(plan->count + 1, sizeof *plan->meter_of);
+    plan->order = calloc(plan->count + 1, sizeof *plan->order);
+    plan->computed = calloc(plan->count + 1, sizeof *plan->computed);
+    bool *placed = calloc(plan->count + 1, sizeof *placed);
+    if (!plan->slot_of || !plan->meter_of || !plan->order || !plan->computed || !placed) {
+        free(placed);
+        composite_plan_free(plan);
+        return -1;
     }
-    status = 0;
-cleanup:
-    free(slots);
-    free(meter_of);
-    free(computed);
-    return status;
+    for (size_t i = 0, slot = 0; i < config->meter_count; i++)
+        if (config->meters[i].type == type) {
+            plan->slot_of[i] = slot;
+            plan->meter_of[slot++] = i;
+        }
+    for (size_t done = 0; done < plan->count;) {
+        size_t before = done;
+        for (int force = 0; force < 2 && done == before; force++)
+            for (size_t slot = 0; slot < plan->count; slot++) {
+                if (placed[slot] ||
+                    (!force && chained &&
+                     !composite_ready(config, &config->meters[plan->meter_of[slot]], plan, placed)))
+                    continue;
+                placed[slot] = true;
+                plan->order[done++] = slot;
+            }
+    }
+    free(placed);
+    return 0;
 }
 
 static int physical_compute(const struct config *config, const struct batch_readings *readings,
@@ -191,44 +228,68 @@ static int masters_compute(const struct config *config,
                            const struct batch_reconcile_options *options,
                            struct batch_reconcile_result *out)
 {
-    out->masters = calloc(config->meter_count + 1, sizeof *out->masters);
-    if (!out->masters)
+    bool chained = options->compat != CONFIG_COMPAT_REFERENCE;
+    struct composite_plan plan;
+    if (composite_plan_make(config, CONFIG_METER_MASTER, chained, &plan) != 0)
         return -1;
-    for (size_t i = 0; i < config->meter_count; i++) {
-        const struct config_meter *meter = &config->meters[i];
-        if (meter->type != CONFIG_METER_MASTER)
-            continue;
-        struct batch_master_result *master = &out->masters[out->master_count++];
-        master->config = meter;
-        if (batch_master_compose(config, meter, options->compat, daily_lookup, monthly_lookup, out,
-                                 options->calendar, options->logger, &master->daily,
-                                 &master->monthly) != 0)
-            return -1;
+    int status = -1;
+    out->masters = calloc(plan.count + 1, sizeof *out->masters);
+    if (!out->masters)
+        goto cleanup;
+    out->master_count = plan.count;
+    for (size_t slot = 0; slot < plan.count; slot++)
+        out->masters[slot].config = &config->meters[plan.meter_of[slot]];
+    struct composite_scope scope = {.result = out, .computed = chained ? plan.computed : NULL};
+    for (size_t k = 0; k < plan.count; k++) {
+        struct batch_master_result *master = &out->masters[plan.order[k]];
+        if (batch_master_compose(config, master->config, options->compat, daily_lookup,
+                                 monthly_lookup, &scope, options->calendar, options->logger,
+                                 &master->daily, &master->monthly) != 0)
+            goto cleanup;
+        plan.computed[plan.order[k]] = true;
     }
-    return 0;
+    status = 0;
+cleanup:
+    composite_plan_free(&plan);
+    return status;
 }
 
 static int consumption_compute(const struct config *config,
                                const struct batch_reconcile_options *options,
                                struct batch_reconcile_result *out)
 {
-    size_t virtual_count = 0;
-    for (size_t i = 0; i < config->meter_count; i++)
-        virtual_count += config->meters[i].type == CONFIG_METER_VIRTUAL;
+    bool chained = options->compat != CONFIG_COMPAT_REFERENCE;
+    struct composite_plan plan;
+    if (composite_plan_make(config, CONFIG_METER_VIRTUAL, chained, &plan) != 0)
+        return -1;
+    int status = -1;
     out->consumption =
         calloc(out->physical_count + out->master_count + 1, sizeof *out->consumption);
-    out->virtuals = calloc(virtual_count + 1, sizeof *out->virtuals);
+    out->virtuals = calloc(plan.count + 1, sizeof *out->virtuals);
     if (!out->consumption || !out->virtuals)
-        return -1;
+        goto cleanup;
     for (size_t i = 0; i < out->physical_count; i++)
         if (batch_series_consumption(&out->physical[i].daily,
                                      &out->consumption[out->consumption_count++]) != 0)
-            return -1;
+            goto cleanup;
     for (size_t i = 0; i < out->master_count; i++)
         if (batch_series_consumption(&out->masters[i].daily,
                                      &out->consumption[out->consumption_count++]) != 0)
-            return -1;
-    return virtuals_compute(config, options, virtual_count, out);
+            goto cleanup;
+    /* Virtual meters in their configuration order, computed in the plan's. */
+    out->virtual_count = plan.count;
+    struct composite_scope scope = {.result = out, .computed = chained ? plan.computed : NULL};
+    for (size_t k = 0; k < plan.count; k++) {
+        const struct config_meter *meter = &config->meters[plan.meter_of[plan.order[k]]];
+        if (batch_virtual_compose(config, meter, options->compat, consumption_lookup, &scope,
+                                  options->logger, &out->virtuals[plan.order[k]]) != 0)
+            goto cleanup;
+        plan.computed[plan.order[k]] = true;
+    }
+    status = 0;
+cleanup:
+    composite_plan_free(&plan);
+    return status;
 }
 
 static int anomalies_compute(struct batch_reconcile_result *out)

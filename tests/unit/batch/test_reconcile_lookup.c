@@ -137,3 +137,75 @@ Test(reconcile_lookup, virtual_meter_based_on_a_virtual_meter)
     batch_reconcile_result_free(&result);
     batch_readings_free(&readings);
 }
+
+/* A master meter summing two master meters (each the high or low tariff register across its own
+ * periods), listed before them: its register moves by both. */
+Test(reconcile_lookup, master_meter_of_master_meters)
+{
+    int64_t jan1 = tz_days_from_civil(2024, 1, 1);
+    char *tariffs[] = {"ht", "nt"}, *ht_meter[] = {"ht_meter"}, *nt_meter[] = {"nt_meter"};
+    struct config_period total_period = {.start_date = jan1,
+                                         .end_date = CONFIG_DATE_OPEN_END,
+                                         .composition_type = CONFIG_COMPOSITION_SUM,
+                                         .source_meters = tariffs,
+                                         .source_meter_count = 2};
+    struct config_period ht_period = {.start_date = jan1,
+                                      .end_date = CONFIG_DATE_OPEN_END,
+                                      .composition_type = CONFIG_COMPOSITION_SINGLE,
+                                      .source_meters = ht_meter,
+                                      .source_meter_count = 1};
+    struct config_period nt_period = ht_period;
+    nt_period.source_meters = nt_meter;
+    struct config_meter meters[5] = {
+        {.meter_id = "total",
+         .type = CONFIG_METER_MASTER,
+         .output_unit = "kWh",
+         .periods = &total_period,
+         .period_count = 1},
+        {.meter_id = "ht",
+         .type = CONFIG_METER_MASTER,
+         .output_unit = "kWh",
+         .periods = &ht_period,
+         .period_count = 1},
+        {.meter_id = "nt",
+         .type = CONFIG_METER_MASTER,
+         .output_unit = "kWh",
+         .periods = &nt_period,
+         .period_count = 1},
+    };
+    const char *physical[] = {"ht_meter", "nt_meter"};
+    for (size_t i = 0; i < 2; i++)
+        meters[3 + i] = (struct config_meter){.meter_id = (char *)physical[i],
+                                              .type = CONFIG_METER_PHYSICAL,
+                                              .output_unit = "kWh",
+                                              .installation_date = jan1,
+                                              .deinstallation_date = CONFIG_DATE_UNSET};
+    struct config config = {.meters = meters, .meter_count = 5};
+    config.workflows.analytics.start_year = 2024;
+    struct batch_readings readings = {0};
+    static const double per_day[] = {4.0, 1.0};
+    for (size_t i = 0; i < 2; i++) {
+        size_t length = strlen(physical[i]);
+        cr_assert_eq(batch_readings_add(&readings, physical[i], length, jan1 * NS_PER_DAY, 100.0),
+                     0);
+        cr_assert_eq(batch_readings_add(&readings, physical[i], length, (jan1 + 9) * NS_PER_DAY,
+                                        100.0 + 9 * per_day[i]),
+                     0);
+    }
+    batch_readings_finish(&readings);
+    struct stream_calendar calendar = stream_calendar_utc();
+    struct batch_reconcile_options options = {
+        .compat = CONFIG_COMPAT_NONE, .today_day = jan1 + 9, .calendar = &calendar};
+    struct batch_reconcile_result result;
+    cr_assert_eq(batch_reconcile_compute(&config, &readings, &options, &result), 0);
+    cr_assert_eq(result.master_count, 3);
+    cr_assert_str_eq(result.masters[0].config->meter_id, "total");
+    const struct batch_series *total = &result.masters[0].daily;
+    cr_expect_eq(total->count, 10, "total has %zu days, expected 10", total->count);
+    for (size_t i = 0; i < total->count; i++)
+        cr_expect(fabs(total->values[i] - (200.0 + 5.0 * (double)i)) < 1e-9, "day %zu: %g", i,
+                  total->values[i]);
+    cr_expect_eq(result.masters[0].monthly.count, 1);
+    batch_reconcile_result_free(&result);
+    batch_readings_free(&readings);
+}
