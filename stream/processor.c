@@ -137,7 +137,7 @@ static void processor_record_apply(struct stream_processor *processor,
                                    const struct spool_record *record)
 {
     processor->records++;
-    processor->suppressing = processor->suppress_remaining > 0;
+    processor->suppressing = processor->suppress_next < processor->suppress_count;
     lineproto_parser_start(processor->parser, record->payload, record->payload_length,
                            LINEPROTO_PRECISION_NANOSECOND);
     struct lineproto_point point;
@@ -188,9 +188,10 @@ static void processor_retry_arm(struct stream_processor *processor, int64_t mill
 static bool processor_output_deliver(struct stream_processor *processor, uint64_t sequence)
 {
     if (processor->suppressing) {
-        /* A replay: this record's points are in the spool already (counted at start). */
+        /* A replay: this record's points are in the spool already (counted at start), up to
+         * that derived record. */
         if (processor->output.length > 0)
-            processor->suppress_remaining--;
+            processor->derived_sequence = processor->suppress_sequences[processor->suppress_next++];
         buffer_clear(&processor->output);
         processor->position = sequence;
         return true;
@@ -319,6 +320,7 @@ static void processor_destroy(void *argument)
     free(processor->bucket);
     free(processor->checkpoint_directory);
     free(processor->baseline_path);
+    free(processor->suppress_sequences);
     stream_meter_table_release(&processor->meters);
     lineproto_parser_destroy(processor->parser);
     buffer_release(&processor->scratch);
@@ -378,8 +380,25 @@ out_of_memory:
     return -1;
 }
 
-/* Counts the derived records after sequence after: they came from sources the replay reads
- * again, which then do not append them a second time. Returns 0 or -1 (message in error). */
+/* Appends sequence to the derived records the replay does not append again. Returns 0 or -1 (out
+ * of memory). */
+static int processor_suppress_add(struct stream_processor *processor, uint64_t sequence)
+{
+    if (processor->suppress_count == processor->suppress_capacity) {
+        size_t capacity = processor->suppress_capacity ? 2 * processor->suppress_capacity : 64;
+        uint64_t *grown = realloc(processor->suppress_sequences, capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        processor->suppress_sequences = grown;
+        processor->suppress_capacity = capacity;
+    }
+    processor->suppress_sequences[processor->suppress_count++] = sequence;
+    return 0;
+}
+
+/* Lists the last derived record of each source after sequence after: they came from sources the
+ * replay reads again, which then do not append them a second time. Returns 0 or -1 (message in
+ * error). */
 static int processor_replay_prepare(struct stream_processor *processor, const char *spool_dir,
                                     uint64_t after, char *error, size_t error_size)
 {
@@ -396,8 +415,12 @@ static int processor_replay_prepare(struct stream_processor *processor, const ch
             continue; /* recovery quarantined or cut it; the cursor will not yield it either */
         if (status < 0)
             break;
-        if (record.sequence > after && (record.flags & SPOOL_RECORD_FLAG_DERIVED_LAST))
-            processor->suppress_remaining++;
+        if (record.sequence > after && (record.flags & SPOOL_RECORD_FLAG_DERIVED_LAST) &&
+            processor_suppress_add(processor, record.sequence) != 0) {
+            status = -ENOMEM;
+            snprintf(damage, sizeof damage, "out of memory listing the stream's spooled points");
+            break;
+        }
     }
     spool_directory_reader_close(reader);
     if (status < 0) {
@@ -453,7 +476,7 @@ static int processor_state_load(struct stream_processor *processor, const struct
     log_info(processor->logger, "stream processor started",
              LOG_INTEGER("meters", (int64_t)processor->meters.count),
              LOG_INTEGER("position", (int64_t)processor->position),
-             LOG_INTEGER("replayed_without_output", (int64_t)processor->suppress_remaining),
+             LOG_INTEGER("replayed_without_output", (int64_t)processor->suppress_count),
              LOG_STRING("timezone", processor->zone_name));
     return 0;
 }

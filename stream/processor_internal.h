@@ -91,8 +91,13 @@ struct stream_processor {
     uint64_t position;            /* every record up to it is in the meters' state */
     uint64_t derived_sequence;    /* last record this processor appended */
     uint64_t checkpoint_position; /* position of the last checkpoint written */
-    uint64_t suppress_remaining;  /* replay: sources whose points are in the spool already */
-    bool suppressing;             /* the current record's points are in the spool already */
+    /* Replay: the last derived record of each source whose points are in the spool already, in
+     * spool order; the next one is the current such source's. A checkpoint during or after the
+     * replay names the one last passed as its derived sequence, so the restart after it does not
+     * count those points again (and skip the points of as many newer sources). */
+    uint64_t *suppress_sequences;
+    size_t suppress_count, suppress_capacity, suppress_next;
+    bool suppressing; /* the current record's points are in the spool already */
     const struct stream_meter_slot *current; /* the meter being updated (for the emit callback) */
     int emit_status;
     bool blocked;              /* the spool refused our points (full): waiting for room */
