@@ -450,7 +450,6 @@ static int processor_state_load(struct stream_processor *processor, const struct
     processor->derived_sequence = position.derived_sequence;
     processor->baseline_mtime_ns = position.baseline_mtime_ns;
     processor->baseline_size = position.baseline_size;
-    processor_baselines_apply(processor);
     int status = spool_cursor_open(processor->spool, "stream", &processor->cursor);
     if (status != 0) {
         error_message_set(error, error_size, "cannot open the stream cursor in %s/cursor: %s",
@@ -467,6 +466,13 @@ static int processor_state_load(struct stream_processor *processor, const struct
                                              : spool_cursor_durable(processor->cursor),
                                  error, error_size) != 0)
         return -1;
+    /* A file that differs from the checkpoint's was applied at its position before the crash
+     * when the records after it left no points in the spool (a re-seed pauses reading until its
+     * checkpoint is written); otherwise the batch wrote it after that checkpoint, and the replay
+     * must decide as the run before the crash did, without it: the timer re-seeds once the
+     * replay has passed the points already spooled. */
+    if (processor->suppress_count == 0)
+        processor_baselines_apply(processor);
     if (spool_cursor_durable(processor->cursor) > processor->position)
         log_warning(processor->logger,
                     "the stream cursor is ahead of the checkpoint: records in between are not "

@@ -182,9 +182,16 @@ static void checkpoint_done_event(evutil_socket_t fd, short what, void *argument
         if (checkpoint_start(processor) == 0 && processor->job.running)
             return;
     }
-    /* Done, or a checkpoint failed: reading resumes (a failed re-seed is tried again later). */
-    if (processor->reseed_phase != PROCESSOR_RESEED_NONE &&
-        (job->result != 0 || !processor->checkpoint_forced)) {
+    /* Done, or the checkpoint before the change failed: reading resumes (a failed re-seed is
+     * tried again later). A failed checkpoint after the change is retried with reading paused:
+     * a restart applies a changed file before the replay only when no points were spooled after
+     * the checkpoint it loads, so the change must not be followed by readings until a
+     * checkpoint holds it. */
+    bool resume =
+        processor->reseed_phase == PROCESSOR_RESEED_BEFORE
+            ? job->result != 0
+            : processor->reseed_phase == PROCESSOR_RESEED_AFTER && !processor->checkpoint_forced;
+    if (resume) {
         processor->reseed_phase = PROCESSOR_RESEED_NONE;
         processor->paused = false;
         event_active(processor->run_event, EV_TIMEOUT, 0);
@@ -202,13 +209,16 @@ static void checkpoint_timer_event(evutil_socket_t fd, short what, void *argumen
     if (!processor->job.running) {
         int64_t mtime_ns;
         uint64_t size;
+        /* Not while a replay passes points already spooled: they were decided without it. */
         if (processor->reseed_phase == PROCESSOR_RESEED_NONE && !processor->failed &&
+            processor->suppress_next == processor->suppress_count &&
             baselines_changed(processor, &mtime_ns, &size)) {
             processor->reseed_phase = PROCESSOR_RESEED_BEFORE;
             processor->paused = true;
             processor->checkpoint_forced = true;
         }
-        if (checkpoint_start(processor) == 1 || processor->reseed_phase != PROCESSOR_RESEED_NONE)
+        if (checkpoint_start(processor) == 1 ||
+            (processor->reseed_phase != PROCESSOR_RESEED_NONE && !processor->checkpoint_failing))
             milliseconds = CHECKPOINT_WAIT_MS;
     }
     struct timeval delay = {milliseconds / 1000, (milliseconds % 1000) * 1000};

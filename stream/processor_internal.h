@@ -125,8 +125,8 @@ struct stream_processor {
 
 /* processor_checkpoint.c: the timer, the writer thread and the re-seed of baselines. */
 int processor_checkpoint_setup(struct stream_processor *processor, struct event_base *base);
-/* Applies the baselines file if it differs from the one last applied (at start: before the
- * replay, which then matches what happened before the crash). */
+/* Applies the baselines file if it differs from the one last applied (at start: before a
+ * replay with no points to skip, which then matches what happened before the crash). */
 void processor_baselines_apply(struct stream_processor *processor);
 /* Shutdown: waits for a checkpoint in flight, then writes the last one on the loop. */
 void processor_checkpoint_final(struct stream_processor *processor);

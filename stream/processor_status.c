@@ -140,7 +140,9 @@ void stream_processor_health_add(void *argument, cJSON *checks)
         message = "paused: the spool has no room for processed points";
     } else if (processor->checkpoint_failing) {
         status = "warn";
-        message = "cannot write its checkpoint (see the log)";
+        message = processor->paused ? "cannot write its checkpoint (see the log); reading waits "
+                                      "for it after re-seeding the baselines"
+                                    : "cannot write its checkpoint (see the log)";
     }
     cJSON *check = cJSON_CreateObject();
     if (!check)
