@@ -487,11 +487,65 @@ static bool relay_upstreams_changed(const struct config_relay *old, const struct
     return false;
 }
 
+static bool relay_limits_differ(const struct config_meter_limits *a,
+                                const struct config_meter_limits *b)
+{
+    return relay_text_differs(a->meter_id, b->meter_id) ||
+           a->max_rate_per_hour != b->max_rate_per_hour || a->stuck_days != b->stuck_days ||
+           a->stale_after_ms != b->stale_after_ms || a->leak_check != b->leak_check;
+}
+
+static bool relay_stream_limits_changed(const struct config_stream *old,
+                                        const struct config_stream *new)
+{
+    if (old->limit_count != new->limit_count)
+        return true;
+    for (size_t i = 0; i < old->limit_count; i++)
+        if (relay_limits_differ(&old->limits[i], &new->limits[i]))
+            return true;
+    return false;
+}
+
+static bool relay_stream_readings_changed(const struct config_stream *old,
+                                          const struct config_stream *new)
+{
+    if (old->reading_count != new->reading_count)
+        return true;
+    for (size_t i = 0; i < old->reading_count; i++) {
+        const struct config_reading_rule *a = &old->readings[i], *b = &new->readings[i];
+        if (relay_text_differs(a->measurement, b->measurement) ||
+            relay_text_differs(a->id_tag, b->id_tag) || relay_text_differs(a->field, b->field) ||
+            a->tag_count != b->tag_count)
+            return true;
+        for (size_t t = 0; t < a->tag_count; t++)
+            if (relay_text_differs(a->tags[t].key, b->tags[t].key) ||
+                relay_text_differs(a->tags[t].value, b->tags[t].value))
+                return true;
+    }
+    return false;
+}
+
+static bool relay_patterns_changed(const struct config *old, const struct config *new)
+{
+    if (old->pattern_count != new->pattern_count)
+        return true;
+    for (size_t i = 0; i < old->pattern_count; i++) {
+        const struct config_pattern *a = &old->patterns[i], *b = &new->patterns[i];
+        if (relay_text_differs(a->meter_id, b->meter_id) || a->month_count != b->month_count)
+            return true;
+        for (size_t month = 0; month < a->month_count; month++)
+            if (a->monthly_percentages[month] != b->monthly_percentages[month])
+                return true;
+    }
+    return false;
+}
+
 /* Settings read once at start: a reload logs that they wait for a restart. */
 static void relay_reload_restart_keys_log(struct relay *relay, const struct config *fresh)
 {
     const struct config_relay *old = &relay->config->relay;
     const struct config_relay *new = &fresh->relay;
+    bool streaming = relay->config->stream.enabled;
     struct {
         const char *key;
         bool changed;
@@ -512,6 +566,16 @@ static void relay_reload_restart_keys_log(struct relay *relay, const struct conf
         {"stream.enabled", relay->config->stream.enabled != fresh->stream.enabled},
         {"stream.checkpoint_interval",
          relay->config->stream.checkpoint_interval_ms != fresh->stream.checkpoint_interval_ms},
+        /* Without these a running stream would silently go on without a new meter's rule,
+         * limits or pattern (the README promises the warning; the batch reads them every run). */
+        {"stream.readings",
+         streaming && relay_stream_readings_changed(&relay->config->stream, &fresh->stream)},
+        {"stream.default_limits",
+         streaming && relay_limits_differ(&relay->config->stream.default_limits,
+                                          &fresh->stream.default_limits)},
+        {"stream.limits",
+         streaming && relay_stream_limits_changed(&relay->config->stream, &fresh->stream)},
+        {"seasonal_patterns", streaming && relay_patterns_changed(relay->config, fresh)},
         {"analytics.timezone",
          strcmp(relay->config->analytics.timezone, fresh->analytics.timezone) != 0},
         {"influxdb.bucket_processed",

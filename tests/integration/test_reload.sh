@@ -78,6 +78,38 @@ else
     check_fail "relay starts"
 fi
 
+# The stream processor copies its reading rules, limits and seasonal patterns at start: a change
+# to any of them is reported as waiting for a restart (a new meter's leak check or a new device's
+# rule does not silently stay off after the reload).
+dir=$work_dir/stream
+relay_stream_config_write "$dir"
+printf 'patterns:\n  strom:\n    monthly_percentages: [9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 8, 9]\n' \
+    >"$dir/seasonal_patterns.yaml"
+if relay_start "$dir"; then
+    # stream_change KEY SED_EXPRESSION [FILE]: edits FILE (config.yaml), reloads, and expects KEY
+    # reported as waiting for a restart.
+    stream_change() {
+        sed -i "$2" "$dir/${3:-config.yaml}"
+        kill -HUP "$relay_pid"
+        log_wait "\"key\":\"$1\"" ||
+            check_fail "a changed $1 waits for a restart" "$(tail -n 3 "$relay_log")"
+        [ "$(grep -c "\"key\":\"$1\"" "$relay_log")" = 1 ] && check_pass "a changed $1 waits for a restart"
+    }
+    stream_change stream.limits \
+        's|^  enabled: true$|  enabled: true\n  limits:\n    wasser:\n      leak_check: true|'
+    stream_change stream.default_limits \
+        's|^  enabled: true$|  enabled: true\n  default_limits:\n    stuck_days: 5|'
+    stream_change stream.readings \
+        's|^  enabled: true$|  enabled: true\n  readings:\n    - measurement: "*"\n      tags: {domain: sensor}\n      id_tag: entity_id\n      field: value|'
+    stream_change seasonal_patterns \
+        's|^patterns:$|patterns:\n  wasser:\n    monthly_percentages: [8, 8, 8, 8, 8, 9, 9, 9, 8, 8, 8, 9]|' \
+        seasonal_patterns.yaml
+    relay_stop
+    expect_equal "clean exit after the stream's reloads" 0 "$relay_exit_status"
+else
+    check_fail "relay starts with the stream"
+fi
+
 # Log reopen: the relay logs to a file, logrotate moves it away and sends SIGHUP.
 dir=$work_dir/logfile
 relay_config_write "$dir"
