@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_internal.h"
 #include "config/config_values.h"
@@ -305,19 +306,21 @@ static int config_sync_parse(const char *text, size_t length, void *field, char 
     struct config_sync *sync = field;
     static const char prefix[] = "interval:";
     const size_t prefix_length = sizeof prefix - 1;
-    if (length == 6 && memcmp(text, "always", 6) == 0) {
+    /* The words without regard to case, as every CONFIG_KIND_CHOICE is matched (Always, NONE);
+     * the interval's unit stays as strict as any other duration's. */
+    if (length == 6 && strncasecmp(text, "always", 6) == 0) {
         sync->mode = CONFIG_SYNC_ALWAYS;
         sync->interval_ms = 0;
         return 0;
     }
-    if (length == 4 && memcmp(text, "none", 4) == 0) {
+    if (length == 4 && strncasecmp(text, "none", 4) == 0) {
         sync->mode = CONFIG_SYNC_NONE;
         sync->interval_ms = 0;
         return 0;
     }
     int64_t nanoseconds;
     char inner[CONFIG_WHY_SIZE];
-    if (length > prefix_length && memcmp(text, prefix, prefix_length) == 0 &&
+    if (length > prefix_length && strncasecmp(text, prefix, prefix_length) == 0 &&
         units_duration_parse(text + prefix_length, length - prefix_length, UNITS_MILLISECOND,
                              &nanoseconds, inner, sizeof inner) == 0) {
         if (nanoseconds < UNITS_MILLISECOND || nanoseconds % UNITS_MILLISECOND != 0 ||

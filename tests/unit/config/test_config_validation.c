@@ -62,6 +62,25 @@ Test(config_validation, spool_sync_modes)
     config_free(config);
 }
 
+/* Like every other choice (relay.auth, api, logging.level, analytics.compat), the words of
+ * relay.spool.sync are matched without regard to case. */
+Test(config_validation, spool_sync_modes_ignore_case)
+{
+    struct config *config = load_clean("relay: {spool: {sync: Always}}");
+    cr_expect_eq(config->relay.spool.sync.mode, CONFIG_SYNC_ALWAYS);
+    config_free(config);
+    config = load_clean("relay: {spool: {sync: NONE}}");
+    cr_expect_eq(config->relay.spool.sync.mode, CONFIG_SYNC_NONE);
+    config_free(config);
+    config = load_clean("relay: {spool: {sync: 'Interval:250ms'}}");
+    cr_expect_eq(config->relay.spool.sync.mode, CONFIG_SYNC_INTERVAL);
+    cr_expect_eq(config->relay.spool.sync.interval_ms, 250);
+    config_free(config);
+    TEST_EXPECT_ONLY_ERROR("relay: {spool: {sync: Nones}}\n", NULL, NULL,
+                           "config.yaml:1:23: relay.spool.sync: \"Nones\" is not one of "
+                           "always, interval:<ms>, none");
+}
+
 Test(config_validation, cron_schedules_must_parse)
 {
     TEST_EXPECT_ONLY_ERROR("workflows:\n  analytics:\n    schedule: \"61 2 * * *\"\n", NULL, NULL,
