@@ -67,10 +67,16 @@ static char *secrets_slice_copy(struct secrets_slice slice)
     return copy;
 }
 
-/* Copies a line into out for an error message; the line may be a secret pasted without a key, so
- * it is shown masked like any other secret. out_size must be at least 16. */
+/* Copies a line into out for an error message. The line may be a secret pasted without a key (a
+ * password, KEY and value without '=', a token whose '=' padding made it look like KEY=value), so
+ * it is shown only masked like any other secret, whatever its length: "…" alone below 12
+ * characters. An empty line has nothing to hide. out_size must be at least 16. */
 static void secrets_line_describe(struct secrets_slice line, char *out, size_t out_size)
 {
+    if (line.length == 0) {
+        out[0] = '\0';
+        return;
+    }
     char copy[64];
     size_t length = line.length < sizeof copy - 1 ? line.length : sizeof copy - 1;
     memcpy(copy, line.data, length);
@@ -78,12 +84,10 @@ static void secrets_line_describe(struct secrets_slice line, char *out, size_t o
     if (line.length >= 12) /* the last 3 characters of the whole line, not of the copy */
         memcpy(copy + length - 3, line.data + line.length - 3, 3);
     for (size_t i = 0; i < length; i++)
-        if ((unsigned char)copy[i] < 0x20 || copy[i] == '"')
+        if ((unsigned char)copy[i] < 0x20 || copy[i] == '"') /* NUL too: length stays */
             copy[i] = '?';
-    if (line.length >= 12)
-        secrets_mask(copy, out, out_size);
-    else
-        snprintf(out, out_size, "%s", copy);
+    secrets_mask(copy, out, out_size);
+    explicit_bzero(copy, sizeof copy);
 }
 
 static int secrets_entry_add(struct secrets_file *file, char *key, char *value)

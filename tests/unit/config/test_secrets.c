@@ -105,13 +105,13 @@ Test(secrets_parse, quoted_values)
 Test(secrets_parse, malformed_lines_name_file_and_line)
 {
     secrets_test_load_error("NK_A=1\n\nNK_B 2\n",
-                            "relay.env:3: expected KEY=value, found \"NK_B 2\"");
+                            "relay.env:3: expected KEY=value, found \"\xe2\x80\xa6\"");
     /* A long line may be a pasted token: it is shown masked. */
     secrets_test_load_error("# tokens\nabcdefghijklmnopqrstuvwxyz\n",
                             "relay.env:2: expected KEY=value, found \"abc\xe2\x80\xa6xyz\"");
     secrets_test_load_error("1NK=x\n", "relay.env:1: expected KEY=value with KEY made of letters, "
                                        "digits and _ (not starting with a digit), found key "
-                                       "\"1NK\"");
+                                       "\"\xe2\x80\xa6\"");
     secrets_test_load_error("=x\n", "relay.env:1: expected KEY=value with KEY made of letters, "
                                     "digits and _ (not starting with a digit), found key \"\"");
     secrets_test_load_error("NK_A=\"open\n",
@@ -124,6 +124,24 @@ Test(secrets_parse, malformed_lines_name_file_and_line)
                                               "comment after the closing quote, found more text");
     secrets_test_load_error("NK_A=1\nNK_A=2\n",
                             "relay.env:2: NK_A is set twice in this file; keep one of the lines");
+}
+
+/* A line that does not parse may hold a secret of any length: a password pasted without its key,
+ * KEY and value without '=', a token with '=' padding. Its error names file and line and shows it
+ * only masked ("…" below 12 characters), never the value itself. */
+Test(secrets_parse, errors_never_show_a_short_secret)
+{
+    secrets_test_load_error("hunter2\n", "relay.env:1: expected KEY=value, found \"\xe2\x80\xa6\"");
+    secrets_test_load_error("NK_A=1\nPW hunter2\n",
+                            "relay.env:2: expected KEY=value, found \"\xe2\x80\xa6\"");
+    secrets_test_load_error("export s3cr3t\n",
+                            "relay.env:1: expected KEY=value, found \"\xe2\x80\xa6\"");
+    secrets_test_load_error("ab:hunter2==\n", "relay.env:1: expected KEY=value with KEY made of "
+                                              "letters, digits and _ (not starting with a "
+                                              "digit), found key \"\xe2\x80\xa6\"");
+    secrets_test_load_error("NK_A=\"hunter2\" x\n",
+                            "relay.env:1: NK_A: expected end of line or a # comment after the "
+                            "closing quote, found more text");
 }
 
 Test(secrets_permissions, group_readable_file_is_refused)
