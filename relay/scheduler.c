@@ -238,7 +238,30 @@ static int scheduler_history_load(struct scheduler *scheduler, char *error, size
     return 0;
 }
 
-/* state.json: which fires were dealt with before this start; decides the catch-up runs. */
+/* The newest run of job in the history (newest first), or NULL. */
+static const struct job_run *scheduler_latest_run(const struct scheduler *scheduler,
+                                                  enum job_kind kind)
+{
+    for (size_t i = 0; i < scheduler->run_count; i++)
+        if (scheduler->runs[i]->job == kind)
+            return scheduler->runs[i];
+    return NULL;
+}
+
+/* Whether the latest run of job was a scheduled (or catch-up) run that the relay's stop or death
+ * cut off. Its fire counts as dealt with in state.json (recorded when it fired), yet the work was
+ * not done: like anacron, which records a job only when it ends, such a run is owed once more, so
+ * a restart during the night's reconcile does not lose the night. A manual run cut off is not:
+ * whoever started it can start it again. */
+static bool scheduler_run_cut_off(const struct scheduler *scheduler, enum job_kind kind)
+{
+    const struct job_run *latest = scheduler_latest_run(scheduler, kind);
+    return latest && latest->status == JOB_STATUS_INTERRUPTED &&
+           latest->trigger != JOB_TRIGGER_MANUAL;
+}
+
+/* state.json: which fires were dealt with before this start, and the history: decide the
+ * catch-up runs. */
 static void scheduler_state_load(struct scheduler *scheduler)
 {
     char path[SCHEDULER_PATH_SIZE], error[SCHEDULER_ERROR_SIZE];
@@ -272,6 +295,13 @@ static void scheduler_state_load(struct scheduler *scheduler)
                      "starts now",
                      LOG_STRING("job", job_kind_name(job->kind)), LOG_STRING("last_fire", last),
                      LOG_STRING("missed", missed));
+            job->catch_up = true;
+        } else if (scheduler_run_cut_off(scheduler, job->kind)) {
+            const struct job_run *latest = scheduler_latest_run(scheduler, job->kind);
+            log_info(scheduler->logger,
+                     "the latest scheduled run was cut off when the relay stopped: one catch-up "
+                     "run starts now",
+                     LOG_STRING("job", job_kind_name(job->kind)), LOG_STRING("run", latest->id));
             job->catch_up = true;
         }
     }

@@ -9,6 +9,8 @@
  * - A run over workflows.<job>.timeout gets SIGTERM, then SIGKILL 10 s later (timed_out).
  * - Missed runs: state.json records the latest fire dealt with; when a fire fell into a time the
  *   relay was down, one catch-up run starts right after the start, however many were missed.
+ *   So does one when the job's latest scheduled (or catch-up) run was interrupted (the relay
+ *   stopped or died while it ran); a manual run is left to whoever started it.
  * - SIGHUP: schedules, timeouts, tibber.enabled and workflows.batch_program apply at once.
  * - SIGTERM/SIGINT: running children get SIGTERM; the relay waits up to 10 s for them (then
  *   SIGKILL) and records them as interrupted. If the relay dies, the kernel sends them SIGTERM.

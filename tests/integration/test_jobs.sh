@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The job scheduler of meter-relay (relay/scheduler.h): POST /api/v1/jobs/<job> starts a run (202,
 # 409 while it runs), GET /api/v1/jobs lists runs with their report, a failed run shows in
-# /health and /metrics, a cron schedule fires, a missed run is caught up once at start, a run
-# past its timeout is stopped, SIGTERM of the relay interrupts a running job, relay.auth applies.
+# /health and /metrics, a cron schedule fires, a missed run is caught up once at start, so is a
+# scheduled run the relay's stop cut off, a run past its timeout is stopped, SIGTERM of the relay
+# interrupts a running job, relay.auth applies.
 #
 # meter-batch is played by a script that keeps its contract (-c FILE <job> --report FILE: writes
 # the report atomically, exits 0 or 1); files beside the relay's config.yaml say how long it
@@ -283,6 +284,51 @@ if named_start c "$dir_c"; then
     named_stop c
 else
     check_fail "relay C starts"
+fi
+
+# ---- E: a scheduled run the relay's stop cut off is run again once at the next start ----
+# (as anacron, which records a job as done when it ends: a restart during the night's reconcile
+# must not lose the night; the run recomputes everything, so running it again is safe.)
+dir_e=$work_dir/interrupted
+jobs_config_write "$dir_e" "" '  analytics:
+    schedule: "0 2 * * *"'
+mkdir -p "$dir_e/spool/jobs"
+printf '{"reconcile":{"last_fire":"2020-01-01T02:00:00Z"}}\n' >"$dir_e/spool/jobs/state.json"
+echo 30 >"$dir_e/reconcile.sleep"
+if named_start e "$dir_e"; then
+    runs_wait "$url_e" "v.runs.some(r => r.status === 'running')" 10 ||
+        check_fail "the catch-up run starts" "$(cat "$work_dir/runs.body")"
+    cut_id=$(json "$work_dir/runs.body" 'v.runs[0].id')
+    for attempt in $(seq 1 50); do
+        grep -q starting "$dir_e/spool/jobs/$cut_id.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    named_stop e
+    expect_equal "the scheduled (catch-up) run is cut off by the stop" "interrupted catch-up" \
+        "$(json "$dir_e/spool/jobs/$cut_id.run.json" '[v.status, v.trigger].join(" ")')"
+    echo 0 >"$dir_e/reconcile.sleep"
+    named_start e "$dir_e" || check_fail "relay E restarts"
+    if runs_wait "$url_e" "v.runs.length === 2 && v.runs[0].status === 'succeeded'" 10; then
+        expect_equal "after the restart the cut-off run is caught up once" \
+            "reconcile catch-up succeeded interrupted" \
+            "$(json "$work_dir/runs.body" "[v.runs[0].job, v.runs[0].trigger, v.runs[0].status,
+                v.runs[1].status].join(' ')")"
+    else
+        check_fail "the cut-off run is caught up after the restart" "$(cat "$work_dir/runs.body")" \
+            "$(tail -n 5 "$log_e")"
+    fi
+    expect_contains "the catch-up of the cut-off run is logged" \
+        "the latest scheduled run was cut off when the relay stopped" "$(cat "$log_e")"
+    # It succeeded: the next start owes nothing.
+    named_stop e
+    named_start e "$dir_e" || check_fail "relay E starts a third time"
+    sleep 1.5
+    curl -s -o "$work_dir/runs.body" "$url_e/api/v1/jobs"
+    expect_equal "a run that ended is not caught up again" 2 \
+        "$(json "$work_dir/runs.body" 'v.runs.length')"
+    named_stop e
+else
+    check_fail "relay E starts"
 fi
 
 # ---- D: SIGTERM of the relay while a job runs; a relay that dies takes its job along ----
