@@ -12,7 +12,9 @@
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "relay/buffer.h"
 #include "relay/http_auth.h"
+#include "relay/http_query_format.h"
 #include "relay/http_query_proxy.h"
 #include "relay/http_server.h"
 #include "relay/metrics.h"
@@ -343,25 +345,44 @@ static int http_query_statement_run(struct relay *relay,
     return 0;
 }
 
+/* Answers in CSV when the client's Accept asks for it, as InfluxDB does (clients that read CSV
+ * get it from the query upstream too, which sees the same Accept); error bodies stay JSON. */
 static void http_query_statements_run(struct relay *relay,
                                       const struct http_query_statement *statements, size_t count,
                                       struct http_request *request)
 {
+    enum http_query_format format = http_query_format_negotiate(
+        evhttp_find_header(http_request_input_headers(request), "Accept"));
     cJSON *object = cJSON_CreateObject();
     cJSON *results = object ? cJSON_AddArrayToObject(object, "results") : NULL;
     char *text = NULL;
+    struct buffer csv = BUFFER_INITIALIZER;
     bool failed = !results;
     for (size_t i = 0; i < count && !failed; i++)
         failed = http_query_statement_run(relay, &statements[i], i, results) != 0;
-    if (!failed)
-        text = cJSON_PrintUnformatted(object);
+    if (!failed && format == HTTP_QUERY_FORMAT_JSON)
+        failed = (text = cJSON_PrintUnformatted(object)) == NULL;
+    else if (!failed)
+        failed = http_query_format_csv(object, &csv) != 0;
     cJSON_Delete(object);
-    if (!text) {
+    if (failed) {
+        buffer_release(&csv);
         http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
         return;
     }
-    http_reply_json(request, 200, text, strlen(text));
-    cJSON_free(text);
+    if (text) {
+        http_reply_json(request, 200, text, strlen(text));
+        cJSON_free(text);
+        return;
+    }
+    struct evkeyvalq *headers = http_request_output_headers(request);
+    evhttp_remove_header(headers, "Content-Type");
+    evhttp_add_header(headers, "Content-Type", http_query_format_content_type(format));
+    if (csv.length > 0)
+        http_request_reply_data(request, 200, csv.data, csv.length);
+    else
+        http_request_reply(request, 200, NULL); /* CREATE DATABASE alone: an empty body */
+    buffer_release(&csv);
 }
 
 static bool http_query_form_posted(struct http_request *request)

@@ -66,7 +66,8 @@ void http_ping_handle(struct relay *relay, struct http_request *request, const c
 void http_health_handle(struct relay *relay, struct http_request *request);
 void http_ready_handle(struct relay *relay, struct http_request *request);
 /* GET|POST /query: CREATE DATABASE and SHOW DATABASES answered locally (CREATE DATABASE also
- * sent to every v1 upstream), everything else passed through to relay.query_upstream. */
+ * sent to every v1 upstream; JSON, or CSV for an Accept that asks for it), everything else passed
+ * through to relay.query_upstream. */
 void http_query_handle(struct relay *relay, struct http_request *request, const char *query);
 /* GET /metrics: Prometheus text format 0.0.4. */
 void http_metrics_handle(struct relay *relay, struct http_request *request);

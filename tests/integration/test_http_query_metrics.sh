@@ -43,6 +43,33 @@ expect_equal "two statements: one result each" \
     '{"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"],["x"]]}]}]}' \
     "$http_body"
 
+# Accept: application/csv or text/csv gets CSV, as InfluxDB 1.x answers (checked against influxd
+# 1.6.7 and 1.8's response writer): a header per statement with series, a line per database, a
+# blank line between statements, fields quoted as Go's encoding/csv quotes them; a CREATE
+# DATABASE alone is an empty body.
+http_request create_csv -H 'Accept: application/csv' -G "$relay_url/query" \
+    --data-urlencode 'q=CREATE DATABASE "a,b"'
+expect_equal "CREATE DATABASE with Accept: application/csv: 200, empty body" "200 0" \
+    "$http_code $(wc -c <"$work_dir/create_csv.body")"
+expect_contains "CREATE DATABASE: CSV" "Content-Type: application/csv" "$http_headers"
+http_request show_csv -H 'Accept: application/csv' -G "$relay_url/query" \
+    --data-urlencode 'q=SHOW DATABASES; CREATE DATABASE x; SHOW DATABASES'
+databases_csv=$'databases,,lampfi\ndatabases,,lampfi_processed\ndatabases,,home_meters\ndatabases,,my db\ndatabases,,x\ndatabases,,"a,b"\n'
+expect_equal "SHOW DATABASES with Accept: application/csv: CSV as InfluxDB writes it" \
+    "200 name,tags,name"$'\n'"${databases_csv}"$'\n'"name,tags,name"$'\n'"${databases_csv}." \
+    "$http_code $(cat "$work_dir/show_csv.body"; echo .)"
+expect_contains "SHOW DATABASES: Content-Type application/csv" "Content-Type: application/csv" \
+    "$http_headers"
+http_request show_text_csv -H 'Accept: application/json;q=0.5, text/csv' \
+    "$relay_url/query?q=SHOW+DATABASES"
+expect_equal "Accept preferring text/csv: text/csv" "200 name,tags,name" \
+    "$http_code $(head -n 1 "$work_dir/show_text_csv.body")"
+expect_contains "Accept preferring text/csv: Content-Type" "Content-Type: text/csv" "$http_headers"
+http_request show_json -H 'Accept: application/json, application/csv' \
+    "$relay_url/query?q=SHOW+DATABASES"
+expect_contains "Accept preferring JSON: JSON" '{"results":[{"statement_id":0,"series":[' \
+    "$http_body"
+
 # Everything else goes to the query upstream: the default one at influxdb.url, where nothing
 # listens.
 http_request select -G "$relay_url/query" --data-urlencode 'q=SELECT * FROM power'
