@@ -405,6 +405,7 @@ static int dlq_replay(const struct dlq_options *options)
         .dir = options->dir,
         .sync_mode = CONFIG_SYNC_ALWAYS,
         .reserve_bytes = SPOOL_RESERVE_BYTES_DEFAULT,
+        .offline = true,
     };
     struct spool *spool = NULL;
     uint64_t *sequences = calloc(count ? count : 1, sizeof *sequences);

@@ -195,6 +195,7 @@ int spool_open(const struct spool_options *options, struct spool **out,
     spool->min_free_bytes = options->min_free_bytes;
     spool->segment_bytes = options->segment_bytes ? options->segment_bytes : 64u << 20;
     spool->reserve_bytes = options->reserve_bytes;
+    spool->offline = options->offline;
     spool->lock_fd = spool->active_fd = spool->prepared_fd = -1;
     spool->scratch = (struct buffer)BUFFER_INITIALIZER;
     started = clock_monotonic_ns(&spool->clock);
@@ -255,7 +256,7 @@ int spool_open(const struct spool_options *options, struct spool **out,
         if ((result = spool_segment_push(spool, &segment)) != 0)
             goto fail;
     }
-    result = spool_segment_prepare(spool);
+    result = spool->offline ? 0 : spool_segment_prepare(spool);
     if (result == -EIO) {
         error_message_set(error, error_size, "%s: cannot pre-create the next segment: %s",
                           spool->segment_dir, strerror(EIO));
@@ -610,7 +611,7 @@ bool spool_dropped_take(struct spool *spool, uint64_t *first, uint64_t *last)
  * only delays the next loop pass, and only once per segment. Returns 0 or -EIO. */
 static int next_segment_prepare(struct spool *spool)
 {
-    if (spool->has_prepared || spool->read_only)
+    if (spool->has_prepared || spool->read_only || spool->offline)
         return 0;
     if (spool_segment_prepare(spool) == -EIO)
         return spool_fail(spool, "cannot pre-create the next spool segment", EIO);

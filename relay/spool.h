@@ -80,11 +80,18 @@ struct spool_record {
 struct spool_options {
     const char *dir; /* borrowed during spool_open only */
     enum config_sync_mode sync_mode;
-    int64_t sync_interval_ms;  /* CONFIG_SYNC_INTERVAL only */
-    uint64_t max_bytes;        /* size cap of all segments; 0 = none */
-    uint64_t min_free_bytes;   /* free-space floor of the file system */
-    uint64_t segment_bytes;    /* roll over to a new segment beyond this size */
-    uint64_t reserve_bytes;    /* size of the `reserve` file; 0 = no reserve file */
+    int64_t sync_interval_ms; /* CONFIG_SYNC_INTERVAL only */
+    uint64_t max_bytes;       /* size cap of all segments; 0 = none */
+    uint64_t min_free_bytes;  /* free-space floor of the file system */
+    uint64_t segment_bytes;   /* roll over to a new segment beyond this size */
+    uint64_t reserve_bytes;   /* size of the `reserve` file; 0 = no reserve file */
+    /* An operator's command on a stopped relay's spool (spool-check --fix, dlq replay), which
+     * does not know the relay's segment_bytes: segments are neither preallocated nor written
+     * ahead nor pre-created, so the spool gets no segment of the wrong size (64 MiB in one
+     * configured for less, beyond its max_bytes); the relay sizes them at its next start.
+     * Appends roll over at the size of the segment the relay pre-created (its segment_bytes),
+     * else at segment_bytes. */
+    bool offline;
     const struct spool_io *io; /* copied; NULL = spool_io_system() */
     const struct clock *clock; /* copied; NULL = clock_system() */
     struct logger *logger;     /* borrowed, must outlive the spool; NULL = stderr */

@@ -17,6 +17,7 @@ static int check_fix(const char *dir, FILE *out)
         .dir = dir,
         .sync_mode = CONFIG_SYNC_ALWAYS,
         .reserve_bytes = SPOOL_RESERVE_BYTES_DEFAULT,
+        .offline = true,
     };
     struct spool *spool = NULL;
     struct spool_recovery_report report;

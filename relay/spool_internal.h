@@ -128,6 +128,7 @@ struct spool {
     uint64_t min_free_bytes;
     uint64_t segment_bytes;
     uint64_t reserve_bytes;
+    bool offline; /* spool_options.offline: no preallocation, write-ahead or pre-creation */
     char *dir, *segment_dir, *cursor_dir, *quarantine_dir, *reserve_path;
     int lock_fd;
 

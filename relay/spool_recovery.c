@@ -392,6 +392,10 @@ static int recovery_segment_settle(struct spool *spool, struct spool_segment_sca
             report->records += scan->records;
         }
     } else if (!spool->has_prepared && scan->header_valid && !scan->damaged && scan->records == 0) {
+        /* The relay preallocated its pre-created segment to its segment_bytes: an offline
+         * command (which does not know them) rolls over where the relay would. */
+        if (spool->offline && scan->file_size > SPOOL_SEGMENT_HEADER_SIZE)
+            spool->segment_bytes = scan->file_size;
         result = segment_tail_reset(spool, fd, scan);
         spool->prepared = segment_from_scan(scan);
         spool->prepared_fd = fd;

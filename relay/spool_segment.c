@@ -54,7 +54,7 @@ static uint32_t segment_salt_make(const struct spool *spool)
 
 int spool_segment_preallocate(struct spool *spool, int fd, uint64_t from)
 {
-    if (spool->segment_bytes <= from)
+    if (spool->offline || spool->segment_bytes <= from)
         return 0;
     const struct spool_io *io = &spool->io;
     if (io->fallocate(io->context, fd, (off_t)from, (off_t)(spool->segment_bytes - from)) == 0)
@@ -83,6 +83,8 @@ void spool_segment_prefetch(int fd, uint64_t from, uint64_t to)
 void spool_segment_write_ahead(struct spool *spool)
 {
     static const uint8_t zeros[WRITE_AHEAD_BLOCK];
+    if (spool->offline)
+        return;
     const struct spool_segment *active = &spool->segments[spool->segment_count - 1];
     if (spool->written_segment_id != active->id) {
         spool->written_segment_id = active->id;

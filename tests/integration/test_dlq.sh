@@ -76,7 +76,8 @@ writeFileSync(`${dir}/dlq/${spec.upstream}/${String(spec.first).padStart(20, "0"
 
 dir=$work_dir/relay
 spool=$dir/spool
-relay_config_write "$dir"
+# Segments smaller than the default: replay must not write the default size's (64 MiB) ones.
+relay_config_write "$dir" "    segment_bytes: 256KiB"
 if ! relay_start "$dir"; then
     check_fail "meter-relay starts"
     finish
@@ -171,6 +172,8 @@ expect_equal "replay --all: routed to influx-a only, rp kept empty" \
     "$("$relay" spool-dump --from 5 "$spool" | head -n 1)"
 expect_equal "nothing left" "" "$("$relay" dlq list "$spool")"
 expect_status "the spool is clean after the replays" 0 "$relay" spool-check "$spool"
+expect_equal "replay wrote no segment beyond relay.spool.segment_bytes" "" \
+    "$(find "$spool/seg" -name '*.seg' -size +256k)"
 
 expect_status "drop without IDs or --all: exit status 2" 2 "$relay" dlq drop "$spool"
 expect_status "drop with IDs and --all: exit status 2" 2 "$relay" dlq drop --all "$spool" influx-a/1

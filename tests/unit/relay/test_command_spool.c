@@ -437,7 +437,8 @@ Test(command_spool_check, torn_tail_reported_then_fixed)
                              (char *[]){"spool-check", "--fix", directory, NULL}, &out, &err);
     cr_assert_eq(status, 1, "%s%s", out, err);
     cr_assert(strstr(out, "59 bytes truncated") != NULL, "%s", out);
-    cr_assert_eq(file_size(path), 64u << 20, "cut at 192, then preallocated again");
+    /* Not preallocated again: --fix does not know the relay's segment_bytes. */
+    cr_assert_eq(file_size(path), 192, "cut at 192");
     free(out);
     free(err);
 
