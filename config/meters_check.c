@@ -180,13 +180,22 @@ static void meters_units_check(struct config_loader *loader, const struct config
             converted = strcmp(meter->conversions[c].meter_id, meter->subtract_meters[s]) == 0;
         if (converted)
             continue;
+        /* What meter-batch does without an entry: the reference's mode subtracts the values as
+         * they are; the default mode converts them by the unit table and, when it cannot, leaves
+         * the meter out of the subtraction. */
+        const char *subtracted_unit = config->meters[subtracted].output_unit;
+        bool reference = config->analytics.compat == CONFIG_COMPAT_REFERENCE;
+        if (!reference && config_unit_factor(config, subtracted_unit, base_unit, &factor) == 0)
+            continue;
         snprintf(path, sizeof path, "meters[%zu].subtract_meters[%zu]", index, s);
         config_report_path(loader, CONFIG_SEVERITY_WARNING, path,
                            "\"%s\" counts in %s, the base meter in %s, and there is no "
-                           "subtract_meter_conversions entry for it; its values are subtracted "
-                           "unconverted",
-                           meter->subtract_meters[s], config->meters[subtracted].output_unit,
-                           base_unit);
+                           "subtract_meter_conversions entry for it; %s",
+                           meter->subtract_meters[s], subtracted_unit, base_unit,
+                           reference ? "its values are subtracted unconverted "
+                                       "(analytics.compat: reference)"
+                                     : "the units cannot be converted, so it is left out of the "
+                                       "subtraction");
     }
 }
 

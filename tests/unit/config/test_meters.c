@@ -245,18 +245,56 @@ Test(meters, virtual_conversions_and_units)
         "converted to the output_unit \"kWh\" (convertible: Wh, kWh, MWh, GWh, "
         "m³, l; gas m³ and energy via gas_conversion)");
 
+    /* Gas m³ and kWh convert by gas_conversion (defaults apply): nothing to warn about in the
+     * default mode; °C and kWh do not. */
     struct config_diagnostics diagnostics = {0};
     struct config *config = load_meters(
         "meters:\n" PHYSICAL("gas", "m³")
             PHYSICAL("boiler", "kWh") "- {meter_id: v, type: virtual, output_unit: m³,\n"
                                       "   base_meter: gas, subtract_meters: [boiler]}\n",
         &diagnostics);
+    cr_expect_eq(diagnostics.warning_count, 0);
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+    diagnostics = (struct config_diagnostics){0};
+    config = load_meters("meters:\n" PHYSICAL("house", "kWh") PHYSICAL(
+                             "garden", "°C") "- {meter_id: v, type: virtual, output_unit: kWh,\n"
+                                             "   base_meter: house, subtract_meters: [garden]}\n",
+                         &diagnostics);
     cr_assert_eq(diagnostics.warning_count, 1);
-    cr_expect_str_eq(
-        diagnostics.warnings[0],
-        "meters.yaml:5:39: meters[2].subtract_meters[0]: \"boiler\" counts in kWh, the "
-        "base meter in m³, and there is no subtract_meter_conversions entry for it; "
-        "its values are subtracted unconverted");
+    cr_expect_str_eq(diagnostics.warnings[0],
+                     "meters.yaml:5:41: meters[2].subtract_meters[0]: \"garden\" counts in °C, the "
+                     "base meter in kWh, and there is no subtract_meter_conversions entry for it; "
+                     "the units cannot be converted, so it is left out of the subtraction");
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+
+    /* Units the table converts: the default mode converts them, nothing to warn about. */
+    diagnostics = (struct config_diagnostics){0};
+    config = load_meters(
+        "meters:\n" PHYSICAL("house", "kWh")
+            PHYSICAL("heat_pump", "Wh") "- {meter_id: v, type: virtual, output_unit: kWh,\n"
+                                        "   base_meter: house, subtract_meters: [heat_pump]}\n",
+        &diagnostics);
+    cr_expect_eq(diagnostics.warning_count, 0);
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+
+    /* The reference's mode subtracts whatever the values are. */
+    diagnostics = (struct config_diagnostics){0};
+    config = NULL;
+    cr_assert_eq(test_config_load(
+                     "analytics: {compat: reference}\n",
+                     "meters:\n" PHYSICAL("house", "kWh") PHYSICAL(
+                         "heat_pump", "Wh") "- {meter_id: v, type: virtual, output_unit: kWh,\n"
+                                            "   base_meter: house, subtract_meters: [heat_pump]}\n",
+                     NULL, &config, &diagnostics),
+                 0);
+    cr_assert_eq(diagnostics.warning_count, 1);
+    cr_expect_str_eq(diagnostics.warnings[0],
+                     "meters.yaml:5:41: meters[2].subtract_meters[0]: \"heat_pump\" counts in Wh, "
+                     "the base meter in kWh, and there is no subtract_meter_conversions entry for "
+                     "it; its values are subtracted unconverted (analytics.compat: reference)");
     config_free(config);
     config_diagnostics_free(&diagnostics);
 }
