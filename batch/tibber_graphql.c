@@ -180,8 +180,9 @@ static enum tibber_status http_failure(long http_status, const struct buffer *an
     if (http_status >= 400) {
         /* GraphQL servers answer a query they reject with 400 and errors[]. */
         struct tibber_page page;
-        enum tibber_status status = tibber_response_parse(
-            answer->data ? answer->data : "", answer->length, true, &page, message, message_size);
+        enum tibber_status status =
+            tibber_response_parse(answer->data ? answer->data : "", answer->length, true, NULL,
+                                  &page, message, message_size);
         tibber_page_free(&page);
         if (status == TIBBER_STATUS_UNAUTHENTICATED || status == TIBBER_STATUS_GRAPHQL_ERROR) {
             size_t used = strlen(message);

@@ -258,9 +258,32 @@ static enum tibber_status home_read(const cJSON *home, struct tibber_page *out, 
     return nodes_read(consumption, out, error, error_size);
 }
 
-/* The first page: the first home with a current subscription, its prices and consumption. */
-static enum tibber_status homes_read(const cJSON *viewer, struct tibber_page *out, char *error,
-                                     size_t error_size)
+/* "a, b, c": the ids of the account's homes for a message, as many as fit in out. */
+static void home_ids_list(const cJSON *homes, char *out, size_t out_size)
+{
+    size_t used = 0;
+    const cJSON *home;
+    out[0] = '\0';
+    cJSON_ArrayForEach(home, homes)
+    {
+        char id[TIBBER_HOME_ID_SIZE];
+        const char *text = string_of(home, "id");
+        text_copy(id, sizeof id, text ? text : "?");
+        int length = snprintf(out + used, out_size - used, "%s%s", used > 0 ? ", " : "", id);
+        if (length < 0 || (size_t)length >= out_size - used) {
+            out[used] = '\0';
+            return;
+        }
+        used += (size_t)length;
+    }
+}
+
+/* The first page: the home asked for by id (tibber.home_id) or, without one, the first home with
+ * a current subscription; its prices and consumption. An account can hold several subscribed
+ * homes (a second meter for a heat pump is a home of its own), so the first one is not always
+ * the household's meter. */
+static enum tibber_status homes_read(const cJSON *viewer, const char *home_id,
+                                     struct tibber_page *out, char *error, size_t error_size)
 {
     const cJSON *homes = cJSON_GetObjectItemCaseSensitive(viewer, "homes");
     if (!cJSON_IsArray(homes) || !homes->child) {
@@ -269,25 +292,46 @@ static enum tibber_status homes_read(const cJSON *viewer, struct tibber_page *ou
                  "home (check that TIBBER_API_TOKEN is the token of the household's account)");
         return TIBBER_STATUS_NO_HOME;
     }
-    const cJSON *chosen = NULL, *home;
+    const cJSON *chosen = NULL, *named = NULL, *home;
     cJSON_ArrayForEach(home, homes)
     {
         out->home_count++;
         const cJSON *subscription = cJSON_GetObjectItemCaseSensitive(home, "currentSubscription");
+        const char *id = string_of(home, "id");
+        if (home_id && !named && id && strcmp(id, home_id) == 0)
+            named = home;
         if (cJSON_IsObject(subscription)) {
             out->subscribed_homes++;
             if (!chosen)
                 chosen = home;
         }
     }
+    if (home_id && !named) {
+        char wanted[TIBBER_HOME_ID_SIZE], ids[600];
+        text_copy(wanted, sizeof wanted, home_id);
+        home_ids_list(homes, ids, sizeof ids);
+        snprintf(error, error_size,
+                 "tibber.home_id %s is not a home of the Tibber account (its homes: %s): set it "
+                 "to the household's home, or remove it to use the first home with a "
+                 "subscription",
+                 wanted, ids);
+        return TIBBER_STATUS_NO_HOME;
+    }
+    if (named)
+        chosen = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(named, "currentSubscription"))
+                     ? named
+                     : NULL;
     if (!chosen) {
         char id[TIBBER_HOME_ID_SIZE];
-        const char *first_id = string_of(homes->child, "id");
+        const char *first_id = string_of(named ? named : homes->child, "id");
         text_copy(id, sizeof id, first_id ? first_id : "?");
+        char subscribed[32] = "none";
+        if (out->subscribed_homes > 0)
+            snprintf(subscribed, sizeof subscribed, "%zu", out->subscribed_homes);
         snprintf(error, error_size,
                  "the Tibber home %s has no current subscription, so Tibber has neither "
-                 "consumption nor prices for it (%zu home%s, none with a subscription)",
-                 id, out->home_count, out->home_count == 1 ? "" : "s");
+                 "consumption nor prices for it (%zu home%s, %s with a subscription)",
+                 id, out->home_count, out->home_count == 1 ? "" : "s", subscribed);
         return TIBBER_STATUS_NO_SUBSCRIPTION;
     }
     enum tibber_status status = home_read(chosen, out, error, error_size);
@@ -303,7 +347,8 @@ static enum tibber_status homes_read(const cJSON *viewer, struct tibber_page *ou
 }
 
 enum tibber_status tibber_response_parse(const char *text, size_t length, bool first_page,
-                                         struct tibber_page *out, char *error, size_t error_size)
+                                         const char *home_id, struct tibber_page *out, char *error,
+                                         size_t error_size)
 {
     *out = (struct tibber_page){0};
     cJSON *root = cJSON_ParseWithLength(text, length);
@@ -330,7 +375,7 @@ enum tibber_status tibber_response_parse(const char *text, size_t length, bool f
         goto cleanup;
     }
     if (first_page) {
-        status = homes_read(viewer, out, error, error_size);
+        status = homes_read(viewer, home_id, out, error, error_size);
     } else {
         const cJSON *home = cJSON_GetObjectItemCaseSensitive(viewer, "home");
         if (!cJSON_IsObject(home)) {

@@ -76,12 +76,14 @@ void tibber_page_free(struct tibber_page *page);
 
 /* Parses the answer text[0 .. length) (borrowed, need not be NUL-terminated) into *out (zeroed
  * first; free with tibber_page_free whatever the result). first_page: the answer to
- * tibber_query_first, of which the first home with a current subscription is taken; else the
- * answer to tibber_query_page. Returns TIBBER_STATUS_OK, or another status with one line in
- * error saying what was wrong (Tibber's own message and code for errors[]; the node and field for
- * a malformed answer). */
+ * tibber_query_first, of which the home whose id is home_id is taken (it must have a current
+ * subscription), or the first home with a current subscription when home_id is NULL; else the
+ * answer to tibber_query_page (home_id unused). home_id is borrowed. Returns TIBBER_STATUS_OK, or
+ * another status with one line in error saying what was wrong (Tibber's own message and code for
+ * errors[]; the node and field for a malformed answer). */
 enum tibber_status tibber_response_parse(const char *text, size_t length, bool first_page,
-                                         struct tibber_page *out, char *error, size_t error_size);
+                                         const char *home_id, struct tibber_page *out, char *error,
+                                         size_t error_size);
 
 /* The request bodies ({"query": ..., "variables": ...}, JSON): the first page asks for the homes
  * with their subscription, today's and tomorrow's prices (quarter-hourly where Tibber has them)

@@ -182,7 +182,7 @@ static int page_fetch(struct tibber_run *run, char *body, bool first_page, struc
     cJSON_free(body);
     if (status == TIBBER_STATUS_OK)
         status = tibber_response_parse(answer->data ? answer->data : "", answer->length, first_page,
-                                       page, message, sizeof message);
+                                       run->config->tibber.home_id, page, message, sizeof message);
     if (status != TIBBER_STATUS_OK)
         return fetch_failed(run, status, message);
     if (nodes_add(run, page) != 0) {
@@ -195,13 +195,17 @@ static int page_fetch(struct tibber_run *run, char *body, bool first_page, struc
 static void first_page_log(struct tibber_run *run)
 {
     const struct tibber_page *first = &run->first;
-    if (first->home_count > 1)
-        log_info(run->logger,
-                 "the Tibber account has several homes: using the first with a "
-                 "subscription",
-                 LOG_STRING("home", first->home_id),
-                 LOG_INTEGER("homes", (int64_t)first->home_count),
-                 LOG_INTEGER("subscribed", (int64_t)first->subscribed_homes));
+    /* With several subscribed homes the first may be another meter's (a heat pump's): only
+     * tibber.home_id says which is the household's. */
+    if (first->home_count > 1 && !run->config->tibber.home_id)
+        log_event(run->logger, first->subscribed_homes > 1 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
+                  first->subscribed_homes > 1
+                      ? "the Tibber account has several homes with a subscription: using the "
+                        "first; set tibber.home_id to the id of the household's home"
+                      : "the Tibber account has several homes: using the one with a subscription",
+                  LOG_STRING("home", first->home_id),
+                  LOG_INTEGER("homes", (int64_t)first->home_count),
+                  LOG_INTEGER("subscribed", (int64_t)first->subscribed_homes), LOG_END);
     if (first->consumption_missing)
         log_warning(run->logger,
                     "Tibber has no consumption for the home (consumption is null): only prices "

@@ -63,6 +63,7 @@ struct config_tibber {
     int lookback_hours;
     int max_lookback_hours;
     char *meter_id;
+    char *home_id;     /* the Tibber home to fetch; NULL: the first with a subscription */
     char *credentials; /* secrets file name, default tibber.env */
     char *api_token;   /* TIBBER_API_TOKEN when enabled, else NULL */
 };

@@ -81,6 +81,8 @@ static const struct config_key config_tibber_keys[] = {
      "720", .integer_minimum = 1, .integer_maximum = 87600},
     {"meter_id", CONFIG_KIND_STRING, FIELD(struct config_tibber, meter_id), "haupt_strom",
      .check = config_meter_id_check},
+    {"home_id", CONFIG_KIND_STRING, FIELD(struct config_tibber, home_id), NULL,
+     CONFIG_KEY_NONEMPTY},
     {"credentials", CONFIG_KIND_STRING, FIELD(struct config_tibber, credentials), "tibber.env",
      .check = config_secrets_name_check},
 };

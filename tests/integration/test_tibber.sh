@@ -15,6 +15,7 @@
 #   - errors: errors[] with HTTP 200, 401 and UNAUTHENTICATED (the message names the secrets
 #     file), 429 + Retry-After, 500, slow, hanging and truncated answers, garbage JSON, no home, a
 #     home without subscription, two homes, tibber disabled, a usage error;
+#   - two subscribed homes: tibber.home_id picks the household's on every page;
 #   - through a running relay, and run by the relay's job runner; the Flux (v2) path against the
 #     InfluxDB 2 query stand-in.
 source "$(dirname "$0")/lib.sh"
@@ -429,6 +430,36 @@ expect_status "an unknown option is a usage error" 2 "$BIN_DIR/meter-batch" tibb
 expect_contains "... with the usage" "usage: meter-batch [-c FILE] tibber" "$(cat "$work_dir/last.err")"
 expect_status "--now must be a time" 2 "$BIN_DIR/meter-batch" tibber --now yesterday
 expect_status "--help" 0 "$BIN_DIR/meter-batch" tibber --help
+
+echo "-- two homes with a subscription: tibber.home_id"
+# A heat pump's meter is a Tibber home of its own, and Tibber may list it first: its hours (1 kWh
+# more each in the fake) must not be written as the household's.
+home_id=96a14971-525a-4420-aae9-e5aedaa129ff
+case_setup homes "  home_id: $home_id
+  max_lookback_hours: 2000"
+fake_scenario '{"now": "2025-01-15T10:20:00Z", "homes": "two_subscribed"}'
+influx_write homes "kWh,entity_id=$meter,domain=input_number value=1000.5 $(time_ns 2024-12-01T00:00:00Z)"
+tibber_run --now 2025-01-15T10:20:00Z
+expect_equal "the home of tibber.home_id is used though listed second, on every page" \
+    "0 $home_id 2 2" \
+    "$run_status $(report_get '[r.home_id, r.lookback.pages, r.requests.tibber].join(" ")')"
+expect_equal "... its hours are written" "energy ok 1138" \
+    "$(check_run energy --from 2024-11-29T00:00:00Z)"
+expect_equal "... and counted by the register" "register ok 1089" \
+    "$(check_run register --anchor-time 2024-12-01T00:00:00Z --anchor-value 1000.5 | cut -d' ' -f1-3)"
+sed -i "s/^  home_id: .*/  home_id: no-such-home/" "$dir/config.yaml"
+tibber_run --now 2025-01-15T10:20:00Z
+expect_equal "a tibber.home_id the account does not have: the run fails, naming the homes" \
+    "1 no_home" "$run_status $(report_get r.error_kind)"
+expect_contains "... saying which" \
+    "tibber.home_id no-such-home is not a home of the Tibber account (its homes: 68e6938b-91a6-4199-a0d4-f24c22be87bb, $home_id)" \
+    "$(report_get r.error)"
+case_setup homes_first
+fake_scenario '{"now": "2025-01-15T10:20:00Z", "homes": "two_subscribed"}'
+tibber_run --now 2025-01-15T10:20:00Z
+expect_equal "without tibber.home_id: the first subscribed home, and a warning to set it" \
+    "0 68e6938b-91a6-4199-a0d4-f24c22be87bb 1" \
+    "$run_status $(report_get r.home_id) $(grep -c '"level":"warning".*set tibber.home_id' "$dir/run-$run_number.log")"
 
 echo "-- through a running relay"
 case_setup relay

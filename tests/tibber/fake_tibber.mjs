@@ -28,7 +28,9 @@
 //   now (ISO, "2025-01-15T10:20:00Z"), zone ("Europe/Berlin"), token ("test-token"),
 //   history_start (ISO; default now - 2000 h), pending_hours (1), nulls [ISO hour starts],
 //   missing [ISO], overrides {ISO: {consumption, cost, unitPrice, unitPriceVAT}},
-//   homes ("one" | "none" | "no_subscription" | "two" | "no_consumption" | "no_prices"),
+//   homes ("one" | "none" | "no_subscription" | "two" | "two_subscribed" | "no_consumption" |
+//   "no_prices"; two: another home without subscription listed first; two_subscribed: another
+//   home with a subscription listed first, whose hours have 1 kWh more each),
 //   tomorrow (true), quarter_hourly (false), auth_status (401), page_limit (744)
 // Faults (POST /_control/script, a JSON array that replaces the queue; each request takes the
 // head entry): { action: "real" (the real answer, after delay_ms) | "answer" (status, headers, body:
@@ -150,8 +152,15 @@ function allNodes() {
 
 const cursorOf = (node) => Buffer.from(node.from).toString('base64');
 
-function consumptionPage(last, before) {
-  const nodes = allNodes();
+// The other home's node of an hour (homes "two_subscribed"): other values, so that the data of
+// the wrong home shows.
+function otherNode(node) {
+  if (node.consumption === null) return node;
+  return { ...node, consumption: round(node.consumption + 1, 3), cost: (node.consumption + 1) * node.unitPrice };
+}
+
+function consumptionPage(last, before, home = HOME_ID) {
+  const nodes = home === HOME_ID ? allNodes() : allNodes().map(({ ms, node }) => ({ ms, node: otherNode(node) }));
   let end = nodes.length;
   if (before !== undefined && before !== null) {
     const limit = Date.parse(Buffer.from(before, 'base64').toString());
@@ -215,7 +224,7 @@ function homeObject(id, subscribed, last, before, quarterHourlyAsked, pricesAske
     home.currentSubscription = subscribed
       ? { priceInfo: scenario.homes === 'no_prices' ? null : priceInfo(quarterHourlyAsked) }
       : null;
-  home.consumption = scenario.homes === 'no_consumption' || !subscribed ? null : consumptionPage(last, before);
+  home.consumption = scenario.homes === 'no_consumption' || !subscribed ? null : consumptionPage(last, before, id);
   return home;
 }
 
@@ -229,15 +238,17 @@ function answerQuery(body) {
   const quarterHourlyAsked = /priceInfo\(resolution: QUARTER_HOURLY\)/.test(query);
   if (/\bhomes\s*\{/.test(query)) {
     const homes = [];
-    if (scenario.homes === 'two') homes.push(homeObject(OTHER_HOME_ID, false, last, null, quarterHourlyAsked, true));
+    if (scenario.homes === 'two' || scenario.homes === 'two_subscribed')
+      homes.push(homeObject(OTHER_HOME_ID, scenario.homes === 'two_subscribed', last, null, quarterHourlyAsked, true));
     if (scenario.homes !== 'none')
       homes.push(homeObject(HOME_ID, scenario.homes !== 'no_subscription', last, null, quarterHourlyAsked, true));
     return { data: { viewer: { homes } } };
   }
   if (/\bhome\(id: \$home\)/.test(query)) {
-    if (variables.home !== HOME_ID) return { data: { viewer: { home: null } } };
+    const other = scenario.homes === 'two_subscribed' && variables.home === OTHER_HOME_ID;
+    if (variables.home !== HOME_ID && !other) return { data: { viewer: { home: null } } };
     if (typeof variables.before !== 'string') throw new GraphqlError('before: a String is required', 'BAD_USER_INPUT');
-    return { data: { viewer: { home: homeObject(HOME_ID, true, last, variables.before, false, false) } } };
+    return { data: { viewer: { home: homeObject(variables.home, true, last, variables.before, false, false) } } };
   }
   throw new GraphqlError('the fake does not know this query', 'GRAPHQL_VALIDATION_FAILED');
 }

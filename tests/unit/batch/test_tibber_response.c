@@ -24,7 +24,7 @@ static int64_t utc(const char *text)
 static enum tibber_status parse(const char *text, bool first_page, struct tibber_page *page,
                                 char *error)
 {
-    return tibber_response_parse(text, strlen(text), first_page, page, error, 512);
+    return tibber_response_parse(text, strlen(text), first_page, NULL, page, error, 512);
 }
 
 /* A first page around one home: nodes_json and prices_json are the inside of the arrays. */
@@ -326,6 +326,51 @@ Test(tibber_response, homes_subscriptions_and_missing_data)
     cr_expect(page.consumption_missing);
     cr_expect(page.prices_missing);
     cr_expect_eq(page.node_count, 0);
+    tibber_page_free(&page);
+}
+
+/* An account with two subscribed homes (a heat pump's meter is a home of its own): tibber.home_id
+ * picks the household's, whichever Tibber lists first. */
+Test(tibber_response, home_chosen_by_id)
+{
+    static const char homes[] =
+        "{\"data\":{\"viewer\":{\"homes\":[{\"id\":\"heat-pump\",\"currentSubscription\":{"
+        "\"priceInfo\":null},\"consumption\":{\"nodes\":[{\"from\":\"2025-01-15T10:00:00.000+01:"
+        "00\","
+        "\"to\":\"2025-01-15T11:00:00.000+01:00\",\"consumption\":9.5}]}},{\"id\":\"house\","
+        "\"currentSubscription\":{\"priceInfo\":null},\"consumption\":{\"nodes\":[{\"from\":"
+        "\"2025-01-15T10:00:00.000+01:00\",\"to\":\"2025-01-15T11:00:00.000+01:00\","
+        "\"consumption\":0.25}]}},{\"id\":\"old\",\"currentSubscription\":null,"
+        "\"consumption\":null}]}}}";
+    struct tibber_page page;
+    char error[512] = "";
+    cr_assert_eq(
+        tibber_response_parse(homes, strlen(homes), true, "house", &page, error, sizeof error),
+        TIBBER_STATUS_OK, "%s", error);
+    cr_expect_str_eq(page.home_id, "house");
+    cr_assert_eq(page.node_count, 1);
+    cr_expect_eq(page.nodes[0].consumption, 0.25);
+    cr_expect_eq(page.home_count, 3);
+    cr_expect_eq(page.subscribed_homes, 2);
+    tibber_page_free(&page);
+
+    /* Without an id: the first subscribed home, as before. */
+    cr_assert_eq(parse(homes, true, &page, error), TIBBER_STATUS_OK, "%s", error);
+    cr_expect_str_eq(page.home_id, "heat-pump");
+    tibber_page_free(&page);
+
+    cr_expect_eq(
+        tibber_response_parse(homes, strlen(homes), true, "moved-out", &page, error, sizeof error),
+        TIBBER_STATUS_NO_HOME);
+    cr_expect(strstr(error, "tibber.home_id moved-out is not a home of the Tibber account (its "
+                            "homes: heat-pump, house, old)"),
+              "%s", error);
+    tibber_page_free(&page);
+
+    cr_expect_eq(
+        tibber_response_parse(homes, strlen(homes), true, "old", &page, error, sizeof error),
+        TIBBER_STATUS_NO_SUBSCRIPTION);
+    cr_expect(strstr(error, "the Tibber home old has no current subscription"), "%s", error);
     tibber_page_free(&page);
 }
 

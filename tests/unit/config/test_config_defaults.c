@@ -48,6 +48,7 @@ Test(config_defaults, reference_keys)
     cr_expect_eq(config->tibber.lookback_hours, 48);
     cr_expect_eq(config->tibber.max_lookback_hours, 720);
     cr_expect_str_eq(config->tibber.meter_id, "haupt_strom");
+    cr_expect_null(config->tibber.home_id);
     cr_expect_null(config->tibber.api_token);
     cr_expect_eq(config->gas_conversion.energy_content, 11.504);
     cr_expect_eq(config->gas_conversion.z_factor, 0.8885);
