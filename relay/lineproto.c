@@ -357,6 +357,8 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
     /* Fields. */
     size_t field_count = 0;
     size_t string_newlines = 0;
+    const char *time_key = NULL; /* the first field named "time" */
+    size_t time_fields = 0;
     for (;;) {
         const char *key = p;
         escaped = false;
@@ -386,10 +388,12 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
         field->key.length = (size_t)(p - key);
         field->key_escaped = escaped;
         field->value_escaped = false;
-        if (field->key.length == 4 && memcmp(key, "time", 4) == 0)
-            return lineproto_reject(parser, error, line_start, key,
-                                    "invalid field key \"time\": it is reserved for the "
-                                    "timestamp; rename the field");
+        /* InfluxDB drops a field named "time" and keeps the point when it has other fields
+         * (Telegraf's libvirt input writes one); only a point of "time" fields alone is refused. */
+        if (field->key.length == 4 && memcmp(key, "time", 4) == 0) {
+            time_key = time_key ? time_key : key;
+            time_fields++;
+        }
         if (series_key_length + field->key.length > LINEPROTO_MAX_KEY_LENGTH) {
             lineproto_quote(quoted, sizeof quoted, key, field->key.length, LINEPROTO_QUOTE_LIMIT);
             return lineproto_reject(parser, error, line_start, key,
@@ -478,6 +482,10 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
         break;
     }
     const char *fields_end = p;
+    if (time_fields == field_count)
+        return lineproto_reject(parser, error, line_start, time_key,
+                                "invalid field key \"time\": it is reserved for the timestamp; "
+                                "rename the field");
 
     /* Timestamp. */
     while (p < end && *p == ' ')

@@ -15,7 +15,9 @@
  * - Names (measurement, tag keys and values, field keys) are non-empty, valid UTF-8 without
  *   control characters (0x00-0x1F, 0x7F). String values may hold any byte sequence that is valid
  *   UTF-8, newlines included (such a point spans several physical lines).
- * - Tag keys "_measurement", "_field" and "time", and the field key "time", are rejected.
+ * - Tag keys "_measurement", "_field" and "time" are rejected, and so is a line whose only
+ *   fields are named "time" (InfluxDB stores the point without its "time" fields when it has
+ *   others, and drops it when it has none).
  *   Duplicate tag keys are rejected. Duplicate field keys are accepted: InfluxDB keeps the last;
  *   the parser reports every field as written, in input order, and leaves that choice to readers.
  * - Numbers: float = ["-"] (digits ["." digits*] | "." digits) [("e"|"E") ["+"|"-"] digits];

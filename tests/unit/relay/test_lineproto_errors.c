@@ -145,11 +145,13 @@ Test(lineproto_errors, reserved_tag_keys)
     reject("m,a=1,_field=x f=1", "tag key \"_field\" is reserved by InfluxDB: rename the tag");
 }
 
+/* InfluxDB drops a point whose only fields are named "time" (beside others it drops the field
+ * alone, lineproto_parse's time_field_beside_others_is_accepted). */
 Test(lineproto_errors, reserved_field_key_time)
 {
     reject("m time=1",
            "invalid field key \"time\": it is reserved for the timestamp; rename the field");
-    reject("m f=1,time=\"x\"",
+    reject("m time=1,time=\"x\"",
            "invalid field key \"time\": it is reserved for the timestamp; rename the field");
 }
 

@@ -336,6 +336,19 @@ Test(lineproto_parse, field_keys_reserved_only_as_tags_are_fine)
     cr_assert_eq(point.tag_count, 2);
 }
 
+/* InfluxDB 1.x and 2.x store such a point without its "time" field and answer 204 (Telegraf's
+ * libvirt input writes one): refusing the line lost its other fields. */
+Test(lineproto_parse, time_field_beside_others_is_accepted)
+{
+    parse_point("libvirt_cpu,domain_name=x system=1595411964000u,time=16924971591000u,"
+                "user=15329559626000u 1738079263000000000");
+    cr_assert_eq(point.field_count, 3);
+    slice_expect(point.fields[1].key, "time");
+    slice_expect(point.fields[2].key, "user");
+    parse_point("m time=\"x\",f=1");
+    cr_assert_eq(point.field_count, 2);
+}
+
 Test(lineproto_parse, many_tags_and_fields_grow_the_arrays)
 {
     size_t size = 200 * 16 + 64;
