@@ -32,7 +32,8 @@ const uint8_t lineproto_byte_class[256] = {
 };
 /* clang-format on */
 
-/* Up to this many tags, duplicates are found by comparing every pair; above, by sorting. */
+/* Up to this many tags (or fields), duplicates are found by comparing every pair; above, by
+ * sorting. */
 #define LINEPROTO_PAIRWISE_TAG_LIMIT 12
 
 struct lineproto_parser *lineproto_parser_create(void)
@@ -186,6 +187,75 @@ static int lineproto_tag_duplicate_find(struct lineproto_parser *parser, size_t 
             *duplicate = parser->sorted_keys[i];
             return 1;
         }
+    return 0;
+}
+
+static const char *lineproto_type_name(enum lineproto_value_type type)
+{
+    static const char *const names[] = {"float", "integer", "unsigned integer", "string",
+                                        "boolean"};
+    return (unsigned)type < sizeof names / sizeof names[0] ? names[type] : "?";
+}
+
+/* The index of the field whose key starts at key (fields are in input order, so their keys'
+ * addresses ascend). */
+static size_t lineproto_field_index(const struct lineproto_field *fields, size_t count,
+                                    const char *key)
+{
+    size_t low = 0, high = count;
+    while (high - low > 1) {
+        size_t middle = low + (high - low) / 2;
+        if (fields[middle].key.data <= key)
+            low = middle;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+/* Finds a field key written twice with different types (keys compared as written: unescaping is
+ * one-to-one). InfluxDB keeps the last of duplicate fields of one type, but refuses a point with
+ * two types for one field, and every other point of the same write with it. Returns 1 and sets
+ * *earlier and *later (indexes, in input order), 0 when there is none, -1 when out of memory. */
+static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t count,
+                                         size_t *earlier, size_t *later)
+{
+    const struct lineproto_field *fields = parser->fields;
+    if (count <= LINEPROTO_PAIRWISE_TAG_LIMIT) {
+        for (size_t i = 1; i < count; i++)
+            for (size_t j = 0; j < i; j++)
+                if (fields[i].type != fields[j].type &&
+                    fields[i].key.length == fields[j].key.length &&
+                    memcmp(fields[i].key.data, fields[j].key.data, fields[i].key.length) == 0) {
+                    *earlier = j;
+                    *later = i;
+                    return 1;
+                }
+        return 0;
+    }
+    while (parser->sorted_key_capacity < count) {
+        size_t capacity = parser->sorted_key_capacity ? parser->sorted_key_capacity * 2 : 64;
+        struct lineproto_slice *keys = realloc(parser->sorted_keys, capacity * sizeof *keys);
+        if (!keys)
+            return -1;
+        parser->sorted_keys = keys;
+        parser->sorted_key_capacity = capacity;
+    }
+    for (size_t i = 0; i < count; i++)
+        parser->sorted_keys[i] = fields[i].key;
+    qsort(parser->sorted_keys, count, sizeof *parser->sorted_keys, lineproto_slice_compare);
+    /* Among equal keys in any order, two of different types lie side by side somewhere. */
+    for (size_t i = 1; i < count; i++) {
+        if (lineproto_slice_compare(&parser->sorted_keys[i - 1], &parser->sorted_keys[i]) != 0)
+            continue;
+        size_t a = lineproto_field_index(fields, count, parser->sorted_keys[i - 1].data);
+        size_t b = lineproto_field_index(fields, count, parser->sorted_keys[i].data);
+        if (fields[a].type != fields[b].type) {
+            *earlier = a < b ? a : b;
+            *later = a < b ? b : a;
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -486,6 +556,22 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
         return lineproto_reject(parser, error, line_start, time_key,
                                 "invalid field key \"time\": it is reserved for the timestamp; "
                                 "rename the field");
+    if (field_count > 1) {
+        size_t earlier, later;
+        int found_conflict = lineproto_field_conflict_find(parser, field_count, &earlier, &later);
+        if (found_conflict < 0)
+            goto out_of_memory;
+        if (found_conflict > 0) {
+            const struct lineproto_field *field = &parser->fields[later];
+            lineproto_quote(quoted, sizeof quoted, field->key.data, field->key.length,
+                            LINEPROTO_QUOTE_LIMIT);
+            return lineproto_reject(parser, error, line_start, field->key.data,
+                                    "field %s is written twice with different types (%s, then "
+                                    "%s): InfluxDB refuses the point",
+                                    quoted, lineproto_type_name(parser->fields[earlier].type),
+                                    lineproto_type_name(field->type));
+        }
+    }
 
     /* Timestamp. */
     while (p < end && *p == ' ')

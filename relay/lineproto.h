@@ -18,8 +18,10 @@
  * - Tag keys "_measurement", "_field" and "time" are rejected, and so is a line whose only
  *   fields are named "time" (InfluxDB stores the point without its "time" fields when it has
  *   others, and drops it when it has none).
- *   Duplicate tag keys are rejected. Duplicate field keys are accepted: InfluxDB keeps the last;
- *   the parser reports every field as written, in input order, and leaves that choice to readers.
+ *   Duplicate tag keys are rejected. Duplicate field keys of one type are accepted: InfluxDB
+ *   keeps the last; the parser reports every field as written, in input order, and leaves that
+ *   choice to readers. A field key written in two types is rejected: InfluxDB refuses the point
+ *   ("field type conflict") and every other point of the write with it.
  * - Numbers: float = ["-"] (digits ["." digits*] | "." digits) [("e"|"E") ["+"|"-"] digits];
  *   integer = ["-"] digits "i" within int64; unsigned = digits "u" within uint64. No "+", "_",
  *   hex, NaN or Inf; float literals that would round to +-infinity (from 2^1024 - 2^970 on) are

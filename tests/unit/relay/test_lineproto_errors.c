@@ -155,6 +155,29 @@ Test(lineproto_errors, reserved_field_key_time)
            "invalid field key \"time\": it is reserved for the timestamp; rename the field");
 }
 
+/* InfluxDB refuses a point with one field in two types ("field type conflict"), and with it
+ * every other point of the write: one such line dead-lettered a whole upstream batch. */
+Test(lineproto_errors, field_written_twice_in_two_types)
+{
+    reject("m v=1i,v=2", "field \"v\" is written twice with different types (integer, then "
+                         "float): InfluxDB refuses the point");
+    reject("m v=1,w=t,v=\"x\"", "field \"v\" is written twice with different types (float, "
+                                "then string): InfluxDB refuses the point");
+    reject("m v=t,v=f,v=1u", "field \"v\" is written twice with different types (boolean, then "
+                             "unsigned integer): InfluxDB refuses the point");
+    accept("m v=1,v=2,v=3.5");
+    accept("m v=\"a\",v=\"b\"");
+    /* Past the pairwise limit the keys are sorted. */
+    char line[1024];
+    size_t length = (size_t)snprintf(line, sizeof line, "m f0=1");
+    for (int i = 1; i < 40; i++)
+        length += (size_t)snprintf(line + length, sizeof line - length, ",f%d=%di", i, i);
+    accept(line);
+    snprintf(line + length, sizeof line - length, ",f0=1,f17=2i,f23=false");
+    reject(line, "field \"f23\" is written twice with different types (integer, then boolean): "
+                 "InfluxDB refuses the point");
+}
+
 Test(lineproto_errors, field_key_problems)
 {
     reject("m =1", "empty field key before '='");

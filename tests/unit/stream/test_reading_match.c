@@ -151,9 +151,10 @@ Test(stream_reading_match, the_last_of_duplicate_fields_counts)
 {
     struct stream_reading_rules *rules = rules_make(&ha_rule, 1);
     expect_reading(rules, "kWh,domain=input_number,entity_id=a value=1,value=2 1", "a", 1, 2.0);
-    expect_reading(rules, "kWh,domain=input_number,entity_id=a value=\"x\",other=9,value=3i 1", "a",
-                   1, 3.0);
-    expect_miss(rules, "kWh,domain=input_number,entity_id=a value=3,value=\"x\" 1",
+    expect_reading(rules, "kWh,domain=input_number,entity_id=a value=2i,other=9,value=3i 1", "a", 1,
+                   3.0);
+    /* One field in two types never gets here: the relay refuses such a line, as InfluxDB does. */
+    expect_miss(rules, "kWh,domain=input_number,entity_id=a value=\"3\",value=\"x\" 1",
                 STREAM_READING_MISS_NOT_NUMBER);
     stream_reading_rules_free(rules);
 }
