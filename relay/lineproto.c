@@ -464,12 +464,15 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
             time_key = time_key ? time_key : key;
             time_fields++;
         }
-        if (series_key_length + field->key.length > LINEPROTO_MAX_KEY_LENGTH) {
+        size_t stored_key_length =
+            series_key_length + LINEPROTO_FIELD_SEPARATOR_LENGTH + field->key.length;
+        if (stored_key_length > LINEPROTO_MAX_KEY_LENGTH) {
             lineproto_quote(quoted, sizeof quoted, key, field->key.length, LINEPROTO_QUOTE_LIMIT);
             return lineproto_reject(parser, error, line_start, key,
-                                    "series key plus field key %s is %zu bytes long: at most %d "
-                                    "are allowed",
-                                    quoted, series_key_length + field->key.length,
+                                    "series key and field key %s make a key of %zu bytes "
+                                    "(InfluxDB stores %d more between them): at most %d are "
+                                    "allowed",
+                                    quoted, stored_key_length, LINEPROTO_FIELD_SEPARATOR_LENGTH,
                                     LINEPROTO_MAX_KEY_LENGTH);
         }
         const char *value = ++p;

@@ -29,7 +29,9 @@
  * - Time: ["-"] digits in the request precision, scaled to ns with overflow detection; the result
  *   must lie within [LINEPROTO_TIME_MIN, LINEPROTO_TIME_MAX].
  * - The series key (measurement and tags as written) may be at most LINEPROTO_MAX_KEY_LENGTH
- *   bytes, and so may the series key plus any one field key (as written).
+ *   bytes, and so may the key InfluxDB stores each field under: series key, its 4-byte
+ *   separator "#!~#" and the field key (as written); InfluxDB refuses a longer one ("max key
+ *   length exceeded"), so the relay would acknowledge a line its upstream never takes.
  * - A bad line is reported once; parsing resumes after the first newline at or after the
  *   problem (for an unterminated string: after the first newline after its opening quote), so
  *   the good lines of a batch stay usable.
@@ -45,6 +47,8 @@
 #include "relay/buffer.h"
 
 #define LINEPROTO_MAX_KEY_LENGTH 65535
+/* InfluxDB's key of a field is series key, "#!~#", field key: the limit counts the separator. */
+#define LINEPROTO_FIELD_SEPARATOR_LENGTH 4
 #define LINEPROTO_TIME_MIN (-INT64_MAX + 1) /* -9223372036854775806 ns */
 #define LINEPROTO_TIME_MAX (INT64_MAX - 1)  /* 9223372036854775806 ns */
 #define LINEPROTO_REASON_SIZE 320

@@ -90,7 +90,9 @@ static void fuzz_point_check(const struct lineproto_point *point, const char *da
         fuzz_slice_check(field->key, data, size);
         fuzz_slice_check(field->value, data, size);
         fuzz_require(field->key.length > 0, "field key not empty");
-        fuzz_require(point->series_key.length + field->key.length <= LINEPROTO_MAX_KEY_LENGTH,
+        fuzz_require(point->series_key.length + LINEPROTO_FIELD_SEPARATOR_LENGTH +
+                             field->key.length <=
+                         LINEPROTO_MAX_KEY_LENGTH,
                      "series key plus field key limit");
         fuzz_unescape_check(LINEPROTO_ELEMENT_FIELD_KEY, field->key, scratch);
         if (field->type == LINEPROTO_VALUE_STRING)

@@ -263,21 +263,25 @@ Test(lineproto_errors, timestamp_syntax)
     reject("m f=1\rx", "carriage return not followed by a newline");
 }
 
+/* InfluxDB's limit is on the key it stores a field under: series key, "#!~#", field key (checked
+ * against influxd 1.6.7: a series key of 65531 bytes with field "v" is refused, "max key length
+ * exceeded: 65536 > 65535"). */
 Test(lineproto_errors, key_length_limit)
 {
     size_t size = 70000;
     char *line = malloc(size);
     cr_assert_not_null(line);
-    /* Series key of exactly 65535 bytes: "m,k=" + value. */
+    /* Series key of 65531 bytes: "m,k=" + value. */
     memcpy(line, "m,k=", 4);
-    memset(line + 4, 'v', 65535 - 4);
-    memcpy(line + 65535, " f=1", 5);
-    reject(line, "series key plus field key \"f\" is 65536 bytes long: at most 65535 are allowed");
-    memcpy(line + 65534, " f=1", 5); /* series key 65534 + "f" = 65535: fits */
+    memset(line + 4, 'v', 65531 - 4);
+    memcpy(line + 65531, " f=1", 5);
+    reject(line, "series key and field key \"f\" make a key of 65536 bytes (InfluxDB stores "
+                 "4 more between them): at most 65535 are allowed");
+    memcpy(line + 65530, " f=1", 5); /* series key 65530 + 4 + "f" = 65535: fits */
     accept(line);
-    memcpy(line + 65534, " fg=1", 6);
-    reject(line, "series key plus field key \"fg\" is 65536 bytes long: at most 65535 are "
-                 "allowed");
+    memcpy(line + 65530, " fg=1", 6);
+    reject(line, "series key and field key \"fg\" make a key of 65536 bytes (InfluxDB stores "
+                 "4 more between them): at most 65535 are allowed");
     memset(line + 4, 'v', 65536 - 4);
     memcpy(line + 65536, " f=1", 5);
     reject(line, "series key (measurement and tags) is 65536 bytes long: at most 65535 are "
