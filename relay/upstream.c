@@ -636,8 +636,12 @@ static bool upstream_answer_is_permanent(const struct upstream_request *request,
         return true;
     if (status < 400)
         return false;
+    /* InfluxDB 1.x answers a write to a retention policy it does not have with 500 "retention
+     * policy not found": a mistyped rp is the batch's own fault, and retrying it for good would
+     * hold up every other client's points behind it. */
     static const char *const phrases[] = {"partial write", "unable to parse",
-                                          "points beyond retention policy"};
+                                          "points beyond retention policy",
+                                          "retention policy not found"};
     for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
         size_t length = strlen(phrases[i]);
         for (size_t at = 0; at + length <= request->answer.length; at++)
