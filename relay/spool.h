@@ -276,5 +276,8 @@ uint64_t spool_cursor_acknowledged(const struct spool_cursor *cursor);
 size_t spool_unopened_consumers(const struct spool *spool, const char **names, size_t max);
 /* The position last made durable by spool_cursor_store (or loaded at open). */
 uint64_t spool_cursor_durable(const struct spool_cursor *cursor);
+/* When the position was last stored, also by an earlier run (realtime ns, the modification time
+ * of the cursor file, which only a store or its creation changes); 0 when unknown. */
+int64_t spool_cursor_stored_ns(const struct spool_cursor *cursor);
 
 #endif

@@ -397,6 +397,15 @@ uint64_t spool_cursor_durable(const struct spool_cursor *cursor)
     return cursor->spool->consumers[cursor->consumer].durable;
 }
 
+int64_t spool_cursor_stored_ns(const struct spool_cursor *cursor)
+{
+    const struct spool *spool = cursor->spool;
+    struct stat status;
+    if (spool->io.fstat(spool->io.context, spool->consumers[cursor->consumer].fd, &status) != 0)
+        return 0;
+    return (int64_t)status.st_mtim.tv_sec * 1000000000 + status.st_mtim.tv_nsec;
+}
+
 int spool_cursor_store(struct spool_cursor *cursor)
 {
     struct spool *spool = cursor->spool;

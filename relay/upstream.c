@@ -914,7 +914,12 @@ int upstream_set_create(const struct config_relay *config,
                                                 : "");
             goto failure;
         }
-        upstream->last_delivery_ns = clock_realtime_ns(environment->clock);
+        /* The cursor file changes only when the position is stored, so its time is when the
+         * upstream last advanced, also before a restart: counting from now made the backlog of
+         * an outage look fresh after every restart. */
+        int64_t now = clock_realtime_ns(environment->clock);
+        int64_t stored = spool_cursor_stored_ns(upstream->cursor);
+        upstream->last_delivery_ns = stored > 0 && stored < now ? stored : now;
     }
     *out = set;
     upstream_set_kick(set);

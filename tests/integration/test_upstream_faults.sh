@@ -14,6 +14,7 @@
 #   a backlog of single-line records (5000 records a batch) delivered whole
 #   batch_wait: a stream of one-line writes arrives as a few batches, a lone reading at once
 #   several requests in flight: a rewrite waits for the write in flight, also the first one
+#   oldest unsent age: kept across a restart
 #   SCENARIO_WAIT  seconds each scenario gets for its deliveries (default 15)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
@@ -613,6 +614,35 @@ if [ "${in_flight#* }" -lt 2 ] || [ "${in_flight#* }" -gt 3 ]; then
 else
     check_pass "concurrent: ${in_flight#* } requests were in flight at once"
 fi
+
+# --- oldest unsent age -------------------------------------------------------------------------
+# The age counts from when the oldest waiting record began to wait, also across a restart: the
+# backlog of an outage must not look fresh after a restart.
+oldest_unsent() { relay_metric 'nebenkosten_upstream_oldest_unsent_seconds{upstream="fake"}'; }
+# oldest_unsent_check DESCRIPTION MIN MAX: the age is within MIN..MAX seconds.
+oldest_unsent_check() {
+    local age
+    age=$(oldest_unsent)
+    if [[ "$age" =~ ^[0-9]+$ ]] && [ "$age" -ge "$2" ] && [ "$age" -le "$3" ]; then
+        check_pass "$1 ($age s)"
+    else
+        check_fail "$1" "expected $2 to $3 s, got: $age"
+    fi
+}
+scenario_start oldest-unsent "$(upstream_yaml fake backoff_initial=100ms backoff_max=200ms)"
+fault_upstream_default '{"status":503,"body":{"error":"unavailable"}}' >/dev/null
+relay_write '/write?db=a' 'waiting n=2i 1700000000000000002'
+writes_check
+fake_wait_requests 1
+sleep 3
+oldest_unsent_check "oldest-unsent: the record has waited 3 s" 2 5
+relay_stop
+relay_start "$scenario_dir" || check_fail "oldest-unsent: meter-relay starts again"
+oldest_unsent_check "oldest-unsent: after a restart the backlog is still that old" 3 12
+fault_upstream_default '{}' >/dev/null
+eventually "oldest-unsent: delivered once the upstream answers" \
+    'waiting n=2i 1700000000000000002' fake_lines
+metric_check "no backlog, age 0" 0 'nebenkosten_upstream_oldest_unsent_seconds{upstream="fake"}'
 
 relay_stop
 fault_upstream_stop
