@@ -578,7 +578,7 @@ static void upstream_batch_finish(struct upstream *upstream, struct upstream_req
                                  upstream->spans[upstream->span_first - 1].sequence);
     if (!upstream->waiting)
         upstream->failures = 0;
-    upstream->last_delivery_ns = clock_realtime_ns(upstream->set->environment.clock);
+    upstream->waiting_since_ns = clock_realtime_ns(upstream->set->environment.clock);
 }
 
 /* The request's batch goes back to be sent again (after a failure): it comes first again. */
@@ -883,6 +883,8 @@ int upstream_set_create(const struct config_relay *config,
         (ssize_t)sizeof set->random_state)
         set->random_state = (uint64_t)clock_monotonic_ns(environment->clock);
     set->random_state |= 1;
+    /* The records already committed wait since before the start (see the cursors below). */
+    set->kicked_sequence = spool_committed_sequence(environment->spool);
     set->upstreams =
         calloc(config->upstream_count ? config->upstream_count : 1, sizeof *set->upstreams);
     set->store_timer = event_new(environment->base, -1, EV_PERSIST, upstream_store_event, set);
@@ -919,7 +921,7 @@ int upstream_set_create(const struct config_relay *config,
          * an outage look fresh after every restart. */
         int64_t now = clock_realtime_ns(environment->clock);
         int64_t stored = spool_cursor_stored_ns(upstream->cursor);
-        upstream->last_delivery_ns = stored > 0 && stored < now ? stored : now;
+        upstream->waiting_since_ns = stored > 0 && stored < now ? stored : now;
     }
     *out = set;
     upstream_set_kick(set);
@@ -945,6 +947,18 @@ int upstream_set_destroy(struct upstream_set *set)
 
 void upstream_set_kick(struct upstream_set *set)
 {
-    for (size_t i = 0; i < set->count; i++)
-        upstream_pump(&set->upstreams[i]);
+    /* Records committed to an upstream that had sent everything before them wait from now: the
+     * last advance may be hours ago when nothing came in meanwhile, and a reading arriving just
+     * as the upstream went down showed as that old at once. Every commit kicks, so these records
+     * are the ones this commit brought. */
+    uint64_t committed = spool_committed_sequence(set->environment.spool);
+    int64_t now = clock_realtime_ns(set->environment.clock);
+    for (size_t i = 0; i < set->count; i++) {
+        struct upstream *upstream = &set->upstreams[i];
+        if (committed > set->kicked_sequence &&
+            spool_cursor_acknowledged(upstream->cursor) >= set->kicked_sequence)
+            upstream->waiting_since_ns = now;
+        upstream_pump(upstream);
+    }
+    set->kicked_sequence = committed;
 }

@@ -89,7 +89,9 @@ struct upstream {
     bool candidate_keys_known;
 
     uint64_t sent_records, sent_lines, sent_bytes, retries, dead_lettered_records;
-    int64_t last_delivery_ns; /* realtime of the last advance, for the oldest-unsent age */
+    /* Realtime since which the oldest unsent record waits, for the oldest-unsent age: the last
+     * advance, or the commit of records that found everything before them sent. */
+    int64_t waiting_since_ns;
     long last_status;
     char last_error[UPSTREAM_ERROR_SIZE];
 };
@@ -100,6 +102,7 @@ struct upstream_set {
     size_t count;
     struct event *store_timer;
     uint64_t random_state;
+    uint64_t kicked_sequence; /* the committed sequence at the last upstream_set_kick */
 };
 
 #endif

@@ -37,7 +37,8 @@ int upstream_set_metrics_write(const struct upstream_set *set, struct buffer *ou
         {"nebenkosten_upstream_backlog_bytes", "gauge",
          "Spool bytes from the upstream's position on (whole segments)."},
         {"nebenkosten_upstream_oldest_unsent_seconds", "gauge",
-         "Seconds since the upstream last advanced while records wait (0 without backlog)."},
+         "Seconds the oldest unsent record has waited: since the upstream last advanced, or "
+         "since it was committed if everything before it was sent (0 without backlog)."},
     };
     char line[512];
     int64_t now = clock_realtime_ns(set->environment.clock);
@@ -84,8 +85,8 @@ int upstream_set_metrics_write(const struct upstream_set *set, struct buffer *ou
                                 : 0;
                 break;
             default:
-                value = backlog && now > upstream->last_delivery_ns
-                            ? (uint64_t)((now - upstream->last_delivery_ns) / 1000000000)
+                value = backlog && now > upstream->waiting_since_ns
+                            ? (uint64_t)((now - upstream->waiting_since_ns) / 1000000000)
                             : 0;
                 break;
             }

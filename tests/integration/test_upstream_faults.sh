@@ -14,7 +14,8 @@
 #   a backlog of single-line records (5000 records a batch) delivered whole
 #   batch_wait: a stream of one-line writes arrives as a few batches, a lone reading at once
 #   several requests in flight: a rewrite waits for the write in flight, also the first one
-#   oldest unsent age: kept across a restart
+#   oldest unsent age: from the commit of a record that finds the upstream idle; kept across a
+#        restart
 #   SCENARIO_WAIT  seconds each scenario gets for its deliveries (default 15)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
@@ -616,8 +617,9 @@ else
 fi
 
 # --- oldest unsent age -------------------------------------------------------------------------
-# The age counts from when the oldest waiting record began to wait, also across a restart: the
-# backlog of an outage must not look fresh after a restart.
+# The age counts from when the oldest waiting record began to wait, also across a restart: a
+# record that arrives at an upstream idle since its last delivery must not look as old as that
+# idle time, nor the backlog of an outage look fresh after a restart.
 oldest_unsent() { relay_metric 'nebenkosten_upstream_oldest_unsent_seconds{upstream="fake"}'; }
 # oldest_unsent_check DESCRIPTION MIN MAX: the age is within MIN..MAX seconds.
 oldest_unsent_check() {
@@ -630,10 +632,14 @@ oldest_unsent_check() {
     fi
 }
 scenario_start oldest-unsent "$(upstream_yaml fake backoff_initial=100ms backoff_max=200ms)"
+relay_write '/write?db=a' 'idle n=1i 1700000000000000001'
+eventually "oldest-unsent: the first record delivered" 'idle n=1i 1700000000000000001' fake_lines
+sleep 3
 fault_upstream_default '{"status":503,"body":{"error":"unavailable"}}' >/dev/null
 relay_write '/write?db=a' 'waiting n=2i 1700000000000000002'
 writes_check
-fake_wait_requests 1
+fake_wait_requests 2
+oldest_unsent_check "oldest-unsent: a record just written to an upstream idle for 3 s" 0 1
 sleep 3
 oldest_unsent_check "oldest-unsent: the record has waited 3 s" 2 5
 relay_stop
@@ -641,7 +647,7 @@ relay_start "$scenario_dir" || check_fail "oldest-unsent: meter-relay starts aga
 oldest_unsent_check "oldest-unsent: after a restart the backlog is still that old" 3 12
 fault_upstream_default '{}' >/dev/null
 eventually "oldest-unsent: delivered once the upstream answers" \
-    'waiting n=2i 1700000000000000002' fake_lines
+    $'idle n=1i 1700000000000000001\nwaiting n=2i 1700000000000000002' fake_lines
 metric_check "no backlog, age 0" 0 'nebenkosten_upstream_oldest_unsent_seconds{upstream="fake"}'
 
 relay_stop
