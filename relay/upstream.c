@@ -617,6 +617,10 @@ static int upstream_batch_dead_letter(struct upstream *upstream,
         log_error(upstream->set->environment.logger,
                   "cannot store a rejected batch in the dead-letter directory; retrying it",
                   LOG_STRING("upstream", upstream->name), LOG_STRING("error", error));
+        snprintf(upstream->last_error, sizeof upstream->last_error,
+                 "cannot store a batch the upstream rejected (HTTP %ld) in the dead-letter "
+                 "directory: %s",
+                 status, error);
         return -1;
     }
     log_warning(upstream->set->environment.logger,
@@ -699,7 +703,11 @@ static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
                 upstream_state_set(upstream, UPSTREAM_OK);
             upstream_pump(upstream);
         } else {
+            /* Nothing behind the batch goes until it is stored: /health and /metrics must not
+             * go on saying "delivering". */
             upstream_batch_return(upstream, request);
+            upstream->failures++;
+            upstream_state_set(upstream, UPSTREAM_BACKOFF);
             upstream_retry_schedule(upstream, upstream->backoff_max_ms);
         }
         return;

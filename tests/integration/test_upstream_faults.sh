@@ -6,6 +6,7 @@
 #   400, 422, and 5xx bodies saying "partial write" / "unable to parse" / "points beyond
 #        retention policy": dead-lettered once, and the batch behind it arrives within the
 #        poisoned batch's own round trip
+#   a rejected batch the dead-letter directory cannot take: retried, shown as backing off
 #   401, 403, 404: paused, retried every pause_retry, nothing skipped, delivered when fixed
 #   413: the batch halved; a single record still 413 is dead-lettered
 #   429, 503: Retry-After honoured; 500: exponential backoff with full jitter, no retry limit
@@ -268,6 +269,29 @@ eventually "poison-after-backoff: 500, then 400" $'500 1 rejected\n400 1 rejecte
 metric_check "dead-lettered" 1 \
     'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
 metric_check "state ok again" 1 'nebenkosten_upstream_state{upstream="fake",state="ok"}'
+
+# A rejected batch the dead-letter directory cannot take (here spool/dlq is a file) is sent again
+# until it can, and nothing behind it goes: /health and /metrics must say so, not "delivering".
+scenario_start dlq-unwritable "$(upstream_yaml fake)"
+: >"$scenario_dir/spool/dlq"
+fault_upstream_script '[{"match":"rejected","status":400,"body":{"error":"bad request"},"repeat":-1}]' >/dev/null
+relay_write '/write?db=a' 'rejected n=1i 1700000000000000001'
+relay_write '/write?db=b' 'behind n=2i 1700000000000000002'
+writes_check
+fake_wait_requests 1
+metric_check "/metrics: not ok while the batch cannot be dead-lettered" 0 \
+    'nebenkosten_upstream_state{upstream="fake",state="ok"}'
+health_message() {
+    curl -s "$relay_url/health" | json_eval 'd.checks.find((c) => c.name === "upstream:fake").message'
+}
+eventually "dlq-unwritable: /health says why nothing moves" \
+    "backing off: cannot store a batch the upstream rejected (HTTP 400) in the dead-letter directory; 2 records waiting" \
+    eval 'health_message | sed "s/directory:.*;/directory;/"'
+rm "$scenario_dir/spool/dlq"
+metric_check "dead-lettered once the directory takes it" 1 \
+    'nebenkosten_upstream_dead_lettered_records_total{upstream="fake"}'
+eventually "dlq-unwritable: the batch behind it delivered" 'behind n=2i 1700000000000000002' fake_lines
+metric_check "ok again" 1 'nebenkosten_upstream_state{upstream="fake",state="ok"}'
 
 # --- 401, 403, 404 -----------------------------------------------------------------------------
 for status in 401 403 404; do
