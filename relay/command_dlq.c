@@ -104,9 +104,10 @@ static void dlq_usage_print(FILE *out, enum dlq_action action)
                      "fdatasync covering them all, deletes the dead letters and prints\n"
                      "\"replayed ID as seq=N\". The relay sends them when it runs again.\n"
                      "Needs the spool's LOCK: stop the relay first. Damaged dead letters are\n"
-                     "reported and kept. A crash between the fdatasync and the deletes leaves\n"
-                     "entries that a second replay sends again, which InfluxDB absorbs (same\n"
-                     "points: last write wins).\n"
+                     "reported and kept, as are those of an upstream without a cursor in the\n"
+                     "spool (removed, renamed: no relay would send them). A crash between the\n"
+                     "fdatasync and the deletes leaves entries that a second replay sends again,\n"
+                     "which InfluxDB absorbs (same points: last write wins).\n"
                      "\n"
                      "options:\n"
                      "  --all            every dead letter\n"
@@ -370,6 +371,20 @@ static int dlq_replay_append(const struct dlq_options *options, struct spool *sp
                              const struct dead_letter_id *id, uint64_t *sequence)
 {
     *sequence = 0;
+    char id_text[DEAD_LETTER_ID_TEXT_SIZE];
+    dead_letter_id_format(id, id_text);
+    /* Addressed to an upstream no relay reads for (removed, renamed, its cursor deleted), the
+     * record would be stepped over by every cursor and deleted with its segment: the lines
+     * would be gone while the replay said it sent them. */
+    if (!spool_consumer_known(spool, id->upstream)) {
+        fflush(stdout);
+        fprintf(stderr,
+                "meter-relay dlq replay: %s is kept: the spool has no cursor of upstream %s "
+                "(%s/cursor/%s.cur), so no relay would send it; start the relay once with that "
+                "upstream configured, then replay\n",
+                id_text, id->upstream, options->dir, id->upstream);
+        return DLQ_EXIT_FAILED;
+    }
     struct dead_letter_entry *entry = NULL;
     char error[8192] = "";
     int result = dead_letter_entry_read(options->dir, id, &entry, error, sizeof error);
@@ -384,8 +399,6 @@ static int dlq_replay_append(const struct dlq_options *options, struct spool *sp
     if (result == 0)
         return DLQ_EXIT_DONE;
     *sequence = 0;
-    char id_text[DEAD_LETTER_ID_TEXT_SIZE];
-    dead_letter_id_format(id, id_text);
     fflush(stdout);
     fprintf(stderr, "meter-relay dlq replay: cannot append %s to the spool: %s\n", id_text,
             spool_error_reason(result));

@@ -274,6 +274,9 @@ uint64_t spool_cursor_acknowledged(const struct spool_cursor *cursor);
  * Their stored positions still hold back segment deletion: data leaves the spool only by
  * delivery or by an operator's decision. */
 size_t spool_unopened_consumers(const struct spool *spool, const char **names, size_t max);
+/* Does consumer (borrowed) have a cursor in the spool: a cursor file found at open, or opened
+ * since? Records addressed only to a consumer without one are stepped over by every cursor. */
+bool spool_consumer_known(const struct spool *spool, const char *consumer);
 /* The position last made durable by spool_cursor_store (or loaded at open). */
 uint64_t spool_cursor_durable(const struct spool_cursor *cursor);
 /* When the position was last stored, also by an earlier run (realtime ns, the modification time

@@ -387,6 +387,14 @@ size_t spool_unopened_consumers(const struct spool *spool, const char **names, s
     return count;
 }
 
+bool spool_consumer_known(const struct spool *spool, const char *consumer)
+{
+    for (size_t i = 0; i < spool->consumer_count; i++)
+        if (strcmp(spool->consumers[i].name, consumer) == 0)
+            return true;
+    return false;
+}
+
 uint64_t spool_cursor_acknowledged(const struct spool_cursor *cursor)
 {
     return cursor->acknowledged;

@@ -77,7 +77,18 @@ writeFileSync(`${dir}/dlq/${spec.upstream}/${String(spec.first).padStart(20, "0"
 dir=$work_dir/relay
 spool=$dir/spool
 # Segments smaller than the default: replay must not write the default size's (64 MiB) ones.
-relay_config_write "$dir" "    segment_bytes: 256KiB"
+# The upstreams of the dead letters below (unreachable: only their cursors matter here).
+relay_config_write "$dir" "    segment_bytes: 256KiB
+  upstreams:
+    - name: influx-a
+      url: http://127.0.0.1:9
+    - name: vm-b
+      url: http://127.0.0.1:9
+      api: v2
+      org: home
+      credentials: vm.env"
+printf 'INFLUX_TOKEN=vm-token\n' >"$dir/secrets/vm.env"
+chmod 600 "$dir/secrets/vm.env"
 if ! relay_start "$dir"; then
     check_fail "meter-relay starts"
     finish
@@ -144,6 +155,20 @@ expect_equal "replay while the relay runs: the entry stays" "influx-a/1 upstream
 
 relay_stop
 expect_equal "relay stops cleanly" 0 "$relay_exit_status"
+
+# An upstream that is gone (removed or renamed; its cursor deleted as the relay's warning
+# suggests): every cursor would step over a record addressed to it, and the segment holding it
+# would be deleted, so its dead letters stay.
+dead_letter_write "$spool" '{"upstream":"gone","first":2,"last":2,"status":400,
+    "lines":"power,meter=main value=2 1700000002000000000\n","answer":"bad",
+    "db":"home","rp":"","time_ns":"1714564804000000000"}'
+expect_status "replay for an upstream without a cursor: exit status 3" 3 "$relay" dlq replay "$spool" gone/2
+expect_contains "replay for an upstream without a cursor: says why" \
+    "gone/2 is kept: the spool has no cursor of upstream gone" "$(cat "$work_dir/last.err")"
+expect_equal "replay for an upstream without a cursor: nothing appended" "" \
+    "$("$relay" spool-dump --from 4 "$spool")"
+expect_status "its dead letter is still there" 0 "$relay" dlq show "$spool" gone/2
+expect_status "and can be dropped" 0 "$relay" dlq drop "$spool" gone/2
 
 # The same entry named three times (and spelt two ways) is replayed once: a second copy in the
 # spool would be sent twice.
