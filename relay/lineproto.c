@@ -60,6 +60,7 @@ void lineproto_parser_destroy(struct lineproto_parser *parser)
     free(parser->tags);
     free(parser->fields);
     free(parser->sorted_keys);
+    free(parser->field_slots);
     free(parser);
 }
 
@@ -197,20 +198,25 @@ static const char *lineproto_type_name(enum lineproto_value_type type)
     return (unsigned)type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-/* The index of the field whose key starts at key (fields are in input order, so their keys'
- * addresses ascend). */
-static size_t lineproto_field_index(const struct lineproto_field *fields, size_t count,
-                                    const char *key)
+/* A hash of a key from its length and its first and last eight bytes: enough to tell apart
+ * the keys of one line (equal hashes are compared in full), without reading every byte. */
+static uint64_t lineproto_key_hash(const char *data, size_t length)
 {
-    size_t low = 0, high = count;
-    while (high - low > 1) {
-        size_t middle = low + (high - low) / 2;
-        if (fields[middle].key.data <= key)
-            low = middle;
-        else
-            high = middle;
+    uint64_t head = 0, tail = 0;
+    if (length >= 8) {
+        memcpy(&head, data, 8);
+        memcpy(&tail, data + length - 8, 8);
+    } else {
+        memcpy(&head, data, length);
     }
-    return low;
+    /* MurmurHash3's finalizer: the bytes that tell keys apart are often the last ones, which
+     * are the word's high bits, and the table is indexed by the low bits. */
+    uint64_t hash = head ^ (tail * 0x9e3779b97f4a7c15u) ^ length;
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdu;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53u;
+    return hash ^ (hash >> 33);
 }
 
 /* Finds a field key written twice with different types (keys compared as written: unescaping is
@@ -221,6 +227,12 @@ static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t
                                          size_t *earlier, size_t *later)
 {
     const struct lineproto_field *fields = parser->fields;
+    /* Fields of one type cannot conflict: Telegraf's lines mostly, checked in one pass. */
+    size_t first_other = 1;
+    while (first_other < count && fields[first_other].type == fields[0].type)
+        first_other++;
+    if (first_other == count)
+        return 0;
     if (count <= LINEPROTO_PAIRWISE_TAG_LIMIT) {
         for (size_t i = 1; i < count; i++)
             for (size_t j = 0; j < i; j++)
@@ -233,28 +245,39 @@ static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t
                 }
         return 0;
     }
-    while (parser->sorted_key_capacity < count) {
-        size_t capacity = parser->sorted_key_capacity ? parser->sorted_key_capacity * 2 : 64;
-        struct lineproto_slice *keys = realloc(parser->sorted_keys, capacity * sizeof *keys);
-        if (!keys)
+    /* Wide lines: an open-addressed table of field indexes (+1; 0 is free), at most half full,
+     * so each field costs one hash and a probe or two instead of a sort. */
+    size_t capacity = 64;
+    while (capacity < 2 * count)
+        capacity *= 2;
+    if (parser->field_slot_capacity < capacity) {
+        uint32_t *slots = realloc(parser->field_slots, capacity * sizeof *slots);
+        if (!slots)
             return -1;
-        parser->sorted_keys = keys;
-        parser->sorted_key_capacity = capacity;
+        parser->field_slots = slots;
+        parser->field_slot_capacity = capacity;
     }
-    for (size_t i = 0; i < count; i++)
-        parser->sorted_keys[i] = fields[i].key;
-    qsort(parser->sorted_keys, count, sizeof *parser->sorted_keys, lineproto_slice_compare);
-    /* Among equal keys in any order, two of different types lie side by side somewhere. */
-    for (size_t i = 1; i < count; i++) {
-        if (lineproto_slice_compare(&parser->sorted_keys[i - 1], &parser->sorted_keys[i]) != 0)
-            continue;
-        size_t a = lineproto_field_index(fields, count, parser->sorted_keys[i - 1].data);
-        size_t b = lineproto_field_index(fields, count, parser->sorted_keys[i].data);
-        if (fields[a].type != fields[b].type) {
-            *earlier = a < b ? a : b;
-            *later = a < b ? b : a;
-            return 1;
+    uint32_t *slots = parser->field_slots;
+    memset(slots, 0, capacity * sizeof *slots);
+    size_t mask = capacity - 1;
+    for (size_t i = 0; i < count; i++) {
+        const struct lineproto_slice *key = &fields[i].key;
+        size_t at = (size_t)lineproto_key_hash(key->data, key->length) & mask;
+        for (; slots[at] != 0; at = (at + 1) & mask) {
+            size_t j = slots[at] - 1;
+            if (fields[j].key.length != key->length ||
+                memcmp(fields[j].key.data, key->data, key->length) != 0)
+                continue;
+            /* Every earlier field of this key has the type of the one kept here. */
+            if (fields[j].type != fields[i].type) {
+                *earlier = j;
+                *later = i;
+                return 1;
+            }
+            break;
         }
+        if (slots[at] == 0)
+            slots[at] = (uint32_t)(i + 1);
     }
     return 0;
 }

@@ -250,6 +250,8 @@ struct lineproto_parser {
     size_t field_capacity;
     struct lineproto_slice *sorted_keys; /* scratch for the duplicate-tag check of long tag sets */
     size_t sorted_key_capacity;
+    uint32_t *field_slots; /* scratch for the field-type check of wide lines (field index + 1) */
+    size_t field_slot_capacity;
 };
 
 /* Outcome of a numeric value check. */

@@ -167,7 +167,17 @@ Test(lineproto_errors, field_written_twice_in_two_types)
                              "unsigned integer): InfluxDB refuses the point");
     accept("m v=1,v=2,v=3.5");
     accept("m v=\"a\",v=\"b\"");
-    /* Past the pairwise limit the keys are sorted. */
+    /* Past the pairwise limit the keys go into a hash table; keys alike in length and in their
+     * first and last eight bytes collide there and are compared in full. */
+    char alike[1024];
+    size_t alike_length = (size_t)snprintf(alike, sizeof alike, "m ");
+    for (int i = 0; i < 20; i++)
+        alike_length += (size_t)snprintf(alike + alike_length, sizeof alike - alike_length,
+                                         "%sreadings_%c_kilowatt=%di", i ? "," : "", 'a' + i, i);
+    accept(alike);
+    snprintf(alike + alike_length, sizeof alike - alike_length, ",readings_k_kilowatt=\"x\"");
+    reject(alike, "field \"readings_k_kilowatt\" is written twice with different types "
+                  "(integer, then string): InfluxDB refuses the point");
     char line[1024];
     size_t length = (size_t)snprintf(line, sizeof line, "m f0=1");
     for (int i = 1; i < 40; i++)
