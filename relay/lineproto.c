@@ -32,8 +32,8 @@ const uint8_t lineproto_byte_class[256] = {
 };
 /* clang-format on */
 
-/* Up to this many tags (or fields), duplicates are found by comparing every pair; above, by
- * sorting. */
+/* Up to this many tags (or fields), duplicates are found by comparing every pair; above, tags by
+ * sorting and fields by hashing. */
 #define LINEPROTO_PAIRWISE_TAG_LIMIT 12
 
 struct lineproto_parser *lineproto_parser_create(void)
