@@ -142,7 +142,8 @@ static int compute(struct batch_run *run)
 }
 
 /* The detector baselines of the physical meters, for the stream to re-seed from: their
- * consumption days after the first, the days the vote flagged kept out of the learning. */
+ * consumption days after the first up to the last reading, the days the vote flagged kept out
+ * of the learning. */
 static int baselines_write(struct batch_run *run, const char *path)
 {
     struct batch_reconcile_result *result = &run->result;
@@ -157,7 +158,12 @@ static int baselines_write(struct batch_run *run, const char *path)
     }
     for (size_t i = 0; i < result->physical_count; i++) {
         const struct batch_series *consumption = &result->consumption[i];
-        if (consumption->count < 2)
+        /* Only the days up to the last reading: the stream has closed exactly those, and closes
+         * the extrapolated ones after it itself when the next reading comes; learned here too,
+         * they would count twice, with the extrapolation's values. */
+        size_t forward = result->physical[i].build.forward_days;
+        size_t days = consumption->count > forward ? consumption->count - forward : 0;
+        if (days < 2)
             continue;
         const struct batch_anomaly_result *anomaly = NULL;
         for (size_t a = 0; a < result->anomaly_count && !anomaly; a++)
@@ -174,7 +180,7 @@ static int baselines_write(struct batch_run *run, const char *path)
         const struct config_pattern *pattern =
             config_pattern_find(run->config, consumption->meter_id);
         if (stream_baseline_compute(&baselines[count], consumption->t_ns + 1,
-                                    consumption->values + 1, flagged + 1, consumption->count - 1,
+                                    consumption->values + 1, flagged + 1, days - 1,
                                     pattern ? pattern->monthly_percentages : NULL, &run->calendar,
                                     run->error, sizeof run->error) != 0)
             goto cleanup;

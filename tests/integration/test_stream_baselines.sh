@@ -2,7 +2,9 @@
 # The nightly batch's detector baselines reach the running stream processor: a baselines file
 # written to <spool>/stream/baselines.json replaces the online statistics of the meters it names
 # (shown by /api/v1/meters), is logged once, survives a restart without being applied again, and a
-# damaged file is refused with a warning while the baselines in force stay.
+# damaged file is refused with a warning while the baselines in force stay; and what meter-batch
+# reconcile writes, applied, leaves the stream's detector equal to the batch's after the next
+# reading (no day learned twice).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
 source "$(dirname "$0")/upstream_helpers.sh"
@@ -63,4 +65,42 @@ eventually_deadline=$((SECONDS + 10))
 eventually "a damaged file is refused with a warning naming the member" 1 \
     bash -c "grep -c 'detector baselines not applied.*meters.strom: days' '$relay_log'"
 expect_equal "the baseline in force stays" 42 "$(detector mean)"
+
+# What meter-batch reconcile writes, applied, then the next reading: the stream's detectors hold
+# each day once. gas is read at noon, 10 a day, from 03-01 to 03-05; the run is on 03-08, so the
+# batch extrapolates 03-06 .. 03-08 past the last reading. The stream closes those midnights
+# itself when the reading of 03-09 comes; a baseline that had learned them too would count them
+# twice. Afterwards the stream's detector must be the one a run over the same readings on 03-09
+# computes.
+gas_readings=$work_dir/gas.csv
+{
+    echo meter_id,timestamp,value
+    for day in 1 2 3 4 5; do echo "gas,2024-03-0${day}T12:00:00Z,$((90 + 10 * day))"; done
+} >"$gas_readings"
+body=$(sed -n 's/^gas,\([^,]*\),\(.*\)$/\1 \2/p' "$gas_readings" | while read -r time value; do
+    echo "m³,domain=input_number,entity_id=gas value=$value $(date -ud "$time" +%s)"
+done)
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$body" "$relay_url/write?db=lampfi&precision=s")
+expect_equal "gas: five readings accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read gas's readings"
+expect_status "meter-batch reconcile on 2024-03-08 (three days after gas's last reading)" 0 \
+    "$BIN_DIR/meter-batch" reconcile -c "$dir/config.yaml" --readings "$gas_readings" \
+    --today 2024-03-08 --out "$work_dir/night"
+baselines_write "$(cat "$work_dir/night/baselines.json")"
+gas_detector() { curl -s "$relay_url/api/v1/meters/gas" | json_eval "d.detector.$1"; }
+eventually_deadline=$((SECONDS + 10))
+eventually "gas: the night's baselines are applied" 1 \
+    bash -c "grep -c '\"msg\":\"detector baselines re-seeded\"' '$relay_log'"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
+    "m³,domain=input_number,entity_id=gas value=180 $(date -ud 2024-03-09T12:00:00Z +%s)" \
+    "$relay_url/write?db=lampfi&precision=s")
+expect_equal "gas: the reading of 03-09 accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read gas's reading of 03-09"
+echo "gas,2024-03-09T12:00:00Z,180" >>"$gas_readings"
+expect_status "meter-batch reconcile on 2024-03-09 over the same readings" 0 \
+    "$BIN_DIR/meter-batch" reconcile -c "$dir/config.yaml" --readings "$gas_readings" \
+    --today 2024-03-09 --out "$work_dir/next"
+expect_equal "gas: the stream's detector after the re-seed and the next reading is the batch's" \
+    "$(json_eval '((g) => `${g.days} ${g.level.count} ${g.level.mean} ${g.window.length}`)(d.meters.gas)' <"$work_dir/next/baselines.json")" \
+    "$(gas_detector days) $(gas_detector count) $(gas_detector mean) $(gas_detector window_days)"
 finish
