@@ -86,4 +86,41 @@ kill -TERM "$relay"
 wait "$relay"
 expect_equal "SIGTERM (systemctl stop): exit status 0" 0 "$?"
 relay=
+
+# The batch units' sandbox against what meter-batch writes. With logging.file set under the log
+# directory (as the installed example and deploy/logrotate suggest), meter-batch appends to the
+# relay's log file, so the timers' services must be able to write there. ProtectSystem=strict is
+# reproduced in a mount namespace: the root read-only, writable only what the unit names
+# (ReadWritePaths=, StateDirectory= under /var/lib, LogsDirectory= under /var/log), as systemd
+# makes it.
+unit_writable_paths() { # UNIT
+    local file=$root/usr/lib/systemd/system/$1
+    sed -n 's/^ReadWritePaths=//p' "$file" | tr ' ' '\n'
+    sed -n 's/^StateDirectory=//p' "$file" | tr ' ' '\n' | sed 's#^#/var/lib/#'
+    sed -n 's/^LogsDirectory=//p' "$file" | tr ' ' '\n' | sed 's#^#/var/log/#'
+}
+sed -i "s|^  # file: /var/log/nebenkosten/relay.log .*|  file: $root/var/log/nebenkosten/relay.log|; s|http://127.0.0.1:8086|http://127.0.0.1:9|g" \
+    "$config"
+expect_contains "the installed configuration logs to the log directory" "file: $root/var/log/nebenkosten/relay.log" \
+    "$(cat "$config")"
+for service in meter-batch-reconcile meter-batch-tibber; do
+    : >"$root/var/log/nebenkosten/relay.log"
+    command=$(sed -n 's/^ExecStart=//p' "$root/usr/lib/systemd/system/$service.service" |
+        sed "s#/usr/bin/#$root/usr/bin/#g; s#/etc/nebenkosten/#$root/etc/nebenkosten/#g")
+    writable=$(unit_writable_paths "$service.service" | sed '/^$/d' | sort -u | sed "s#^#$root#" | tr '\n' ' ')
+    # shellcheck disable=SC2016
+    unshare --mount --propagation private sh -c '
+        root=$1; shift; writable=$1; shift
+        mount --bind "$root" "$root" || exit 99
+        for path in $writable; do mount --bind "$path" "$path" || exit 99; done
+        mount -o remount,bind,ro "$root" || exit 99
+        exec "$@"' sandbox "$root" "$writable" $command >"$work_dir/$service.out" 2>&1
+    status=$?
+    [ "$status" -ne 99 ] || check_fail "$service: the sandbox is set up (unshare, mount)" "$(cat "$work_dir/$service.out")"
+    output=$(cat "$work_dir/$service.out")
+    [[ "$output" != *"cannot open log file"* ]] && [ -s "$root/var/log/nebenkosten/relay.log" ] &&
+        check_pass "$service.service: meter-batch writes to logging.file in the unit's sandbox" ||
+        check_fail "$service.service: meter-batch writes to logging.file in the unit's sandbox" \
+            "exit $status, writable: $writable" "$output"
+done
 finish
