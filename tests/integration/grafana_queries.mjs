@@ -72,11 +72,14 @@ for (const panel of dashboard.panels) {
     queries.push({ name: `${panel.title} [${target.refId}]`, uid, query: target.query });
   }
 }
+// Grafana maps an annotation's text and tags from the result's columns by name (textColumn,
+// tagsColumn): a name that is no column of the result is an annotation without it.
 for (const annotation of dashboard.annotations.list) {
-  queries.push({ name: `annotation ${annotation.name}`, uid: annotation.datasource.uid, query: annotation.query });
+  const mapped = [annotation.textColumn, ...(annotation.tagsColumn ?? "").split(",")].map((c) => c?.trim()).filter(Boolean);
+  queries.push({ name: `annotation ${annotation.name}`, uid: annotation.datasource.uid, query: annotation.query, mapped });
 }
 
-for (const { name, uid, query } of queries) {
+for (const { name, uid, query, mapped = [] } of queries) {
   const rendered = render(query, uid);
   try {
     const series = await influxql(uid, rendered);
@@ -86,6 +89,11 @@ for (const { name, uid, query } of queries) {
     if (rows === 0) {
       failed++;
       lines.push(`    query: ${rendered}`);
+    }
+    const missing = mapped.filter((column) => !series.every((s) => s.columns.includes(column)));
+    if (missing.length > 0) {
+      failed++;
+      lines.push(`    ERROR columns the annotation maps are not in the result: ${missing.join(", ")}`);
     }
   } catch (error) {
     lines.push(`${name}: ERROR ${error.message}`);
