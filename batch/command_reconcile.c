@@ -18,7 +18,7 @@ static void reconcile_usage_print(FILE *out)
     fprintf(
         out,
         "usage: meter-batch [-c FILE] reconcile [--readings FILE.csv] [--today YYYY-MM-DD]\n"
-        "                   [--out DIR] [--compat reference|none] [--report FILE]\n"
+        "                   [--out DIR] [--compat reference|none] [--report FILE] [--direct]\n"
         "\n"
         "Recomputes every meter's daily and monthly registers, master and virtual meters,\n"
         "daily consumption and anomaly flags from the full raw history, and writes them to\n"
@@ -39,6 +39,8 @@ static void reconcile_usage_print(FILE *out)
         "                       shortcuts included; none: the accurate default (overrides\n"
         "                       analytics.compat)\n"
         "  --report FILE        write the JSON run report to FILE (atomically)\n"
+        "  --direct             write to influxdb.url even when a relay answers at\n"
+        "                       relay.listen\n"
         "  --help               this text\n"
         "Exit status: 0 done, 1 the run failed (the report says why), 2 usage error.\n");
 }

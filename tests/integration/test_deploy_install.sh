@@ -111,6 +111,17 @@ for program in meter-relay meter-batch; do
         expect_status "$program $command --no-such-option: exit 2" 2 "$BIN_DIR/$program" "$command" --no-such-option
     done
 done
+# Every option the README's table of commands shows for a command is in that command's --help
+# (what a user reads on the machine must not lack what the README promises).
+readme_rows=$(sed -n 's/^| `\(meter-[a-z]*\) \([a-z][a-z-]*\) \([^`]*\)`.*/\1 \2 \3/p' "$REPO_DIR/README.md")
+[ -n "$readme_rows" ] || check_fail "the README's table of commands is found"
+while read -r program command usage; do
+    help=$("$BIN_DIR/$program" "$command" --help 2>&1)
+    for option in $(grep -o -- '--[a-z][a-z-]*' <<<"$usage"); do
+        [[ "$help" == *"$option"* ]] && check_pass "README: $program $command $option is in its --help" ||
+            check_fail "README: $program $command $option is in its --help" "${help:0:300}"
+    done
+done <<<"$readme_rows"
 for subcommand in list show drop replay; do
     output=$("$BIN_DIR/meter-relay" dlq "$subcommand" --help 2>&1)
     [[ $? -eq 0 && "$output" == usage:* ]] && check_pass "meter-relay dlq $subcommand --help" ||
