@@ -26,8 +26,9 @@ struct logger {
     int backup_count;
     struct clock clock;
     int fd;
-    uint64_t size; /* bytes in the current file, counted from open */
+    uint64_t size; /* bytes in the file, as of the last line written */
     bool failure_reported;
+    bool follow_failure_reported;
 };
 
 /* A growing line buffer; on allocation failure it stays marked failed and the line is dropped. */
@@ -315,6 +316,36 @@ static void log_rotate(struct logger *logger)
     log_fd_replace(logger, fd, size);
 }
 
+/* The relay and the meter-batch runs it starts (or systemd's timers start) share logging.file,
+ * and each rotates it at max_bytes: after another process rotated, the path names a new file and
+ * this descriptor the renamed one, which would take this process's lines until it was rotated
+ * away. So before each line the path is looked up again and reopened when it names another file
+ * (or none: deleted), as Python's WatchedFileHandler does, and the size that decides rotation is
+ * the file's, which every process appends to. A stat and an fstat per line: lines are few. */
+static void log_file_follow(struct logger *logger)
+{
+    struct stat at_path, open_file;
+    if (fstat(logger->fd, &open_file) < 0)
+        return;
+    if (stat(logger->path, &at_path) == 0 && at_path.st_dev == open_file.st_dev &&
+        at_path.st_ino == open_file.st_ino) {
+        logger->size = (uint64_t)open_file.st_size;
+        logger->follow_failure_reported = false;
+        return;
+    }
+    uint64_t size = 0;
+    int fd = log_file_open(logger->path, false, &size);
+    if (fd < 0) {
+        /* Keeps writing to the file it has; said once, not per line. */
+        if (!logger->follow_failure_reported)
+            log_failure_report(logger, "cannot reopen", errno);
+        logger->follow_failure_reported = true;
+        return;
+    }
+    log_fd_replace(logger, fd, size);
+    logger->follow_failure_reported = false;
+}
+
 struct logger *log_open(const struct log_options *options, const struct clock *clock, char *error,
                         size_t error_size)
 {
@@ -408,6 +439,8 @@ void log_write(struct logger *logger, enum log_level level, const char *message,
         free(buffer.data);
         return;
     }
+    if (logger->path)
+        log_file_follow(logger);
     if (logger->path && logger->max_bytes > 0 && logger->size > 0 &&
         logger->size + buffer.length > logger->max_bytes)
         log_rotate(logger);

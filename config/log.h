@@ -43,14 +43,17 @@ struct logger;
 /* Opens a logger. options (with the file name) and *clock are copied; clock->context is borrowed
  * and must outlive the logger; a NULL clock means clock_system(). The file is opened O_APPEND
  * (created with mode 0640); rotation renames file -> file.1 -> ... -> file.N before a line that
- * would take it past max_bytes. Returns an owned logger or NULL with a message in error (e.g. the
+ * would take the file past max_bytes. Several processes may share the file: each line goes to
+ * the file the path names at that moment (reopened after another process or logrotate moved it).
+ * Returns an owned logger or NULL with a message in error (e.g. the
  * log file cannot be opened). */
 struct logger *log_open(const struct log_options *options, const struct clock *clock, char *error,
                         size_t error_size);
 /* Closes the file and frees logger (owned; NULL is fine). */
 void log_close(struct logger *logger);
-/* Reopens the log file (after logrotate moved it; call it from the SIGUSR1 handler's event, not
- * from the signal handler itself). Returns 0 (also for stderr) or -1 (and keeps the old handle). */
+/* Reopens the log file now (after logrotate moved it, the next line would; call it from the
+ * SIGUSR1 handler's event, not from the signal handler itself). Returns 0 (also for stderr) or -1
+ * (and keeps the old handle). */
 int log_reopen(struct logger *logger);
 /* "debug", "info", "warning" (or "warn"), "error", in any case (Python's "INFO" works; so does
  * "critical", read as error). Returns 0, or -1 leaving *out alone. text borrowed. */

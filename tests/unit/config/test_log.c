@@ -235,12 +235,50 @@ Test(log_reopen, writes_to_the_new_file_after_logrotate)
     char moved[160];
     snprintf(moved, sizeof moved, "%s.old", test.path);
     cr_assert_eq(rename(test.path, moved), 0);
-    log_info(logger, "still old");
     cr_assert_eq(log_reopen(logger), 0);
     log_info(logger, "after");
     log_close(logger);
-    log_test_expect_file(moved, "2026-11-26T17:56:21.123Z INFO before\n"
-                                "2026-11-26T17:56:21.123Z INFO still old\n");
+    log_test_expect_file(moved, "2026-11-26T17:56:21.123Z INFO before\n");
+    log_test_expect_file(test.path, "2026-11-26T17:56:21.123Z INFO after\n");
+    log_test_teardown(&test);
+}
+
+/* meter-batch runs (spawned by the relay's scheduler or systemd's timers) log to the relay's
+ * logging.file and rotate it too: the relay's next line must go to the new file, not to the
+ * renamed one, and rotation must count what both wrote. */
+Test(log_rotation, follows_a_rotation_by_another_process)
+{
+    struct log_test test;
+    log_test_setup(&test);
+    struct logger *relay = log_test_open(&test, LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 100, 2);
+    struct logger *batch = log_test_open(&test, LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 100, 2);
+    log_info(relay, "line", LOG_INTEGER("n", 0));
+    log_info(batch, "line", LOG_INTEGER("n", 1));
+    log_info(batch, "line", LOG_INTEGER("n", 2)); /* rotates: 0, 1 -> .1 */
+    log_info(relay, "line", LOG_INTEGER("n", 3));
+    log_info(relay, "line", LOG_INTEGER("n", 4)); /* 2, 3 -> .1, the first to .2 */
+    log_close(relay);
+    log_close(batch);
+    log_test_expect_file(test.path, "2026-11-26T17:56:21.123Z INFO line n=4\n");
+    char path[160];
+    snprintf(path, sizeof path, "%s.1", test.path);
+    log_test_expect_file(path, "2026-11-26T17:56:21.123Z INFO line n=2\n"
+                               "2026-11-26T17:56:21.123Z INFO line n=3\n");
+    snprintf(path, sizeof path, "%s.2", test.path);
+    log_test_expect_file(path, "2026-11-26T17:56:21.123Z INFO line n=0\n"
+                               "2026-11-26T17:56:21.123Z INFO line n=1\n");
+    log_test_teardown(&test);
+}
+
+Test(log_reopen, a_deleted_file_is_created_again)
+{
+    struct log_test test;
+    log_test_setup(&test);
+    struct logger *logger = log_test_open(&test, LOG_LEVEL_INFO, LOG_FORMAT_TEXT, 0, 0);
+    log_info(logger, "before");
+    cr_assert_eq(unlink(test.path), 0);
+    log_info(logger, "after");
+    log_close(logger);
     log_test_expect_file(test.path, "2026-11-26T17:56:21.123Z INFO after\n");
     log_test_teardown(&test);
 }
