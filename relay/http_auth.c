@@ -2,9 +2,12 @@
  * tokens or user:password pairs of relay.env in constant time. */
 #include "relay/http_auth.h"
 
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 /* Longest credential looked at; longer ones are refused without comparing. */
 #define HTTP_AUTH_CREDENTIAL_MAX 1024
@@ -181,4 +184,24 @@ bool http_auth_allows(const struct config_relay *config, enum http_dialect diale
         }
     }
     return false;
+}
+
+bool http_auth_request_allowed(const struct config_relay *config, struct http_request *request)
+{
+    if (config->auth == CONFIG_AUTH_NONE)
+        return true;
+    const char *query = http_request_query(request);
+    struct evkeyvalq parameters;
+    TAILQ_INIT(&parameters);
+    if (query)
+        (void)http_query_parse(query, &parameters); /* unparsable: no u/p, refused below */
+    struct http_auth_request credentials = {
+        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
+        .user = evhttp_find_header(&parameters, "u"),
+        .password = evhttp_find_header(&parameters, "p"),
+    };
+    bool allowed = http_auth_allows(config, HTTP_DIALECT_V1, &credentials) ||
+                   http_auth_allows(config, HTTP_DIALECT_V2, &credentials);
+    evhttp_clear_headers(&parameters);
+    return allowed;
 }

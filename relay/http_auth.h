@@ -1,5 +1,6 @@
-/* Client authentication of the write endpoints (relay.auth none|token|basic, credentials from
- * secrets/relay.env). Every comparison runs in time independent of where the inputs differ. */
+/* Client authentication of the write endpoints and the relay's own API (relay.auth
+ * none|token|basic, credentials from secrets/relay.env). Every comparison runs in time independent
+ * of where the inputs differ. */
 #ifndef NEBENKOSTEN_RELAY_HTTP_AUTH_H
 #define NEBENKOSTEN_RELAY_HTTP_AUTH_H
 
@@ -22,6 +23,11 @@ struct http_auth_request {
  * "Bearer user:password" (v2). config is borrowed. */
 bool http_auth_allows(const struct config_relay *config, enum http_dialect dialect,
                       const struct http_auth_request *request);
+
+/* Whether a request to the relay's own API (jobs, meters) may have its answer: any credential a
+ * write endpoint takes (Token, Basic or u/p as for /write, Bearer as for /api/v2/write). config
+ * and request are borrowed. */
+bool http_auth_request_allowed(const struct config_relay *config, struct http_request *request);
 
 /* Compares a (length a_length) with b (b_length) in time that depends only on the lengths. */
 bool http_auth_equal(const char *a, size_t a_length, const char *b, size_t b_length);

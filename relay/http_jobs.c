@@ -21,28 +21,6 @@
 #define HTTP_JOBS_MESSAGE_SIZE 512
 #define NS_PER_SECOND 1000000000LL
 
-/* Token, Basic or u/p as for /write (v1), or Bearer as for /api/v2/write. */
-static bool http_jobs_authorized(struct relay *relay, struct http_request *request)
-{
-    const struct config_relay *config = &relay_config(relay)->relay;
-    if (config->auth == CONFIG_AUTH_NONE)
-        return true;
-    const char *query = http_request_query(request);
-    struct evkeyvalq parameters;
-    TAILQ_INIT(&parameters);
-    if (query)
-        (void)http_query_parse(query, &parameters); /* unparsable: no u/p, refused below */
-    struct http_auth_request credentials = {
-        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
-        .user = evhttp_find_header(&parameters, "u"),
-        .password = evhttp_find_header(&parameters, "p"),
-    };
-    bool allowed = http_auth_allows(config, HTTP_DIALECT_V1, &credentials) ||
-                   http_auth_allows(config, HTTP_DIALECT_V2, &credentials);
-    evhttp_clear_headers(&parameters);
-    return allowed;
-}
-
 static void http_jobs_error(struct http_request *request, int code, const char *code_name,
                             const char *format, ...) __attribute__((format(printf, 4, 5)));
 
@@ -200,7 +178,7 @@ static void http_jobs_start(struct scheduler *scheduler, struct http_request *re
 void http_jobs_handle(void *argument, struct http_request *request, const char *path)
 {
     struct scheduler *scheduler = argument;
-    if (!http_jobs_authorized(scheduler->relay, request)) {
+    if (!http_auth_request_allowed(&relay_config(scheduler->relay)->relay, request)) {
         evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
                           "Basic realm=\"InfluxDB\"");
         http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");

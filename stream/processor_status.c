@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relay/http_auth.h"
 #include "relay/http_server.h"
 #include "stream/processor_internal.h"
 
@@ -176,6 +177,12 @@ void stream_processor_request_handle(void *argument, struct http_request *reques
         evhttp_add_header(http_request_output_headers(request), "Allow", "GET, HEAD");
         http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed",
                          "method not allowed; use GET");
+        return;
+    }
+    /* Readings and consumption are the household's data, as what /query returns is: behind
+     * relay.auth like /query and the jobs. */
+    if (!http_auth_request_allowed(&relay_config(processor->relay)->relay, request)) {
+        http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");
         return;
     }
     int64_t now = clock_realtime_ns(processor->clock);

@@ -137,4 +137,27 @@ expect_contains "the log says the checkpoint was written at shutdown" \
 if [ -s "$dir/spool/stream/checkpoint" ]; then check_pass "spool/stream/checkpoint exists"; else
     check_fail "spool/stream/checkpoint exists"
 fi
+
+# relay.auth covers the meters' state as it covers /query: a household's readings are private.
+dir=$work_dir/relay-auth
+relay_stream_config_write "$dir" "  auth: token"
+printf 'RELAY_TOKENS=stream-token\n' >"$dir/secrets/relay.env"
+chmod 600 "$dir/secrets/relay.env"
+if relay_start "$dir"; then
+    http_request auth_write -H "Authorization: Token stream-token" -XPOST "$relay_url/write?db=lampfi" \
+        --data-binary 'kWh,domain=input_number,entity_id=strom value=100 1709035200000000000'
+    expect_equal "auth: token: the reading is written with the token" 204 "$http_code"
+    relay_stream_wait 1 || check_fail "auth: token: the stream reads the reading"
+    http_request meters_anonymous "$relay_url/api/v1/meters"
+    expect_equal "auth: token: GET /api/v1/meters without a token is refused" \
+        "401 authorization failed" "$http_code $(json_eval 'd.error' <"$work_dir/meters_anonymous.body")"
+    http_request meter_anonymous "$relay_url/api/v1/meters/strom"
+    expect_equal "auth: token: GET /api/v1/meters/strom without a token is refused" 401 "$http_code"
+    http_request meter_token -H "Authorization: Token stream-token" "$relay_url/api/v1/meters/strom"
+    expect_equal "auth: token: GET /api/v1/meters/strom with the token" "200 100" \
+        "$http_code $(json_eval 'd.last_reading.value' <"$work_dir/meter_token.body")"
+    relay_stop
+else
+    check_fail "meter-relay starts with auth: token"
+fi
 finish
