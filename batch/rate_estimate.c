@@ -432,8 +432,14 @@ int batch_rate_estimate(const int64_t *t_ns, const double *values, size_t count,
         return -1;
     }
     /* pandas: Timedelta.total_seconds() is ns / 1e9, then / (24 * 3600). */
-    for (size_t i = 0; i < count; i++)
-        x[i] = (double)(t_ns[i] - t_ns[0]) / 1e9 / RATE_SECONDS_PER_DAY;
+    for (size_t i = 0; i < count; i++) {
+        /* Readings more than 292 years apart have no int64 difference: the doubles' then. */
+        int64_t span;
+        double elapsed = __builtin_sub_overflow(t_ns[i], t_ns[0], &span)
+                             ? (double)t_ns[i] - (double)t_ns[0]
+                             : (double)span;
+        x[i] = elapsed / 1e9 / RATE_SECONDS_PER_DAY;
+    }
     struct rate_fit fit = rate_least_squares(x, values, count);
     out->p_value = fit.p_value;
     int result = 0;

@@ -313,3 +313,35 @@ Test(daily_default, a_long_gap_continues_the_rate_around_it)
         cr_assert_geq(series.values[i], series.values[i - 1], "day %zu", i);
     batch_daily_series_free(&series);
 }
+
+/* A reading at InfluxDB's first instant (1677: a client's broken clock) and readings of today are
+ * more than INT64_MAX ns apart. Interpolating, extrapolating forward and estimating the rate
+ * across them must not overflow (UBSan stopped meter-batch at daily_series.c), in both modes,
+ * with and without a pattern; the days between today's readings stay exact. */
+Test(daily_series, readings_more_than_292_years_apart_do_not_overflow)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {-INT64_C(9223372036854775806), at(2024, 6, 1, 0), at(2024, 6, 3, 0)};
+    double v[] = {1.0, 100.0, 104.0};
+    for (size_t count = 2; count <= 3; count++) {
+        for (int compat = CONFIG_COMPAT_NONE; compat <= CONFIG_COMPAT_REFERENCE; compat++) {
+            for (int patterned = 0; patterned <= 1; patterned++) {
+                fixture_init(&fixture, t, v, count);
+                fixture.meter.installation_date = day_of(2024, 5, 30);
+                struct batch_daily_series series =
+                    build(&fixture, patterned ? heating : NULL, (enum config_compat)compat,
+                          day_of(2024, 1, 1), day_of(2024, 6, 20));
+                cr_expect_eq(series.count, 22, "%zu readings, compat %d: %zu days", count, compat,
+                             series.count);
+                cr_expect_eq(value_on(&series, day_of(2024, 6, 1)), 100.0);
+                if (count == 3)
+                    cr_expect_eq(value_on(&series, day_of(2024, 6, 2)), 102.0);
+                for (size_t i = 0; i < series.count; i++)
+                    cr_expect(isfinite(series.values[i]) && series.values[i] >= 99.0,
+                              "%zu readings, compat %d, pattern %d: day %zu is %.17g", count,
+                              compat, patterned, i, series.values[i]);
+                batch_daily_series_free(&series);
+            }
+        }
+    }
+}
