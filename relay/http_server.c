@@ -95,8 +95,16 @@ void http_reply_error(struct http_request *request, enum http_dialect dialect, i
                       const char *code_name, const char *message)
 {
     http_request_error_note(request, message);
-    if (dialect == HTTP_DIALECT_V2)
-        evhttp_add_header(http_request_output_headers(request), "X-Platform-Error-Code", code_name);
+    struct evkeyvalq *headers = http_request_output_headers(request);
+    if (dialect == HTTP_DIALECT_V2) {
+        evhttp_add_header(headers, "X-Platform-Error-Code", code_name);
+    } else if (code != 401) {
+        /* InfluxDB 1.x repeats every error but a 401 in this header, and some clients read only
+         * the header (influxdb-java's reactive client, aioinflux). Replaced, not added: a
+         * rejection may have set it before an out-of-memory or spool failure answers 503. */
+        evhttp_remove_header(headers, "X-Influxdb-Error");
+        evhttp_add_header(headers, "X-Influxdb-Error", message);
+    }
     char *body = http_error_body(dialect, code_name, message);
     if (body) {
         http_reply_json(request, code, body, strlen(body));

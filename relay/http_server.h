@@ -45,8 +45,9 @@ void http_server_destroy(struct http_server *server);
 void http_reply_json(struct http_request *request, int code, const char *body, size_t length);
 /* Sends code with the JSON text of object (owned: deleted here; NULL or out of memory: 503). */
 void http_reply_json_object(struct http_request *request, int code, struct cJSON *object);
-/* {"error":message} (v1) or {"code":code_name,"message":message} (v2, plus the
- * X-Platform-Error-Code header). message and code_name borrowed. */
+/* {"error":message} (v1, plus the X-Influxdb-Error header unless code is 401) or
+ * {"code":code_name,"message":message} (v2, plus the X-Platform-Error-Code header). message and
+ * code_name borrowed. */
 void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message);
 /* Parses a query string ("a=b&c") into parameters as InfluxDB does (values may hold line breaks:

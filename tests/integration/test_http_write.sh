@@ -51,9 +51,13 @@ http_request nodb -XPOST "$relay_url/write" --data-binary 'm v=1'
 expect_equal "missing db: 400" 400 "$http_code"
 expect_equal "missing db: JSON error" '{"error":"database is required"}' "$http_body"
 expect_contains "errors are JSON" "Content-Type: application/json" "$http_headers"
+# InfluxDB 1.x repeats every error but a 401 in X-Influxdb-Error; influxdb-java's reactive
+# client and aioinflux build their exception from that header alone.
+expect_contains "missing db: X-Influxdb-Error" "X-Influxdb-Error: database is required" "$http_headers"
 http_request precision -XPOST "$relay_url/write?db=home&precision=fortnight" --data-binary 'm v=1'
 expect_equal "bad precision: 400" 400 "$http_code"
 expect_contains "bad precision: names it" 'invalid precision \"fortnight\"' "$http_body"
+expect_contains "bad precision: X-Influxdb-Error" 'X-Influxdb-Error: invalid precision "fortnight"' "$http_headers"
 http_request allbad -XPOST "$relay_url/write?db=home" --data-binary $'m v=\nm'
 expect_equal "all lines bad: 400" 400 "$http_code"
 expect_contains "all lines bad: parse message" "{\"error\":\"unable to parse 'm v=': " "$http_body"
@@ -131,6 +135,7 @@ head -c $((1024 * 1024 + 100)) /dev/zero | tr '\0' '#' >"$work_dir/large.txt"
 http_request large -XPOST "$relay_url/write?db=home" --data-binary @"$work_dir/large.txt"
 expect_equal "oversized body: 413" 413 "$http_code"
 expect_equal "oversized body: JSON" '{"error":"Request Entity Too Large"}' "$http_body"
+expect_contains "oversized body: X-Influxdb-Error" "X-Influxdb-Error: Request Entity Too Large" "$http_headers"
 head -c $((100 * 1024 * 1024)) /dev/zero | gzip -c >"$work_dir/bomb.gz"
 http_request bomb -XPOST "$relay_url/write?db=home" -H 'Content-Encoding: gzip' \
     --data-binary @"$work_dir/bomb.gz"
@@ -211,6 +216,8 @@ if relay_start "$auth_dir"; then
     http_request t1 -XPOST "$relay_url/write?db=home" --data-binary 'm v=1'
     expect_equal "token auth: no credentials 401" 401 "$http_code"
     expect_contains "token auth: WWW-Authenticate" 'WWW-Authenticate: Basic realm="InfluxDB"' "$http_headers"
+    expect_equal "token auth: a 401 has no X-Influxdb-Error (as InfluxDB 1.x)" "" \
+        "$(grep -i '^X-Influxdb-Error' <<<"$http_headers")"
     http_request t2 -XPOST "$relay_url/write?db=home" -H 'Authorization: Token wrong' --data-binary 'm v=1'
     expect_equal "token auth: wrong token 401" 401 "$http_code"
     http_request t3 -XPOST "$relay_url/write?db=home" -H 'Authorization: Token s3cret-token' --data-binary 'm v=1'
