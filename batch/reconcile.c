@@ -292,7 +292,12 @@ cleanup:
     return status;
 }
 
-static int anomalies_compute(struct batch_reconcile_result *out)
+/* The default mode leaves each series' first day out of the vote: its 0 is not a measurement
+ * (consumption starts there by definition), yet the vote flagged it on nearly every meter, its
+ * distance from the non-zero days' mean and quartiles being the whole daily use, and it widened
+ * the rolling window of the fortnight after it. The stream's baselines leave it out too. The
+ * reference judges it; compat reference does. */
+static int anomalies_compute(struct batch_reconcile_result *out, enum config_compat compat)
 {
     size_t total = out->consumption_count + out->virtual_count;
     out->anomalies = calloc(total + 1, sizeof *out->anomalies);
@@ -318,8 +323,9 @@ static int anomalies_compute(struct batch_reconcile_result *out)
                 break;
             }
         }
-        if (batch_anomaly_vote_compute(series->values, series->count, days, &result->summary) !=
-            0) {
+        size_t first = compat == CONFIG_COMPAT_REFERENCE ? 0 : 1;
+        if (batch_anomaly_vote_compute(series->values + first, series->count - first, days,
+                                       &result->summary) != 0) {
             status = -1;
             break;
         }
@@ -330,10 +336,10 @@ static int anomalies_compute(struct batch_reconcile_result *out)
             status = -1;
             break;
         }
-        for (size_t d = 0; d < series->count; d++)
+        for (size_t d = 0; d + first < series->count; d++)
             if (days[d].is_anomaly && result->flag_count < result->summary.anomaly_count)
                 result->flags[result->flag_count++] =
-                    (struct batch_anomaly_flag){.index = d, .day = days[d]};
+                    (struct batch_anomaly_flag){.index = d + first, .day = days[d]};
     }
     free(days);
     return status;
@@ -348,7 +354,8 @@ int batch_reconcile_compute(const struct config *config, const struct batch_read
     out->end_day = options->today_day;
     if (physical_compute(config, readings, options, out) != 0 ||
         masters_compute(config, options, out) != 0 ||
-        consumption_compute(config, options, out) != 0 || anomalies_compute(out) != 0) {
+        consumption_compute(config, options, out) != 0 ||
+        anomalies_compute(out, options->compat) != 0) {
         int saved = errno;
         batch_reconcile_result_free(out);
         errno = saved ? saved : ENOMEM;

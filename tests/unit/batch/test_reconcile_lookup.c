@@ -209,3 +209,49 @@ Test(reconcile_lookup, master_meter_of_master_meters)
     batch_reconcile_result_free(&result);
     batch_readings_free(&readings);
 }
+
+/* A meter read every midnight for 90 days, 10 kWh a day give or take 1: the first day's
+ * consumption is 0 by definition. The reference's vote flags it (3 votes); the default mode does
+ * not judge it, and judges the other days as before. */
+Test(reconcile_anomalies, the_first_day_is_judged_only_in_compat_reference)
+{
+    int64_t jan1 = tz_days_from_civil(2024, 1, 1);
+    struct config_meter meter = {.meter_id = "strom",
+                                 .type = CONFIG_METER_PHYSICAL,
+                                 .output_unit = "kWh",
+                                 .installation_date = jan1,
+                                 .deinstallation_date = CONFIG_DATE_UNSET};
+    struct config config = {.meters = &meter, .meter_count = 1};
+    config.workflows.analytics.start_year = 2024;
+    struct batch_readings readings = {0};
+    double value = 1000.0;
+    for (int day = 0; day < 90; day++) {
+        cr_assert_eq(batch_readings_add(&readings, "strom", 5, (jan1 + day) * NS_PER_DAY, value),
+                     0);
+        value += 10.0 + (day % 3) - 1.0;
+    }
+    batch_readings_finish(&readings);
+    struct stream_calendar calendar = stream_calendar_utc();
+    const enum config_compat modes[] = {CONFIG_COMPAT_REFERENCE, CONFIG_COMPAT_NONE};
+    for (size_t m = 0; m < 2; m++) {
+        struct batch_reconcile_options options = {
+            .compat = modes[m], .today_day = jan1 + 89, .calendar = &calendar};
+        struct batch_reconcile_result result;
+        cr_assert_eq(batch_reconcile_compute(&config, &readings, &options, &result), 0);
+        cr_assert_eq(result.anomaly_count, 1);
+        const struct batch_anomaly_result *anomaly = &result.anomalies[0];
+        cr_assert_eq(anomaly->summary.status, BATCH_ANOMALY_ANALYSED);
+        bool first_flagged = anomaly->flag_count > 0 && anomaly->flags[0].index == 0;
+        if (modes[m] == CONFIG_COMPAT_REFERENCE) {
+            cr_expect(first_flagged, "compat reference flags the first day, as the reference");
+            cr_expect_eq(anomaly->summary.day_count, 90);
+        } else {
+            cr_expect_not(first_flagged, "the default mode judged the first day's 0");
+            cr_expect_eq(anomaly->summary.day_count, 89, "judged %zu days",
+                         anomaly->summary.day_count);
+            cr_expect_eq(anomaly->flag_count, 0, "%zu days flagged", anomaly->flag_count);
+        }
+        batch_reconcile_result_free(&result);
+    }
+    batch_readings_free(&readings);
+}
