@@ -19,6 +19,10 @@
 /* Timers wake at least this often, so a step of the wall clock (NTP at boot, a resumed VM)
  * delays a fire by at most this much. */
 #define SCHEDULER_TIMER_MAX_NS (60 * NS_PER_SECOND)
+/* A recorded fire further ahead of the clock than this came from a clock that was wrong (an RTC
+ * reset, a bad time source, a state.json from another machine) or has been set back: as Vixie
+ * cron does past 3 hours, it is forgotten. Kept, it would hold every fire until that time. */
+#define SCHEDULER_FUTURE_FIRE_MAX_SECONDS (3 * 3600)
 
 static int64_t scheduler_now_seconds(const struct scheduler *scheduler)
 {
@@ -58,6 +62,25 @@ static void scheduler_timer_arm(struct scheduler *scheduler, struct scheduler_jo
     event_add(job->timer, &delay);
 }
 
+/* Forgets job's recorded fire when it lies more than SCHEDULER_FUTURE_FIRE_MAX_SECONDS after now;
+ * returns whether it did (the caller stores the state). */
+static bool scheduler_future_fire_forget(struct scheduler *scheduler, struct scheduler_job *job,
+                                         int64_t now)
+{
+    if (job->last_fire <= now + SCHEDULER_FUTURE_FIRE_MAX_SECONDS)
+        return false;
+    char recorded[JOB_TIME_SIZE], clock_now[JOB_TIME_SIZE];
+    jobs_time_format(job->last_fire * NS_PER_SECOND, recorded, sizeof recorded);
+    jobs_time_format(now * NS_PER_SECOND, clock_now, sizeof clock_now);
+    log_warning(scheduler->logger,
+                "job's last run is recorded in the future: the clock was wrong or was set back; "
+                "the schedule counts from now",
+                LOG_STRING("job", job_kind_name(job->kind)), LOG_STRING("last_fire", recorded),
+                LOG_STRING("now", clock_now));
+    job->last_fire = now;
+    return true;
+}
+
 /* A fire time (or the catch-up) of job arrived: start it unless it still runs. Either way the
  * fire is dealt with, and state.json says so. */
 static void scheduler_fire(struct scheduler *scheduler, struct scheduler_job *job,
@@ -88,6 +111,8 @@ static void scheduler_timer_event(evutil_socket_t fd, short what, void *argument
     if (scheduler->stopping || !job->enabled)
         return;
     int64_t now = scheduler_now_seconds(scheduler);
+    if (scheduler_future_fire_forget(scheduler, job, now))
+        scheduler_state_store(scheduler);
     if (job->catch_up) {
         job->catch_up = false;
         scheduler_fire(scheduler, job, JOB_TRIGGER_CATCH_UP, now);
@@ -279,7 +304,9 @@ static void scheduler_state_load(struct scheduler *scheduler)
         job->last_fire = state.last_fire[kind];
         if (!job->enabled)
             continue;
-        if (job->last_fire < 0) {
+        if (scheduler_future_fire_forget(scheduler, job, now)) {
+            changed = true;
+        } else if (job->last_fire < 0) {
             /* First start with this job: nothing before now is owed. */
             job->last_fire = now;
             changed = true;

@@ -128,6 +128,14 @@ jobs_config_write "$dir_a" "" '  analytics:
     schedule: "* * * * *"'
 named_start a "$dir_a" || check_fail "relay A starts" "$(cat "$dir_a/relay.log")"
 started_a=$(date +%s)
+# F, beside A: a last run recorded years ahead (a clock that was wrong, or set back since) must
+# not hold the schedule until then.
+dir_f=$work_dir/future_fire
+jobs_config_write "$dir_f" "" '  analytics:
+    schedule: "* * * * *"'
+mkdir -p "$dir_f/spool/jobs"
+printf '{"reconcile":{"last_fire":"2031-01-01T00:00:00Z"}}\n' >"$dir_f/spool/jobs/state.json"
+named_start f "$dir_f" || check_fail "relay F starts" "$(cat "$dir_f/relay.log")"
 
 # ---- B: manual runs, conflicts, reports, failures, timeouts, auth ----
 dir_b=$work_dir/manual
@@ -425,6 +433,24 @@ if [ -n "${pid_a:-}" ]; then
         "$(curl -s "$url_a/health" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).checks.find(c=>c.name==="jobs").status))')"
     named_stop a
     expect_equal "relay A stops cleanly" 0 "$stop_status"
+fi
+
+# ---- F: a recorded run in the future is forgotten; the schedule runs on ----
+if [ -n "${pid_f:-}" ]; then
+    expect_contains "F: the future record is logged" "last run is recorded in the future" \
+        "$(cat "$log_f")"
+    if runs_wait "$url_f" "v.runs.some(r => r.trigger === 'schedule' && r.status === 'succeeded')" \
+        5; then
+        expect_equal "F: after its run the next fire is the next whole minute, not 2031" true \
+            "$(json "$work_dir/runs.body" "(s => Date.parse(s.next) > Date.now() &&
+                Date.parse(s.next) <= Date.now() + 60000)(v.schedules.find(s => s.job === 'reconcile'))")"
+    else
+        check_fail "F: the schedule fires" "$(cat "$work_dir/runs.body")" "$(tail -n 5 "$log_f")"
+    fi
+    expect_equal "F: state.json no longer holds 2031" "$(date -u +%Y)" \
+        "$(json "$dir_f/spool/jobs/state.json" 'v.reconcile.last_fire.slice(0, 4)')"
+    named_stop f
+    expect_equal "relay F stops cleanly" 0 "$stop_status"
 fi
 
 finish
