@@ -120,6 +120,18 @@ void config_sections_complete(struct config_loader *loader, struct config *confi
     if (config->stream.enabled && config->stream.reading_count == 0)
         config_report_path(loader, CONFIG_SEVERITY_WARNING, "stream.readings",
                            "no rule: no point is taken as a meter reading");
+    /* The reference's interval, kept so its files load; the relay runs the poll on a cron
+     * schedule, whose default is hourly, the interval's default. Another interval would
+     * silently not be kept. */
+    if (config->tibber.polling_interval_ms != 3600 * 1000 &&
+        config_node_find(loader, "tibber.polling_interval"))
+        config_report_path(
+            loader, CONFIG_SEVERITY_WARNING, "tibber.polling_interval",
+            "is not used: meter-batch tibber runs on workflows.tibber_sync.schedule (\"%s\"); "
+            "set that instead",
+            config->workflows.tibber_sync.schedule.text
+                ? config->workflows.tibber_sync.schedule.text
+                : "");
 }
 
 void config_limits_check(struct config_loader *loader, const struct config *config)

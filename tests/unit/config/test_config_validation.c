@@ -483,3 +483,28 @@ Test(config_validation, yaml_merge_keys)
                            "write_timeout, idle_timeout, max_connections, auth, credentials, "
                            "spool, upstreams, query_upstream");
 }
+
+/* The reference's tibber.polling_interval loads, but the poll follows
+ * workflows.tibber_sync.schedule: an interval other than the hourly default is warned about. */
+Test(config_validation, tibber_polling_interval_other_than_hourly_is_warned_about)
+{
+    struct config *config = NULL;
+    struct config_diagnostics diagnostics = {0};
+    cr_expect_eq(
+        test_config_load("tibber:\n  polling_interval: 3600\n", NULL, NULL, &config, &diagnostics),
+        0);
+    cr_expect_eq(diagnostics.warning_count, 0);
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+
+    diagnostics = (struct config_diagnostics){0};
+    cr_expect_eq(
+        test_config_load("tibber:\n  polling_interval: 900\n", NULL, NULL, &config, &diagnostics),
+        0);
+    cr_assert_eq(diagnostics.warning_count, 1);
+    cr_expect_str_eq(diagnostics.warnings[0],
+                     "config.yaml:2:21: tibber.polling_interval: is not used: meter-batch tibber "
+                     "runs on workflows.tibber_sync.schedule (\"5 * * * *\"); set that instead");
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+}
