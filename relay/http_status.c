@@ -43,6 +43,9 @@ void http_health_handle(struct relay *relay, struct http_request *request)
     bool read_only = spool_is_read_only(spool);
     bool pass = !failed && !read_only && !relay_is_stopping(relay);
     uint64_t quarantined = relay_quarantined_segments(relay);
+    int refused = spool_admission_refused(spool);
+    char refusing[192];
+    snprintf(refusing, sizeof refusing, "refusing writes: %s", spool_error_reason(refused));
     char degraded[192];
     snprintf(degraded, sizeof degraded,
              "accepting writes, degraded: %" PRIu64 " corrupt segment(s) moved to quarantine/ at "
@@ -50,6 +53,7 @@ void http_health_handle(struct relay *relay, struct http_request *request)
              quarantined);
     const char *spool_message = failed        ? "spool I/O error: the relay must restart"
                                 : read_only   ? "spool is read-only: the disk is full"
+                                : refused     ? refusing
                                 : quarantined ? degraded
                                               : "accepting writes";
     cJSON *object = cJSON_CreateObject();
@@ -67,9 +71,9 @@ void http_health_handle(struct relay *relay, struct http_request *request)
     cJSON *checks = cJSON_AddArrayToObject(object, "checks");
     cJSON_AddStringToObject(check, "name", "spool");
     cJSON_AddStringToObject(check, "status",
-                            failed || read_only ? "fail"
-                            : quarantined       ? "warn"
-                                                : "pass");
+                            failed || read_only      ? "fail"
+                            : refused || quarantined ? "warn"
+                                                     : "pass");
     cJSON_AddStringToObject(check, "message", spool_message);
     if (!checks || !cJSON_AddItemToArray(checks, check))
         cJSON_Delete(check);

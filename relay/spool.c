@@ -424,7 +424,7 @@ static int append_failure(struct spool *spool, int error)
 }
 
 /* Admission for a record of padded bytes. Returns 0 or the refusal. */
-static int append_admit(struct spool *spool, uint64_t padded)
+static int append_admit_check(struct spool *spool, uint64_t padded)
 {
     if (spool->read_only) {
         free_space_refresh(spool, false);
@@ -441,6 +441,14 @@ static int append_admit(struct spool *spool, uint64_t padded)
             return -ENOSPC;
     }
     return 0;
+}
+
+/* append_admit_check, remembering a refusal for room for /health. */
+static int append_admit(struct spool *spool, uint64_t padded)
+{
+    int result = append_admit_check(spool, padded);
+    spool->admission_refused = result == -ENOBUFS || result == -ENOSPC ? result : 0;
+    return result;
 }
 
 int spool_append(struct spool *spool, const struct spool_routing *routing, const char *payload,
@@ -753,6 +761,11 @@ size_t spool_segment_count(const struct spool *spool)
 bool spool_is_read_only(const struct spool *spool)
 {
     return spool->read_only;
+}
+
+int spool_admission_refused(const struct spool *spool)
+{
+    return spool->admission_refused;
 }
 
 bool spool_has_failed(const struct spool *spool)

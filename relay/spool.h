@@ -216,6 +216,10 @@ uint64_t spool_size_bytes(const struct spool *spool);
 size_t spool_segment_count(const struct spool *spool);
 bool spool_is_read_only(const struct spool *spool);
 bool spool_has_failed(const struct spool *spool);
+/* -ENOBUFS (max_bytes) or -ENOSPC (min_free_bytes) when the last write was refused for room and no
+ * write was admitted nor segment deleted since, else 0: what /health reports while clients get
+ * 503 from a writable spool. */
+int spool_admission_refused(const struct spool *spool);
 
 /* Leaves read-only mode now if a fresh statvfs shows min_free_bytes plus the reserve free and the
  * reserve file can be recreated. Returns 0 (writable again), -EROFS (still no room), -EIO. */

@@ -465,6 +465,7 @@ int spool_segments_release(struct spool *spool, size_t *released)
             break;
         }
         spool->total_bytes -= segment->bytes;
+        spool->admission_refused = 0;
         count++;
     }
     if (count == 0)

@@ -148,6 +148,10 @@ struct spool {
 
     bool read_only;
     bool failed;
+    /* The last admission was refused for max_bytes or min_free_bytes (-ENOBUFS or -ENOSPC): the
+     * clients get 503 although the spool is writable. Cleared by an admitted record and when
+     * segments are deleted, as either may let the next write in. */
+    int admission_refused;
     int64_t free_checked_ns; /* monotonic time of the cached statvfs; 0 = none */
     uint64_t free_bytes;     /* from that statvfs */
     uint64_t appended_since_check;
