@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "relay/spool_internal.h"
@@ -68,6 +70,33 @@ static void check_cursors(const char *cursor_dir, FILE *out)
         else
             fprintf(out, "cursor %.*s: acknowledged %" PRIu64 "\n", (int)(length - 4),
                     entry->d_name, sequence);
+    }
+    closedir(directory);
+}
+
+/* Lists what recovery set aside under quarantine/: the README and /health send the operator here
+ * to learn what was lost, and the segments left in seg/ no longer show it. */
+static void check_quarantine(const char *quarantine_dir, FILE *out)
+{
+    DIR *directory = opendir(quarantine_dir);
+    if (!directory) {
+        if (errno != ENOENT)
+            fprintf(out, "quarantine: cannot list %s: %s\n", quarantine_dir, strerror(errno));
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(directory)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char path[4096];
+        struct stat status;
+        if (spool_path_join(path, sizeof path, quarantine_dir, entry->d_name) != 0 ||
+            stat(path, &status) != 0 || !S_ISREG(status.st_mode))
+            continue;
+        fprintf(out,
+                "quarantined %s: %jd bytes in %s; its records were not delivered (delete it once "
+                "read)\n",
+                entry->d_name, (intmax_t)status.st_size, quarantine_dir);
     }
     closedir(directory);
 }
@@ -147,10 +176,22 @@ static int check_report(struct spool *spool, FILE *out)
             if (scans[i].records > 0)
                 last = (long)i;
         fprintf(out, "spool %s\n", spool->dir);
+        uint64_t previous_last = 0;
         for (size_t i = 0; i < count; i++) {
+            /* Sequences are consecutive across segments; a hole between two is records that a
+             * quarantine (or a cut-off write) took away. */
+            if (scans[i].records > 0 && previous_last != 0 &&
+                scans[i].first_sequence > previous_last + 1)
+                fprintf(out,
+                        "missing: sequence %" PRIu64 "..%" PRIu64
+                        " is in no segment (quarantined or cut off); not delivered\n",
+                        previous_last + 1, scans[i].first_sequence - 1);
+            if (scans[i].records > 0)
+                previous_last = scans[i].last_sequence;
             check_segment_report(&scans[i], i, last, out, &truncate, &quarantine);
             records += scans[i].records;
         }
+        check_quarantine(spool->quarantine_dir, out);
         check_cursors(spool->cursor_dir, out);
         fprintf(out,
                 "summary: %zu segments, %" PRIu64 " records, %" PRIu64
@@ -168,14 +209,16 @@ int spool_check(const char *dir, bool fix, FILE *out)
     if (fix)
         return check_fix(dir, out);
     struct spool spool = {.io = spool_io_system(), .clock = clock_system(), .lock_fd = -1};
-    char lock_path[4096], segment_dir[4096], cursor_dir[4096];
+    char lock_path[4096], segment_dir[4096], cursor_dir[4096], quarantine_dir[4096];
     if (spool_path_join(lock_path, sizeof lock_path, dir, "LOCK") != 0 ||
         spool_path_join(segment_dir, sizeof segment_dir, dir, "seg") != 0 ||
-        spool_path_join(cursor_dir, sizeof cursor_dir, dir, "cursor") != 0)
+        spool_path_join(cursor_dir, sizeof cursor_dir, dir, "cursor") != 0 ||
+        spool_path_join(quarantine_dir, sizeof quarantine_dir, dir, "quarantine") != 0)
         return -ENAMETOOLONG;
     spool.dir = (char *)dir;
     spool.segment_dir = segment_dir;
     spool.cursor_dir = cursor_dir;
+    spool.quarantine_dir = quarantine_dir;
     /* A running relay appends while we read: refuse rather than report a torn tail that is not. */
     int lock_fd = open(lock_path, O_RDONLY | O_CLOEXEC);
     if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {

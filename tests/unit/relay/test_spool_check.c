@@ -224,3 +224,35 @@ Test(spool_check, offline_appends_roll_over_where_the_relay_would)
     spool_close(spool);
     segment_files_expect_at_most((off_t)options.segment_bytes, "after offline appends");
 }
+
+/* After recovery set a corrupt segment aside (at the relay's start or by --fix), the check of the
+ * stopped spool is what the README and /health send the operator to: it must name the
+ * quarantined file and the sequences no segment holds any more, not look like a clean spool. */
+Test(spool_check, names_what_recovery_quarantined)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 150; n++)
+        test_append(spool, n);
+    test_commit(spool, 150);
+    cr_assert_geq(spool->segment_count, 3, "enough segments for a middle one");
+    struct spool_segment middle = spool->segments[1];
+    spool_close(spool);
+    byte_flip(middle.id, 200);
+
+    int result;
+    char *text = check_run(true, &result);
+    cr_assert_eq(result, 1, "%s", text);
+    free(text);
+
+    text = check_run(false, &result);
+    cr_assert_eq(result, 0, "recovery is done: nothing left to repair\n%s", text);
+    char file[256];
+    snprintf(file, sizeof file, "quarantined %020" PRIu64 ".seg: ", middle.id);
+    cr_assert(strstr(text, file) != NULL, "names the quarantined file\n%s", text);
+    char missing[128];
+    snprintf(missing, sizeof missing, "missing: sequence %" PRIu64 "..%" PRIu64,
+             middle.first_sequence, middle.last_sequence);
+    cr_assert(strstr(text, missing) != NULL, "names the lost sequences (%s)\n%s", missing, text);
+    free(text);
+}
