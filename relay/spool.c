@@ -35,7 +35,7 @@ const char *spool_error_reason(int code)
     case 0:
         return "ok";
     case -EMSGSIZE:
-        return "record too large for the spool";
+        return "record too large for the spool (larger than spool.max_bytes allows, or 64 MiB)";
     case -EINVAL:
         return "invalid routing (too many consumers or a name too long)";
     case -ENOBUFS:
@@ -514,6 +514,11 @@ static int append_prepare(struct spool *spool, const struct spool_routing *routi
     if (*record_length > SPOOL_RECORD_MAX)
         return -EMSGSIZE;
     *padded = spool_record_padded(*record_length);
+    /* Even a spool with everything delivered keeps the headers of its active and pre-created
+     * segments: a record that does not fit beside them never will, and "full; waiting for
+     * delivery" (503) would have the client retry it for ever. */
+    if (spool->max_bytes != 0 && *padded + 2 * SPOOL_SEGMENT_HEADER_SIZE > spool->max_bytes)
+        return -EMSGSIZE;
     if ((result = append_admit(spool, *padded)) != 0)
         return result;
     const struct spool_segment *active = &spool->segments[spool->segment_count - 1];

@@ -208,6 +208,31 @@ Test(spool_faults, admission_at_max_bytes)
     spool_close(spool);
 }
 
+/* A record that cannot fit in max_bytes even when every record is delivered is refused as too
+ * large (413), not as "full; waiting for delivery" (503): the client would retry it for ever. */
+Test(spool_faults, record_larger_than_max_bytes)
+{
+    struct spool_options options = fault_options();
+    options.max_bytes = 64 * 1024;
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t empty = spool_size_bytes(spool);
+    size_t length = (size_t)options.max_bytes;
+    char *payload = malloc(length);
+    cr_assert_not_null(payload);
+    memset(payload, 'x', length);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -EMSGSIZE,
+                 "an empty spool of max_bytes can never hold it");
+    cr_assert_eq(spool_size_bytes(spool), empty);
+    /* One that fits the empty spool is taken. */
+    length = (size_t)(options.max_bytes - empty - 1024);
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), 0);
+    free(payload);
+    test_commit(spool, sequence);
+    spool_close(spool);
+}
+
 Test(spool_faults, admission_at_the_free_space_floor)
 {
     struct spool_options options = fault_options();
