@@ -662,10 +662,16 @@ static void upstream_error_describe(struct upstream *upstream,
     if (result != CURLE_OK)
         snprintf(upstream->last_error, sizeof upstream->last_error, "%s",
                  curl_easy_strerror(result));
-    else
+    else {
+        /* InfluxDB ends its JSON answers with a newline: inside the /health message and the log
+         * line it split "...}" from "; N records waiting". */
+        size_t length = request->answer.data ? request->answer.length : 0;
+        while (length > 0 && (request->answer.data[length - 1] == '\n' ||
+                              request->answer.data[length - 1] == '\r'))
+            length--;
         snprintf(upstream->last_error, sizeof upstream->last_error, "HTTP %ld: %.*s", status,
-                 (int)(request->answer.length < 300 ? request->answer.length : 300),
-                 request->answer.data ? request->answer.data : "");
+                 (int)(length < 300 ? length : 300), length ? request->answer.data : "");
+    }
 }
 
 static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
