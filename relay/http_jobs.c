@@ -4,13 +4,11 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include "relay/http_auth.h"
 #include "relay/http_server.h"

@@ -182,6 +182,8 @@ void stream_processor_request_handle(void *argument, struct http_request *reques
     /* Readings and consumption are the household's data, as what /query returns is: behind
      * relay.auth like /query and the jobs. */
     if (!http_auth_request_allowed(&relay_config(processor->relay)->relay, request)) {
+        evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
+                          "Basic realm=\"InfluxDB\"");
         http_reply_error(request, HTTP_DIALECT_V1, 401, "unauthorized", "authorization failed");
         return;
     }
