@@ -310,9 +310,21 @@ static int segment_tail_reset(struct spool *spool, int fd, const struct spool_se
 {
     const struct spool_io *io = &spool->io;
     int result = 0;
-    if (io->ftruncate(io->context, fd, (off_t)scan->valid_end) != 0)
+    if (scan->records == 0 && scan->header.first_sequence != 0) {
+        /* The scan demands that the first record carries the header's first sequence, but the
+         * next append takes the spool's next sequence: a header naming one would make the next
+         * start cut the acknowledged record off as torn. 0 lets the first record assign it. */
+        struct spool_segment_header header = scan->header;
+        header.first_sequence = 0;
+        uint8_t bytes[SPOOL_SEGMENT_HEADER_SIZE];
+        spool_segment_header_encode(&header, bytes);
+        struct iovec iov = {.iov_base = bytes, .iov_len = sizeof bytes};
+        if (io->pwritev(io->context, fd, &iov, 1, 0) != (ssize_t)sizeof bytes)
+            result = -EIO;
+    }
+    if (result == 0 && io->ftruncate(io->context, fd, (off_t)scan->valid_end) != 0)
         result = -EIO;
-    else if ((result = spool_segment_preallocate(spool, fd, scan->valid_end)) == -ENOSPC)
+    if (result == 0 && (result = spool_segment_preallocate(spool, fd, scan->valid_end)) == -ENOSPC)
         result = 0; /* appends extend the file instead; admission sees the full disk */
     if (result == 0 && io->fsync(io->context, fd) != 0)
         result = -EIO;

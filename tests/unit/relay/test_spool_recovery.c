@@ -459,3 +459,35 @@ Test(spool_recovery, corrupt_header_of_newest_segment_is_not_deleted)
 {
     newest_segment_damage_check(30, "a corrupt header"); /* created_ns, under the header CRC */
 }
+
+/* A segment whose header names a first sequence (the format allows it; the relay writes 0) but
+ * that holds no record yet: the first record appended after recovery must survive the next
+ * recovery. The scan demands that the first record carries the header's first sequence, while
+ * appends numbered on from the spool's own sequence, so the acknowledged record was cut off as
+ * a torn tail at the next start. Found by fuzz_spool_segment. */
+Test(spool_recovery, empty_segment_with_a_first_sequence_in_its_header_keeps_its_records)
+{
+    struct spool_options options = test_options(directory, NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seg", directory);
+    cr_assert_eq(mkdir(path, 0750), 0);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    spool_segment_header_encode(
+        &(struct spool_segment_header){
+            .id = 1, .created_ns = 1, .first_sequence = 4, .salt = 0x1234abcd},
+        header);
+    segment_file(path, sizeof path, 1);
+    file_write_all(path, header, sizeof header);
+
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t sequence = test_append(spool, 1);
+    test_commit(spool, sequence);
+    spool_close(spool);
+
+    struct spool_recovery_report report;
+    spool = test_spool_open(&options, &report);
+    cr_assert_eq(report.truncated_bytes, 0, "the committed record is not a torn tail");
+    cr_assert_eq(report.records, 1);
+    cr_assert_eq(report.last_sequence, sequence);
+    spool_close(spool);
+}
