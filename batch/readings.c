@@ -221,6 +221,22 @@ static bool digits_parse(const char *text, size_t length, size_t at, size_t coun
     return true;
 }
 
+/* The years 0000-9999 the text can name reach far beyond what int64 ns hold (1677-09-21 to
+ * 2262-04-11): such a time is refused, not wrapped around into a wrong one. Returns 0 or -1. */
+static int timestamp_ns_from_seconds(int64_t seconds, int64_t fraction_ns, int64_t *t_ns)
+{
+    if (seconds < 0 && fraction_ns > 0) { /* so the earliest second that fits is not refused */
+        seconds++;
+        fraction_ns -= NS_PER_SECOND;
+    }
+    int64_t ns;
+    if (__builtin_mul_overflow(seconds, NS_PER_SECOND, &ns) ||
+        __builtin_add_overflow(ns, fraction_ns, &ns))
+        return -1;
+    *t_ns = ns;
+    return 0;
+}
+
 int batch_timestamp_parse(const char *text, size_t length, int64_t *t_ns)
 {
     int year, month, day, hour = 0, minute = 0, second = 0;
@@ -235,10 +251,8 @@ int batch_timestamp_parse(const char *text, size_t length, int64_t *t_ns)
     tz_civil_from_days(days, &year_check, &month_check, &day_check);
     if (day_check != day)
         return -1;
-    if (length == 10) {
-        *t_ns = days * SECONDS_PER_DAY * NS_PER_SECOND;
-        return 0;
-    }
+    if (length == 10)
+        return timestamp_ns_from_seconds(days * SECONDS_PER_DAY, 0, t_ns);
     if ((text[10] != 'T' && text[10] != ' ') || !digits_parse(text, length, 11, 2, &hour) ||
         length < 19 || text[13] != ':' || !digits_parse(text, length, 14, 2, &minute) ||
         text[16] != ':' || !digits_parse(text, length, 17, 2, &second))
@@ -275,8 +289,7 @@ int batch_timestamp_parse(const char *text, size_t length, int64_t *t_ns)
     if (at != length)
         return -1;
     int64_t seconds = days * SECONDS_PER_DAY + hour * 3600LL + minute * 60LL + second;
-    *t_ns = (seconds - offset_seconds) * NS_PER_SECOND + fraction_ns;
-    return 0;
+    return timestamp_ns_from_seconds(seconds - offset_seconds, fraction_ns, t_ns);
 }
 
 static void digits_write(char *out, unsigned value, int count)

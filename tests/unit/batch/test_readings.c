@@ -96,6 +96,32 @@ Test(readings, missing_file_names_it)
     cr_assert(strstr(error, "/nonexistent/readings.csv: cannot open") == error, "%s", error);
 }
 
+/* The text names years 0000-9999; int64 ns hold 1677-09-21 to 2262-04-11. Beyond that the
+ * arithmetic overflowed (undefined; in practice a time wrapped into another century), e.g. for
+ * a --to date of 2300-01-01, a CSV reading or a Tibber time from a broken answer. Found by
+ * fuzz_tibber_response. */
+Test(readings, timestamps_beyond_the_int64_ns_range_are_refused)
+{
+    static const char *const refused[] = {
+        "1012-03-31T01:00:00.000+01:00",  "2300-01-01",
+        "9999-12-31T23:59:59Z",           "0000-01-01",
+        "2262-04-11T23:47:16.854775808Z", "1677-09-21T00:12:43.145224191Z",
+        "2262-04-12T00:00:00+00:01"};
+    int64_t t = 7;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        cr_assert_eq(batch_timestamp_parse(refused[i], strlen(refused[i]), &t), -1, "%s",
+                     refused[i]);
+    cr_assert_eq(t, 7, "nothing stored");
+    const char *latest = "2262-04-11T23:47:16.854775807Z";
+    cr_assert_eq(batch_timestamp_parse(latest, strlen(latest), &t), 0);
+    cr_assert_eq(t, INT64_MAX);
+    const char *earliest = "1677-09-21T00:12:43.145224192Z";
+    cr_assert_eq(batch_timestamp_parse(earliest, strlen(earliest), &t), 0);
+    cr_assert_eq(t, INT64_MIN);
+    cr_assert_eq(batch_timestamp_parse("1677-09-22", 10, &t), 0);
+    cr_assert_eq(t, -9223286400LL * NS_PER_SECOND);
+}
+
 Test(readings, timestamps_parse_and_format)
 {
     int64_t t;
