@@ -33,6 +33,7 @@ $(eval $(call fuzz_target,spool_segment,$(relay_LIBRARY) $(config_LIBRARY)))
 $(eval $(call fuzz_target,flux_csv,$(relay_LIBRARY) $(config_LIBRARY)))
 $(eval $(call fuzz_target,influxql_chunks,$(relay_LIBRARY) $(config_LIBRARY)))
 $(eval $(call fuzz_target,gzip_inflate,$(relay_LIBRARY) $(config_LIBRARY)))
+$(eval $(call fuzz_target,cron,$(config_LIBRARY)))
 $(eval $(call fuzz_target,tibber_response,$(batch_LIBRARY) $(stream_LIBRARY) $(relay_LIBRARY) $(config_LIBRARY)))
 
 # Test programs the integration tests run next to the binaries (in $(BUILD)/bin, not installed),
