@@ -56,6 +56,18 @@ void http_health_handle(struct relay *relay, struct http_request *request)
                                 : refused     ? refusing
                                 : quarantined ? degraded
                                               : "accepting writes";
+    /* A cursor nobody reads (an upstream removed or renamed) holds every later segment: when the
+     * spool fills for that reason, this is where an operator looks. */
+    const char *orphans[1];
+    size_t orphan_count = spool_unopened_consumers(spool, orphans, 1);
+    char held[640];
+    if (orphan_count > 0) {
+        snprintf(held, sizeof held,
+                 "%s; the cursor of \"%.64s\"%s, no configured upstream, keeps spool segments from "
+                 "being deleted: if it is gone for good, stop the relay and delete its cursor file",
+                 spool_message, orphans[0], orphan_count > 1 ? " (and others)" : "");
+        spool_message = held;
+    }
     cJSON *object = cJSON_CreateObject();
     cJSON *check = cJSON_CreateObject();
     if (!object || !check) {
@@ -71,9 +83,9 @@ void http_health_handle(struct relay *relay, struct http_request *request)
     cJSON *checks = cJSON_AddArrayToObject(object, "checks");
     cJSON_AddStringToObject(check, "name", "spool");
     cJSON_AddStringToObject(check, "status",
-                            failed || read_only      ? "fail"
-                            : refused || quarantined ? "warn"
-                                                     : "pass");
+                            failed || read_only                          ? "fail"
+                            : refused || quarantined || orphan_count > 0 ? "warn"
+                                                                         : "pass");
     cJSON_AddStringToObject(check, "message", spool_message);
     if (!checks || !cJSON_AddItemToArray(checks, check))
         cJSON_Delete(check);

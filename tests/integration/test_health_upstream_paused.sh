@@ -42,4 +42,19 @@ eventually_deadline=$((SECONDS + 20))
 eventually "delivered once the database exists" 'delivering; 0 records waiting' upstream_check_message
 relay_stop
 expect_equal "clean exit" 0 "$relay_exit_status"
+
+# The upstream renamed: the old name's cursor keeps every later segment on disk, and a spool that
+# fills for that reason must say so where operators look, not only in one log line at start.
+sed -i 's/- name: influxdb/- name: influx/' "$dir/config.yaml"
+if relay_start "$dir"; then
+    spool_check_get() {
+        curl -s "$relay_url/health" | json_eval 'JSON.stringify(d.checks.find((c) => c.name === "spool"))'
+    }
+    expect_equal "/health: the spool check names the cursor of no configured upstream" \
+        '{"name":"spool","status":"warn","message":"accepting writes; the cursor of \"influxdb\", no configured upstream, keeps spool segments from being deleted: if it is gone for good, stop the relay and delete its cursor file"}' \
+        "$(spool_check_get)"
+    relay_stop
+else
+    check_fail "meter-relay starts with the upstream renamed"
+fi
 finish
