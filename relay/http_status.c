@@ -63,8 +63,9 @@ void http_health_handle(struct relay *relay, struct http_request *request)
     char held[640];
     if (orphan_count > 0) {
         snprintf(held, sizeof held,
-                 "%s; the cursor of \"%.64s\"%s, no configured upstream, keeps spool segments from "
-                 "being deleted: if it is gone for good, stop the relay and delete its cursor file",
+                 "%s; the cursor of \"%.64s\"%s, read by no configured upstream or stream "
+                 "processor, keeps spool segments from being deleted: if it is gone for good, "
+                 "stop the relay and delete its cursor file",
                  spool_message, orphans[0], orphan_count > 1 ? " (and others)" : "");
         spool_message = held;
     }
