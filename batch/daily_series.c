@@ -69,14 +69,6 @@ void batch_daily_extrapolated_count(struct batch_daily_series *out, int64_t firs
     }
 }
 
-/* later - earlier for later >= earlier, saturated at INT64_MAX: InfluxDB's timestamps span twice
- * what an int64 difference holds, and past 292 years every window and gap limit is passed. */
-static int64_t span_ns(int64_t later, int64_t earlier)
-{
-    int64_t span;
-    return __builtin_sub_overflow(later, earlier, &span) ? INT64_MAX : span;
-}
-
 /* origin plus days of the seasonal clock in ns. Past 292 years (a reading at InfluxDB's first
  * instant) the offset has no int64: then the doubles' sum, which lies within the readings' span,
  * clamped to int64 in case a pattern stretches it further. */
@@ -149,7 +141,7 @@ static double gap_value(const struct batch_rows *rows, size_t a, int64_t t,
 {
     int64_t ta = rows->t_ns[a], tb = rows->t_ns[a + 1];
     double ya = rows->values[a], yb = rows->values[a + 1];
-    if (span_ns(tb, ta) >= BATCH_DAILY_SEASONAL_GAP_DAYS * BATCH_NS_PER_DAY) {
+    if (stream_calendar_span_ns(tb, ta) >= BATCH_DAILY_SEASONAL_GAP_DAYS * BATCH_NS_PER_DAY) {
         double whole = batch_seasonal_clock_days(percentages, ta, tb);
         if (whole > 0.0) {
             if (percentages && *last_seasonal_gap != a + 1) {
@@ -178,7 +170,7 @@ static int default_evaluate(const struct batch_rows *rows, const double *percent
     const int64_t window = BATCH_DAILY_RATE_WINDOW_DAYS * BATCH_NS_PER_DAY;
     if (out->backward_days > 0 && n >= 2) {
         size_t to = 2;
-        while (to < n && span_ns(rows->t_ns[to], first_ns) <= window)
+        while (to < n && stream_calendar_span_ns(rows->t_ns[to], first_ns) <= window)
             to++;
         if (seasonal_rate(rows, 0, to, percentages, &out->backward_rate) != 0)
             return -1;
@@ -187,7 +179,7 @@ static int default_evaluate(const struct batch_rows *rows, const double *percent
     }
     if (out->forward_days > 0 && n >= 2) {
         size_t from = n - 2;
-        while (from > 0 && span_ns(last_ns, rows->t_ns[from - 1]) <= window)
+        while (from > 0 && stream_calendar_span_ns(last_ns, rows->t_ns[from - 1]) <= window)
             from--;
         if (seasonal_rate(rows, from, n, percentages, &out->forward_rate) != 0)
             return -1;

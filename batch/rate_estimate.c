@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "batch/numpy_sum.h"
+#include "stream/calendar.h"
 
 #define RATE_SECONDS_PER_DAY 86400.0
 #define RATE_BETA_ITERATIONS 300
@@ -433,12 +434,7 @@ int batch_rate_estimate(const int64_t *t_ns, const double *values, size_t count,
     }
     /* pandas: Timedelta.total_seconds() is ns / 1e9, then / (24 * 3600). */
     for (size_t i = 0; i < count; i++) {
-        /* Readings more than 292 years apart have no int64 difference: the doubles' then. */
-        int64_t span;
-        double elapsed = __builtin_sub_overflow(t_ns[i], t_ns[0], &span)
-                             ? (double)t_ns[i] - (double)t_ns[0]
-                             : (double)span;
-        x[i] = elapsed / 1e9 / RATE_SECONDS_PER_DAY;
+        x[i] = stream_calendar_span_double(t_ns[i], t_ns[0]) / 1e9 / RATE_SECONDS_PER_DAY;
     }
     struct rate_fit fit = rate_least_squares(x, values, count);
     out->p_value = fit.p_value;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "config/tz.h"
+#include "stream/calendar.h"
 
 #define NS_PER_DAY (86400LL * 1000000000LL)
 #define DAYS_PER_YEAR 365.2425
@@ -67,13 +68,8 @@ static double clock_rate(const double *percentages, int year, int month)
 
 double batch_seasonal_clock_days(const double *percentages, int64_t from_ns, int64_t to_ns)
 {
-    /* Instants more than 292 years apart (InfluxDB's range is twice that) have no int64
-     * difference: then the doubles' difference. */
-    int64_t span;
     if (!percentages)
-        return (__builtin_sub_overflow(to_ns, from_ns, &span) ? (double)to_ns - (double)from_ns
-                                                              : (double)span) /
-               (double)NS_PER_DAY;
+        return stream_calendar_span_double(to_ns, from_ns) / (double)NS_PER_DAY;
     if (to_ns < from_ns)
         return -batch_seasonal_clock_days(percentages, to_ns, from_ns);
     double total = 0.0;

@@ -59,3 +59,16 @@ bool stream_calendar_is_month_last_day(const struct stream_calendar *calendar, i
     tz_civil_from_days(day + 1, &year, &month, &day_of_month);
     return day_of_month == 1;
 }
+
+int64_t stream_calendar_span_ns(int64_t later, int64_t earlier)
+{
+    int64_t span;
+    return __builtin_sub_overflow(later, earlier, &span) ? INT64_MAX : span;
+}
+
+double stream_calendar_span_double(int64_t later, int64_t earlier)
+{
+    int64_t span;
+    return __builtin_sub_overflow(later, earlier, &span) ? (double)later - (double)earlier
+                                                         : (double)span;
+}

@@ -43,24 +43,6 @@ static int64_t meter_floor_div(int64_t numerator, int64_t denominator)
     return quotient - (numerator % denominator < 0);
 }
 
-/* later - earlier for later >= earlier. InfluxDB's timestamps span twice what int64 differences
- * hold, so two readings more than 292 years apart (a client's broken clock) saturate at INT64_MAX:
- * any limit is passed by then. */
-static int64_t meter_span(int64_t later, int64_t earlier)
-{
-    int64_t span;
-    return __builtin_sub_overflow(later, earlier, &span) ? INT64_MAX : span;
-}
-
-/* later - earlier as a double: exact to the rounding of the int64 difference when it fits, and
- * from the two doubles when it does not (spans over 292 years, see meter_span). */
-static double meter_span_double(int64_t later, int64_t earlier)
-{
-    int64_t span;
-    return __builtin_sub_overflow(later, earlier, &span) ? (double)later - (double)earlier
-                                                         : (double)span;
-}
-
 void stream_time_format(int64_t t_ns, char *buffer, size_t size)
 {
     int64_t seconds = meter_floor_div(t_ns, STREAM_CALENDAR_NS_PER_SECOND);
@@ -192,7 +174,7 @@ static void meter_midnight_emit(struct stream_meter *meter,
 static void meter_spike_check(struct stream_meter *meter, const struct config_meter_limits *limits,
                               const struct meter_output *output, int64_t t, double raw)
 {
-    int64_t span = meter_span(t, meter->rate_t);
+    int64_t span = stream_calendar_span_ns(t, meter->rate_t);
     if (span < STREAM_METER_RATE_SPAN_NS)
         return;
     int64_t from_t = meter->rate_t;
@@ -228,7 +210,8 @@ static void meter_stuck_check(struct stream_meter *meter,
     const struct config_meter_limits *limits = context->limits;
     if (!limits || limits->stuck_days <= 0 || (meter->flags & STREAM_METER_STUCK_OPEN) ||
         !(meter->flags & STREAM_METER_STUCK_EXPECTED) ||
-        meter_span(t, meter->increase_t) < limits->stuck_days * STREAM_CALENDAR_NS_PER_DAY)
+        stream_calendar_span_ns(t, meter->increase_t) <
+            limits->stuck_days * STREAM_CALENDAR_NS_PER_DAY)
         return;
     if (context->seasonal_percentages &&
         stream_detector_seasonal_factor(context->seasonal_percentages, context->calendar,
@@ -238,11 +221,12 @@ static void meter_stuck_check(struct stream_meter *meter,
     meter->stuck_count++;
     char since[40], span[24];
     stream_time_format(meter->increase_t, since, sizeof since);
-    meter_event_emit(output, STREAM_EVENT_STUCK, t, raw, meter->offset,
-                     "no increase for %s (register %.15g since %s) on a meter that normally "
-                     "consumes every day",
-                     meter_duration_format(meter_span(t, meter->increase_t), span, sizeof span),
-                     meter->last_value, since);
+    meter_event_emit(
+        output, STREAM_EVENT_STUCK, t, raw, meter->offset,
+        "no increase for %s (register %.15g since %s) on a meter that normally "
+        "consumes every day",
+        meter_duration_format(stream_calendar_span_ns(t, meter->increase_t), span, sizeof span),
+        meter->last_value, since);
 }
 
 /* leak: an increase in each of 24 consecutive hour buckets. previous_t and previous_value are the
@@ -295,13 +279,14 @@ static void meter_advance(struct stream_meter *meter, const struct stream_meter_
     int64_t previous_t = meter->last_t;
     double previous_value = meter->last_value;
     /* As numpy.interp (the reference's time interpolation): slope times elapsed ns, plus start. */
-    double slope = (value - meter->last_value) / meter_span_double(t, meter->last_t);
+    double slope = (value - meter->last_value) / stream_calendar_span_double(t, meter->last_t);
     int64_t midnight = meter->next_midnight;
     for (; midnight <= t && midnight < INT64_MAX;
          midnight = stream_calendar_next_midnight(context->calendar, midnight)) {
         double at_midnight =
-            midnight == t ? value
-                          : slope * meter_span_double(midnight, meter->last_t) + meter->last_value;
+            midnight == t
+                ? value
+                : slope * stream_calendar_span_double(midnight, meter->last_t) + meter->last_value;
         meter_midnight_emit(meter, context, output, midnight, at_midnight);
     }
     meter->next_midnight = midnight;
@@ -363,7 +348,7 @@ static void meter_stale_check(struct stream_meter *meter, const struct config_me
                               const struct meter_output *output, int64_t t, double value)
 {
     if (meter->flags & STREAM_METER_SEEN) {
-        int64_t gap = meter_span(t, meter->seen_t), limit = meter->stale_after_ns;
+        int64_t gap = stream_calendar_span_ns(t, meter->seen_t), limit = meter->stale_after_ns;
         if (limits && limit > 0 && gap > limit) {
             meter->stale_count++;
             char since[40], gap_text[24], limit_text[24];
