@@ -23,6 +23,7 @@
 #include "config/tz.h"
 #include "stream/baseline.h"
 #include "stream/calendar.h"
+#include "stream/meter.h"
 
 #define BATCH_RUN_ERROR_SIZE 1024
 
@@ -90,6 +91,30 @@ static int run_setup(struct batch_run *run)
     return 0;
 }
 
+static void future_readings_log(const struct batch_meter_readings *meter, size_t count,
+                                int64_t first_ns, void *argument)
+{
+    const struct batch_run *run = argument;
+    char first[BATCH_TIMESTAMP_SIZE];
+    batch_timestamp_format(first_ns, first);
+    log_warning(run->logger,
+                "readings dated after the run's clock are left out (the device's clock was "
+                "wrong); delete them from the raw bucket, or they are left out every night",
+                LOG_STRING("meter", meter->meter_id), LOG_INTEGER("readings", (int64_t)count),
+                LOG_STRING("first", first));
+}
+
+/* A reading dated after now is no measurement: the reference's Flux range stops at now(), and
+ * InfluxQL has no such bound. The default mode allows the stream's day for clocks ahead. */
+static void future_readings_drop(struct batch_run *run)
+{
+    int64_t limit_ns = (int64_t)time(NULL) * STREAM_CALENDAR_NS_PER_SECOND;
+    if (run->compat != CONFIG_COMPAT_REFERENCE)
+        limit_ns += STREAM_FUTURE_READING_TOLERANCE_NS;
+    run->summary.future_readings =
+        batch_readings_drop_after(&run->readings, limit_ns, future_readings_log, run);
+}
+
 static int history_read(struct batch_run *run)
 {
     const char *path = run->arguments->readings_path;
@@ -121,6 +146,7 @@ static int history_read(struct batch_run *run)
     log_info(run->logger, "history read", LOG_STRING("source", run->source),
              LOG_INTEGER("meters", (int64_t)run->readings.meter_count),
              LOG_INTEGER("readings", (int64_t)total));
+    future_readings_drop(run);
     return 0;
 }
 

@@ -195,6 +195,30 @@ const struct batch_meter_readings *batch_readings_find(const struct batch_readin
     return NULL;
 }
 
+size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_ns,
+                                 void (*dropped)(const struct batch_meter_readings *meter,
+                                                 size_t count, int64_t first_ns, void *argument),
+                                 void *argument)
+{
+    batch_readings_finish(readings);
+    size_t total = 0;
+    for (size_t m = 0; m < readings->meter_count; m++) {
+        struct batch_meter_readings *meter = &readings->meters[m];
+        size_t kept = meter->count;
+        while (kept > 0 && meter->readings[kept - 1].t_ns > limit_ns)
+            kept--;
+        if (kept == meter->count)
+            continue;
+        size_t count = meter->count - kept;
+        int64_t first_ns = meter->readings[kept].t_ns;
+        meter->count = kept;
+        total += count;
+        if (dropped)
+            dropped(meter, count, first_ns, argument);
+    }
+    return total;
+}
+
 void batch_readings_free(struct batch_readings *readings)
 {
     for (size_t m = 0; m < readings->meter_count; m++) {

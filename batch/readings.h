@@ -44,6 +44,14 @@ void batch_readings_finish(struct batch_readings *readings);
 const struct batch_meter_readings *batch_readings_find(const struct batch_readings *readings,
                                                        const char *meter_id);
 
+/* Leaves out of every meter (finishing readings first) the readings dated after limit_ns; a meter
+ * that loses all of them keeps its entry with none. Calls dropped (when not NULL) for each meter
+ * that lost some, with how many and the earliest of them. Returns how many were left out in all. */
+size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_ns,
+                                 void (*dropped)(const struct batch_meter_readings *meter,
+                                                 size_t count, int64_t first_ns, void *argument),
+                                 void *argument);
+
 /* Frees what readings owns and zeroes it. */
 void batch_readings_free(struct batch_readings *readings);
 

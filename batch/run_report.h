@@ -22,6 +22,7 @@ struct batch_run_summary {
     const char *source;      /* "csv:PATH" or "influxdb:URL bucket" */
     const char *destination; /* "csv:DIR" or "influxdb:URL bucket" */
     size_t readings;         /* raw readings read */
+    size_t future_readings;  /* of them, dated after the run's clock and left out */
     uint64_t points_written, requests;
     uint64_t anomaly_flags_deleted;  /* meter_anomaly points the run no longer flags */
     const char *anomaly_flags_error; /* why deleting them failed; NULL when it did not */

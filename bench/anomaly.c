@@ -85,6 +85,7 @@ static void stream_collect(const struct stream_emission *emission, void *argumen
         [STREAM_EVENT_STALE] = ANOMALY_FLAG_STALE,
         [STREAM_EVENT_SPIKE_RATE] = ANOMALY_FLAG_SPIKE_RATE,
         [STREAM_EVENT_LATE_READING] = -1,
+        [STREAM_EVENT_FUTURE_READING] = -1,
     };
     int day = closed_day(meter, emission->timestamp_ns);
     switch (emission->kind) {

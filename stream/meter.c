@@ -32,6 +32,8 @@ const char *stream_event_kind_name(enum stream_event_kind kind)
         return "spike_rate";
     case STREAM_EVENT_LATE_READING:
         return "late_reading";
+    case STREAM_EVENT_FUTURE_READING:
+        return "future_reading";
     }
     return "unknown";
 }
@@ -423,6 +425,20 @@ void stream_meter_reading_apply(struct stream_meter *meter,
                                 double value, stream_emit_fn emit, void *emit_argument)
 {
     const struct meter_output output = {.emit = emit, .argument = emit_argument};
+    if (context->now_ns != 0 && t_ns > context->now_ns &&
+        t_ns - context->now_ns > STREAM_FUTURE_READING_TOLERANCE_NS) {
+        meter->flags |= STREAM_METER_FUTURE_OPEN;
+        char when[32];
+        stream_time_format(t_ns, when, sizeof when);
+        /* Stamped now: at its own time the event would lie where no dashboard looks. */
+        meter_event_emit(&output, STREAM_EVENT_FUTURE_READING, context->now_ns, value,
+                         meter->offset,
+                         "dated %s, more than a day after the relay's clock: a device clock "
+                         "error, ignored",
+                         when);
+        return;
+    }
+    meter->flags &= ~(uint32_t)STREAM_METER_FUTURE_OPEN;
     if ((meter->flags & STREAM_METER_SEEN) && t_ns <= meter->seen_t) {
         meter->late_count++;
         meter_event_emit(&output, STREAM_EVENT_LATE_READING, t_ns, value, meter->offset,

@@ -75,7 +75,16 @@ enum stream_event_kind {
     STREAM_EVENT_STALE,
     STREAM_EVENT_SPIKE_RATE,
     STREAM_EVENT_LATE_READING,
+    STREAM_EVENT_FUTURE_READING, /* ours: dated after the processing clock (a device clock error) */
 };
+#define STREAM_EVENT_KIND_COUNT (STREAM_EVENT_FUTURE_READING + 1)
+
+/* A reading dated more than this after the clock of the process reading it is a device clock
+ * error (an RTC reset to 2036, a year typed wrong), not a measurement: taken, it would hold every
+ * later reading of the meter as late until that date, and the batch would interpolate towards
+ * it. A day leaves room for devices that send local time as UTC (up to 14 hours ahead). The
+ * batch leaves out such readings by the same rule. */
+#define STREAM_FUTURE_READING_TOLERANCE_NS (86400LL * 1000000000LL)
 
 #define STREAM_EMISSION_DETAIL_SIZE 160
 
@@ -102,6 +111,9 @@ struct stream_meter_context {
     const struct stream_calendar *calendar;
     const struct config_meter_limits *limits; /* NULL: the checks that need limits are off */
     const double *seasonal_percentages;       /* 12 values, January first, sum 100; or NULL */
+    /* The processing clock (ns since the epoch) that readings are checked against; 0: they are
+     * not (tests, benchmarks, a replay of recorded data). */
+    int64_t now_ns;
 };
 
 /* Receives each emission; emission is borrowed for the call, argument is the caller's. */
@@ -117,6 +129,7 @@ enum {
     STREAM_METER_STUCK_EXPECTED = 1u << 6, /* the current zero run began on a consuming meter */
     STREAM_METER_LEAK_OPEN = 1u << 7,      /* leak reported, every hour still consumes */
     STREAM_METER_LEAK_HOUR = 1u << 8,      /* the register increased within leak_hour */
+    STREAM_METER_FUTURE_OPEN = 1u << 9,    /* future_reading reported, no reading applied since */
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
@@ -164,6 +177,9 @@ _Static_assert(sizeof(struct stream_meter) <= 640,
                "the bar is 1 KiB)");
 
 /* Applies one reading (t_ns, value) of a meter, in the order readings arrive:
+ * 0. t_ns more than STREAM_FUTURE_READING_TOLERANCE_NS after context->now_ns (when set):
+ *    future_reading, stamped now_ns; nothing else changes but STREAM_METER_FUTURE_OPEN, set until
+ *    a reading is taken again (it tells the caller which future reading is the first of a run).
  * 1. t_ns not after the newest reading seen: late_reading; only late_count changes.
  *    A value that is not finite, or of magnitude 2^53 or more (no register: a device's
  *    "unavailable" marker such as 2^64 - 1): glitch, discarded.

@@ -73,7 +73,7 @@ static void processor_emit(const struct stream_emission *emission, void *argumen
 {
     struct stream_processor *processor = argument;
     processor->points_emitted++;
-    if (emission->kind == STREAM_EMISSION_EVENT && emission->event <= STREAM_EVENT_LATE_READING)
+    if (emission->kind == STREAM_EMISSION_EVENT && emission->event < STREAM_EVENT_KIND_COUNT)
         processor->events[emission->event]++;
     else if (emission->kind == STREAM_EMISSION_ANOMALY)
         processor->anomalies++;
@@ -133,6 +133,21 @@ static int processor_output_flush(struct stream_processor *processor)
     return 0;
 }
 
+/* Once per run of a meter's future readings: the event says it in the processed bucket, this
+ * where the operator looks first. */
+static void processor_future_reading_log(struct stream_processor *processor,
+                                         const struct stream_meter_slot *slot, int64_t t_ns)
+{
+    char when[32], meter[256];
+    stream_time_format(t_ns, when, sizeof when);
+    snprintf(meter, sizeof meter, "%.*s", (int)slot->id_length,
+             stream_meter_table_id(&processor->meters, slot));
+    log_warning(processor->logger,
+                "a reading dated more than a day after the relay's clock is ignored (the device's "
+                "clock is wrong); the meter's later readings are taken as usual",
+                LOG_STRING("meter", meter), LOG_STRING("reading_time", when));
+}
+
 static void processor_record_apply(struct stream_processor *processor,
                                    const struct spool_record *record)
 {
@@ -143,6 +158,9 @@ static void processor_record_apply(struct stream_processor *processor,
     struct lineproto_point point;
     struct lineproto_error error;
     enum lineproto_status status;
+    /* A replay reads with a later clock than the run before the crash; only a reading more than
+     * a day ahead when first read and no longer when replayed decides differently. */
+    const int64_t now_ns = clock_realtime_ns(processor->clock);
     while ((status = lineproto_parser_next(processor->parser, &point, &error)) != LINEPROTO_END) {
         if (status == LINEPROTO_NO_MEMORY) {
             processor->emit_status = -ENOMEM;
@@ -172,9 +190,14 @@ static void processor_record_apply(struct stream_processor *processor,
             .calendar = &processor->calendar,
             .limits = slot->limits,
             .seasonal_percentages = slot->seasonal_percentages,
+            .now_ns = now_ns,
         };
+        bool future_open = slot->meter.flags & STREAM_METER_FUTURE_OPEN;
         stream_meter_reading_apply(&slot->meter, &context, reading.t_ns, reading.value,
                                    processor_emit, processor);
+        if (!future_open && (slot->meter.flags & STREAM_METER_FUTURE_OPEN) &&
+            !processor->suppressing)
+            processor_future_reading_log(processor, slot, reading.t_ns);
     }
 }
 

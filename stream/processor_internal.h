@@ -113,7 +113,7 @@ struct stream_processor {
     uint64_t records;
     uint64_t misses[4]; /* by enum stream_reading_miss */
     uint64_t points_emitted;
-    uint64_t events[STREAM_EVENT_LATE_READING + 1];
+    uint64_t events[STREAM_EVENT_KIND_COUNT];
     uint64_t anomalies;
     uint64_t checkpoints;
     uint64_t checkpoint_failures;

@@ -97,7 +97,7 @@ int stream_processor_metrics_write(void *argument, struct buffer *out)
            processor->anomalies);
     METRIC("# HELP nebenkosten_stream_events_total Meter events, by kind.\n"
            "# TYPE nebenkosten_stream_events_total counter\n");
-    for (int kind = 0; kind <= STREAM_EVENT_LATE_READING; kind++)
+    for (int kind = 0; kind < STREAM_EVENT_KIND_COUNT; kind++)
         METRIC("nebenkosten_stream_events_total{kind=\"%s\"} %" PRIu64 "\n",
                stream_event_kind_name((enum stream_event_kind)kind), processor->events[kind]);
     METRIC("# HELP nebenkosten_stream_checkpoints_total Checkpoints written.\n"

@@ -161,3 +161,48 @@ Test(readings, adding_refuses_empty_ids_and_non_finite_values)
     cr_assert_eq(meter->readings[2].value, 520.0);
     batch_readings_free(&readings);
 }
+
+struct dropped_seen {
+    char meters[4][16];
+    size_t counts[4];
+    int64_t firsts[4];
+    size_t calls;
+};
+
+static void dropped_note(const struct batch_meter_readings *meter, size_t count, int64_t first_ns,
+                         void *argument)
+{
+    struct dropped_seen *seen = argument;
+    cr_assert_lt(seen->calls, 4);
+    snprintf(seen->meters[seen->calls], sizeof seen->meters[0], "%s", meter->meter_id);
+    seen->counts[seen->calls] = count;
+    seen->firsts[seen->calls++] = first_ns;
+}
+
+Test(readings, readings_after_the_limit_are_left_out_and_named_per_meter)
+{
+    struct batch_readings readings = {0};
+    /* Added out of order: the drop sorts first. */
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 30, 3.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 10, 1.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 20, 2.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 25, 2.5), 0);
+    cr_assert_eq(batch_readings_add(&readings, "strom", 5, 5, 1.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "wasser", 6, 99, 1.0), 0);
+    struct dropped_seen seen = {0};
+    cr_assert_eq(batch_readings_drop_after(&readings, 20, dropped_note, &seen), 3);
+    cr_assert_eq(seen.calls, 2);
+    cr_expect_str_eq(seen.meters[0], "gas");
+    cr_expect_eq(seen.counts[0], 2);
+    cr_expect_eq(seen.firsts[0], 25);
+    cr_expect_str_eq(seen.meters[1], "wasser");
+    cr_expect_eq(seen.counts[1], 1);
+    cr_expect_eq(seen.firsts[1], 99);
+    const struct batch_meter_readings *gas = batch_readings_find(&readings, "gas");
+    cr_assert_eq(gas->count, 2, "a reading at the limit stays");
+    cr_expect_eq(gas->readings[1].t_ns, 20);
+    cr_expect_eq(batch_readings_find(&readings, "strom")->count, 1);
+    cr_expect_eq(batch_readings_find(&readings, "wasser")->count, 0);
+    cr_assert_eq(batch_readings_drop_after(&readings, 20, NULL, NULL), 0);
+    batch_readings_free(&readings);
+}

@@ -143,6 +143,43 @@ Test(stream_meter, late_reading_is_an_event_and_changes_nothing_else)
     expect_emission(&out, STREAM_EMISSION_DAILY, 0, utc_ns(2024, 1, 2, 0), 105.0);
 }
 
+/* A device whose clock says 2036 must not hold the meter's later readings as late for years. */
+Test(stream_meter, future_reading_is_an_event_stamped_now_and_changes_nothing_else)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    const int64_t now = utc_ns(2024, 1, 2, 18);
+    const struct stream_meter_context context = {.calendar = &utc, .now_ns = now};
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    stream_meter_reading_apply(&meter, &context, utc_ns(2024, 1, 1, 12), 100.0, collect, &out);
+    struct stream_meter before = meter;
+    stream_meter_reading_apply(&meter, &context, utc_ns(2036, 2, 7, 6), 99999.0, collect, &out);
+    cr_assert_eq(out.count, 1);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, now, 99999.0);
+    cr_assert_str_eq(stream_event_kind_name(out.emissions[0].event), "future_reading");
+    cr_expect_str_eq(out.emissions[0].detail, "dated 2036-02-07T06:00:00Z, more than a day after "
+                                              "the relay's clock: a device clock error, ignored");
+    cr_assert(meter.flags & STREAM_METER_FUTURE_OPEN);
+    meter.flags &= ~(uint32_t)STREAM_METER_FUTURE_OPEN;
+    cr_assert_eq(memcmp(&meter, &before, sizeof meter), 0, "a future reading changed the state");
+    meter.flags |= STREAM_METER_FUTURE_OPEN;
+
+    /* Within a day of the clock: a reading (a device sending local time as UTC). */
+    out.count = 0;
+    stream_meter_reading_apply(&meter, &context, now + 23 * 3600 * 1000000000LL, 110.0, collect,
+                               &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 0);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 2, "midnights of Jan 2 and Jan 3");
+    cr_assert_eq(meter.last_raw, 110.0);
+    cr_assert_not(meter.flags & STREAM_METER_FUTURE_OPEN, "taken readings close the run");
+
+    /* Without a clock (now_ns 0) nothing is checked. */
+    const struct stream_meter_context unchecked = {.calendar = &utc};
+    out.count = 0;
+    stream_meter_reading_apply(&meter, &unchecked, utc_ns(2024, 1, 9, 6), 120.0, collect, &out);
+    cr_assert_eq(meter.last_raw, 120.0);
+}
+
 Test(stream_meter, small_dip_is_noise_and_discarded)
 {
     struct stream_calendar utc = stream_calendar_utc();
@@ -354,9 +391,9 @@ Test(stream_meter, berlin_autumn_day_books_25_hours_and_local_month_end)
 Test(stream_meter, state_is_small_and_event_names_match_the_schema)
 {
     cr_assert_leq(sizeof(struct stream_meter), 1024);
-    static const char *const names[] = {"reset",          "replacement", "glitch",
-                                        "negative_delta", "stuck",       "leak",
-                                        "stale",          "spike_rate",  "late_reading"};
-    for (int kind = STREAM_EVENT_RESET; kind <= STREAM_EVENT_LATE_READING; kind++)
+    static const char *const names[] = {"reset",        "replacement",   "glitch", "negative_delta",
+                                        "stuck",        "leak",          "stale",  "spike_rate",
+                                        "late_reading", "future_reading"};
+    for (int kind = STREAM_EVENT_RESET; kind < STREAM_EVENT_KIND_COUNT; kind++)
         cr_expect_str_eq(stream_event_kind_name((enum stream_event_kind)kind), names[kind]);
 }
