@@ -167,6 +167,25 @@ static int compute(struct batch_run *run)
     return 0;
 }
 
+/* Where the physical meter's series has its register at its last reading: the offset its values
+ * carry over the raw readings there (the default mode's resets; 0 in compat reference, which
+ * books them as consumption). The stream takes it over when its own offset, counted from its
+ * first reading, differs. */
+static void register_at_last_reading(const struct batch_run *run,
+                                     const struct batch_physical_result *physical,
+                                     struct stream_baseline *baseline)
+{
+    if (run->compat == CONFIG_COMPAT_REFERENCE) {
+        baseline->has_register = true;
+        baseline->register_reading_ns = physical->last_reading_ns;
+        baseline->register_offset = 0;
+    } else if (physical->build.register_readings.count > 0) {
+        baseline->has_register = true;
+        baseline->register_reading_ns = physical->build.register_last_reading_ns;
+        baseline->register_offset = physical->build.register_offset;
+    }
+}
+
 /* The detector baselines of the physical meters, for the stream to re-seed from: their
  * consumption days after the first up to the last reading, the days the vote flagged kept out
  * of the learning. */
@@ -210,6 +229,7 @@ static int baselines_write(struct batch_run *run, const char *path)
                                     pattern ? pattern->monthly_percentages : NULL, &run->calendar,
                                     run->error, sizeof run->error) != 0)
             goto cleanup;
+        register_at_last_reading(run, &result->physical[i], &baselines[count]);
         entries[count] = (struct stream_baseline_entry){.meter_id = consumption->meter_id,
                                                         .baseline = &baselines[count]};
         count++;

@@ -227,6 +227,8 @@ static int default_build(const struct config_meter *meter, const double *percent
     out->reset_count = counts.resets;
     out->replacement_count = counts.replacements;
     out->dip_count = counts.dips;
+    out->register_last_reading_ns = counts.last_reading_ns;
+    out->register_offset = counts.offset;
     out->readings_used = rows.count;
     result = 0;
     if (rows.count == 0) {

@@ -59,6 +59,10 @@ struct batch_daily_series {
     bool backward_estimated, forward_estimated;
     struct batch_rate_estimate backward_rate, forward_rate;
     size_t glitch_count, reset_count, replacement_count, dip_count; /* default mode's cleaning */
+    /* Default mode: the last reading the register took and the offset its values carry over the
+     * raw readings there (when register_readings has rows). */
+    int64_t register_last_reading_ns;
+    double register_offset;
     /* Default mode: the register readings the series was built from (batch/register_clean.h), kept
      * for the validation; owned. */
     struct batch_rows register_readings;

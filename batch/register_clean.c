@@ -55,5 +55,9 @@ int batch_register_clean(const struct batch_meter_readings *readings, struct bat
     counts->resets = meter.reset_count;
     counts->replacements = meter.replacement_count;
     counts->dips = meter.negative_delta_count;
+    if (meter.flags & STREAM_METER_LAST) {
+        counts->last_reading_ns = meter.last_t;
+        counts->offset = meter.offset;
+    }
     return 0;
 }

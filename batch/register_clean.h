@@ -14,6 +14,10 @@
 
 struct batch_register_counts {
     size_t glitches, resets, replacements, dips;
+    /* The last reading the register took (0 when none) and the offset in force there, exactly
+     * as the stream computes it. */
+    int64_t last_reading_ns;
+    double offset;
 };
 
 /* Appends the register readings (t, raw + offset) of readings (borrowed, sorted, unique) to out;

@@ -74,8 +74,8 @@ int stream_baseline_compute(struct stream_baseline *baseline, const int64_t *mid
                             const double *seasonal_percentages,
                             const struct stream_calendar *calendar, char *error, size_t error_size)
 {
+    memset(baseline, 0, sizeof *baseline); /* padding too: baselines compare with memcmp */
     struct stream_detector *detector = &baseline->detector;
-    *detector = (struct stream_detector){0};
     double *learned = calloc(day_count ? day_count : 1, sizeof *learned);
     double *seasonal = calloc(day_count ? day_count : 1, sizeof *seasonal);
     if (!learned || !seasonal) {
@@ -118,10 +118,22 @@ int stream_baseline_compute(struct stream_baseline *baseline, const int64_t *mid
     return 0;
 }
 
-void stream_meter_baseline_apply(struct stream_meter *meter, const struct stream_baseline *baseline)
+bool stream_meter_baseline_apply(struct stream_meter *meter, const struct stream_baseline *baseline)
 {
     meter->detector = baseline->detector;
     meter->rate_limit = stream_detector_plausible_max(&meter->detector);
+    if (!baseline->has_register || !(meter->flags & STREAM_METER_LAST) ||
+        meter->last_t < baseline->register_reading_ns ||
+        meter->offset_t > baseline->register_reading_ns ||
+        meter->offset == baseline->register_offset)
+        return false;
+    double shift = baseline->register_offset - meter->offset;
+    meter->offset = baseline->register_offset;
+    meter->last_value += shift;
+    meter->daily_value += shift;
+    meter->rate_value += shift;
+    meter->leak_value += shift;
+    return true;
 }
 
 /* ---- writing ---- */
@@ -200,8 +212,21 @@ static cJSON *baseline_markers_json(const struct stream_quantile *quantile)
 }
 
 /* One meter's member text ("id":{...}), owned by the caller; NULL when memory ran out. */
-static char *baseline_meter_print(const char *meter_id, const struct stream_detector *detector)
+static cJSON *baseline_register_json(const struct stream_baseline *baseline)
 {
+    char reading[24];
+    snprintf(reading, sizeof reading, "%" PRId64, baseline->register_reading_ns);
+    cJSON *object = cJSON_CreateObject();
+    if (object && cJSON_AddStringToObject(object, "reading_ns", reading) &&
+        baseline_number_add(object, "offset", baseline->register_offset))
+        return object;
+    cJSON_Delete(object);
+    return NULL;
+}
+
+static char *baseline_meter_print(const char *meter_id, const struct stream_baseline *baseline)
+{
+    const struct stream_detector *detector = &baseline->detector;
     double window[STREAM_DETECTOR_WINDOW_DAYS];
     uint32_t count = detector->window_count;
     for (uint32_t age = 0; age < count; age++)
@@ -216,7 +241,9 @@ static char *baseline_meter_print(const char *meter_id, const struct stream_dete
         baseline_item_add(meter, "seasonal", baseline_moments_json(&detector->seasonal)) &&
         baseline_item_add(meter, "q1", baseline_markers_json(&detector->q1)) &&
         baseline_item_add(meter, "q3", baseline_markers_json(&detector->q3)) &&
-        baseline_item_add(meter, "window", baseline_numbers_create(window, (int)count));
+        baseline_item_add(meter, "window", baseline_numbers_create(window, (int)count)) &&
+        (!baseline->has_register ||
+         baseline_item_add(meter, "register", baseline_register_json(baseline)));
     cJSON *id = cJSON_CreateString(meter_id);
     char *id_text = complete && id ? cJSON_PrintUnformatted(id) : NULL;
     char *meter_text = id_text ? cJSON_PrintUnformatted(meter) : NULL;
@@ -237,7 +264,7 @@ static int baseline_document_write(FILE *stream, const struct stream_baseline_en
     if (fprintf(stream, "{\"version\":%d,\"meters\":{", STREAM_BASELINE_VERSION) < 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
-        char *member = baseline_meter_print(entries[i].meter_id, &entries[i].baseline->detector);
+        char *member = baseline_meter_print(entries[i].meter_id, entries[i].baseline);
         if (!member) {
             errno = ENOMEM;
             return -1;
@@ -461,11 +488,35 @@ static int baseline_window_read(const struct baseline_place *place, const cJSON 
     return 0;
 }
 
+/* The optional register member. */
+static int baseline_register_read(const struct baseline_place *place, const cJSON *meter,
+                                  struct stream_baseline *baseline)
+{
+    const cJSON *object = cJSON_GetObjectItemCaseSensitive(meter, "register");
+    if (!object)
+        return 0;
+    if (!cJSON_IsObject(object))
+        return baseline_invalid(place, "register", "expected an object");
+    const cJSON *reading = cJSON_GetObjectItemCaseSensitive(object, "reading_ns");
+    const char *text = cJSON_GetStringValue(reading);
+    char *end = NULL;
+    errno = 0;
+    long long reading_ns = text ? strtoll(text, &end, 10) : 0;
+    if (!text || end == text || *end != '\0' || errno == ERANGE)
+        return baseline_invalid(place, "register",
+                                "reading_ns: expected a string of digits (ns since the epoch)");
+    if (baseline_number_read(place, object, "register", "offset", &baseline->register_offset) != 0)
+        return -1;
+    baseline->register_reading_ns = reading_ns;
+    baseline->has_register = true;
+    return 0;
+}
+
 static int baseline_meter_read(const struct baseline_place *place, const cJSON *meter,
                                struct stream_baseline *baseline)
 {
+    memset(baseline, 0, sizeof *baseline);
     struct stream_detector *detector = &baseline->detector;
-    *detector = (struct stream_detector){0};
     if (!cJSON_IsObject(meter))
         return baseline_invalid(place, "", "expected an object");
     double days, flagged_run;
@@ -484,7 +535,9 @@ static int baseline_meter_read(const struct baseline_place *place, const cJSON *
     if (baseline_markers_read(place, meter, "q1", detector->level.count, &detector->q1) != 0 ||
         baseline_markers_read(place, meter, "q3", detector->level.count, &detector->q3) != 0)
         return -1;
-    return baseline_window_read(place, meter, detector);
+    if (baseline_window_read(place, meter, detector) != 0)
+        return -1;
+    return baseline_register_read(place, meter, baseline);
 }
 
 /* The file's bytes, NUL-terminated, owned by the caller; NULL with errno on failure. */

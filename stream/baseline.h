@@ -12,7 +12,8 @@
  *        "level":    {"count": 700, "mean": 4.2, "m2": 1283.5},
  *        "seasonal": {"count": 700, "mean": 4.1, "m2": 410.2},
  *        "q1": {"count": 700, "heights": [h0, h1, h2, h3, h4], "positions": [1, 88, 175, 438,
- * 700]}, "q3": {"count": 700, "heights": [...], "positions": [...]}, "window": [c0, c1, ..., c29]
+ * 700]}, "q3": {"count": 700, "heights": [...], "positions": [...]}, "window": [c0, c1, ..., c29],
+ *        "register": {"reading_ns": "1733011200000000000", "offset": 12034.5}     (optional)
  *      }, ...}}
  *
  * level: count, mean and sum of squared deviations (M2) of the learned days (non-zero, not
@@ -21,8 +22,11 @@
  * states (stream/quantile.h) for the 0.25 and 0.75 quantiles of the learned days: with count >= 5
  * five ascending heights and strictly increasing 1-based positions from 1 to count; with fewer,
  * the count learned values ascending (positions all 0). window: the latest days' consumption
- * (zeros too), oldest first, at most 30. Numbers are written so strtod gives back the same double,
- * so writing and loading is exact. Unknown members are ignored, so later versions can add some. */
+ * (zeros too), oldest first, at most 30. register: the register offset (value written minus raw
+ * reading) the batch's series has at its last reading, and that reading's time (ns since the
+ * epoch, as a string: a JSON number loses digits). Numbers are written so strtod gives back the
+ * same double, so writing and loading is exact. Unknown members are ignored, so later versions can
+ * add some. */
 #ifndef NEBENKOSTEN_STREAM_BASELINE_H
 #define NEBENKOSTEN_STREAM_BASELINE_H
 
@@ -35,9 +39,12 @@
 
 #define STREAM_BASELINE_VERSION 1
 
-/* A meter's detector state as the batch computed it. */
+/* A meter's detector state as the batch computed it, and where its register stood. */
 struct stream_baseline {
     struct stream_detector detector;
+    bool has_register;
+    int64_t register_reading_ns; /* the batch's last reading of the meter */
+    double register_offset;      /* its series' value there minus the raw reading */
 };
 
 /* One meter of a file to write; both borrowed. */
@@ -76,9 +83,14 @@ int stream_baseline_file_load(const char *path, stream_baseline_fn each, void *a
                               char *error, size_t error_size);
 
 /* Replaces meter's detector state with baseline's (both borrowed), and the learned spike_rate
- * limit that follows from it; the rest of the meter (its register, counters and open flags)
- * stays. */
-void stream_meter_baseline_apply(struct stream_meter *meter,
+ * limit that follows from it. With a register, the meter takes the batch's offset too -- the
+ * stream began its register at its own first reading, so after a reset in older history (a
+ * meter replaced before the relay ran) its values would differ from the batch's by the old
+ * offsets -- when that is sound: the stream has read the batch's last reading and has booked no
+ * reset after it. The register, the last midnight's value and the rate checks' anchors move by the
+ * difference, so consumption goes on unchanged. Counters and open flags stay. Returns whether the
+ * offset changed. */
+bool stream_meter_baseline_apply(struct stream_meter *meter,
                                  const struct stream_baseline *baseline);
 
 #endif

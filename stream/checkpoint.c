@@ -14,7 +14,10 @@
 #define CHECKPOINT_MAGIC "NKSTREAM"
 /* The meter state is stored as its bytes: any change of struct stream_meter's layout, even at
  * the same size, must bump the version, or an old checkpoint would be misread. */
-#define CHECKPOINT_VERSION 3u
+#define CHECKPOINT_VERSION 4u
+/* Version 3 is version 4 without stream_meter.offset_t at the end: loaded, it gets one. */
+#define CHECKPOINT_VERSION_NO_OFFSET_TIME 3u
+#define CHECKPOINT_STATE_SIZE_NO_OFFSET_TIME offsetof(struct stream_meter, offset_t)
 #define CHECKPOINT_NAME "checkpoint"
 #define CHECKPOINT_TEMPORARY "checkpoint.tmp"
 
@@ -252,9 +255,12 @@ static const char *checkpoint_image_decode(struct image *image, const char *zone
     uint32_t version, state_size;
     uint16_t zone_length;
     uint64_t count;
-    if (take_u32(image, &version) != 0 || version != CHECKPOINT_VERSION)
+    if (take_u32(image, &version) != 0 ||
+        (version != CHECKPOINT_VERSION && version != CHECKPOINT_VERSION_NO_OFFSET_TIME))
         return "written by another version";
-    if (take_u32(image, &state_size) != 0 || state_size != sizeof(struct stream_meter))
+    size_t expected_size = version == CHECKPOINT_VERSION ? sizeof(struct stream_meter)
+                                                         : CHECKPOINT_STATE_SIZE_NO_OFFSET_TIME;
+    if (take_u32(image, &state_size) != 0 || state_size != expected_size)
         return "written by a build with another meter state layout";
     uint64_t baseline_mtime;
     if (take_u64(image, &position->position) != 0 ||
@@ -272,7 +278,7 @@ static const char *checkpoint_image_decode(struct image *image, const char *zone
         uint16_t id_length;
         const uint8_t *id, *state;
         if (take_u16(image, &id_length) != 0 || !(id = take(image, id_length)) ||
-            !(state = take(image, sizeof(struct stream_meter))))
+            !(state = take(image, state_size)))
             return "truncated meter list";
         int added;
         struct stream_meter_slot *slot =
@@ -281,7 +287,12 @@ static const char *checkpoint_image_decode(struct image *image, const char *zone
             return "out of memory";
         if (!added)
             return "a meter id appears twice";
-        memcpy(&slot->meter, state, sizeof slot->meter);
+        slot->meter = (struct stream_meter){0};
+        memcpy(&slot->meter, state, state_size);
+        /* Unknown: the last reading is the safe guess (a re-seed takes the batch's offset only
+         * where no reset of the stream's can be newer than the batch's history). */
+        if (version == CHECKPOINT_VERSION_NO_OFFSET_TIME && slot->meter.offset != 0)
+            slot->meter.offset_t = slot->meter.last_t;
     }
     return image->at == image->length ? NULL : "bytes after the meter list";
 }

@@ -401,6 +401,7 @@ static bool meter_pending_decide(struct stream_meter *meter,
     }
     meter->flags &= ~(uint32_t)STREAM_METER_PENDING;
     meter->offset += meter->last_raw - meter->pending_raw;
+    meter->offset_t = meter->pending_t;
     if (meter_drop_is_reset(meter, meter->pending_raw)) {
         meter->reset_count++;
         meter_event_emit(output, STREAM_EVENT_RESET, meter->pending_t, meter->pending_raw,

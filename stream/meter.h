@@ -170,10 +170,13 @@ struct stream_meter {
     uint32_t spike_count, stuck_count, leak_count, stale_count, anomaly_count;
     /* Closed days: */
     struct stream_detector detector;
+    /* The first reading under the offset in force: the reading of its last reset or replacement
+     * (0: none since the state began). Last, so a checkpoint of the layout before it loads. */
+    int64_t offset_t;
 };
 
-_Static_assert(sizeof(struct stream_meter) <= 640,
-               "per-meter state must stay within 640 bytes (the processor adds id and hash slot: "
+_Static_assert(sizeof(struct stream_meter) <= 648,
+               "per-meter state must stay within 648 bytes (the processor adds id and hash slot: "
                "the bar is 1 KiB)");
 
 /* Applies one reading (t_ns, value) of a meter, in the order readings arrive:

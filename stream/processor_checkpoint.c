@@ -115,10 +115,16 @@ static void baseline_each(const char *meter_id, const struct stream_baseline *ba
     struct stream_processor *processor = argument;
     struct stream_meter_slot *slot =
         stream_meter_table_find(&processor->meters, meter_id, strlen(meter_id));
-    if (slot) {
-        stream_meter_baseline_apply(&slot->meter, baseline);
-        processor->baseline_applies++;
-    }
+    if (!slot)
+        return;
+    double offset = slot->meter.offset;
+    if (stream_meter_baseline_apply(&slot->meter, baseline))
+        log_info(processor->logger,
+                 "register offset taken from the batch (it knows resets before the stream's "
+                 "first reading); consumption is unchanged",
+                 LOG_STRING("meter", meter_id), LOG_NUMBER("offset_before", offset),
+                 LOG_NUMBER("offset", slot->meter.offset));
+    processor->baseline_applies++;
 }
 
 /* Whether the baselines file differs from the one last applied; fills its stamp. */

@@ -103,4 +103,46 @@ expect_status "meter-batch reconcile on 2024-03-09 over the same readings" 0 \
 expect_equal "gas: the stream's detector after the re-seed and the next reading is the batch's" \
     "$(json_eval '((g) => `${g.days} ${g.level.count} ${g.level.mean} ${g.window.length}`)(d.meters.gas)' <"$work_dir/next/baselines.json")" \
     "$(gas_detector days) $(gas_detector count) $(gas_detector mean) $(gas_detector window_days)"
+
+# A meter replaced before the relay ran (the household migrated its history): wasser reads 500 ..
+# 530 from 03-01 to 03-04, then the new meter 5, 15, 25 from 03-05. The relay sees only the new
+# meter, so its register starts at 5; the batch, from the whole history, continues the old one
+# (offset 525). After the night's re-seed the stream must write the batch's values, or each new
+# midnight jumps back by 525 until the batch overwrites it.
+wasser_readings=$work_dir/wasser.csv
+{
+    echo meter_id,timestamp,value
+    for day in 1 2 3 4; do echo "wasser,2024-03-0${day}T12:00:00Z,$((490 + 10 * day))"; done
+    for day in 5 6 7; do echo "wasser,2024-03-0${day}T12:00:00Z,$((10 * day - 45))"; done
+} >"$wasser_readings"
+body=$(sed -n 's/^wasser,\(2024-03-0[567][^,]*\),\(.*\)$/\1 \2/p' "$wasser_readings" | while read -r time value; do
+    echo "m³,domain=input_number,entity_id=wasser value=$value $(date -ud "$time" +%s)"
+done)
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$body" "$relay_url/write?db=lampfi&precision=s")
+expect_equal "wasser: the new meter's three readings accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read wasser's readings"
+wasser() { curl -s "$relay_url/api/v1/meters/wasser" | json_eval "$1"; }
+expect_equal "wasser: the stream's register starts at its first reading" "0 25" \
+    "$(wasser '`${d.offset} ${d.last_reading.value}`')"
+expect_status "meter-batch reconcile on 2024-03-07 over the whole history" 0 \
+    "$BIN_DIR/meter-batch" reconcile -c "$dir/config.yaml" --readings "$wasser_readings" \
+    --today 2024-03-07 --out "$work_dir/wasser-night"
+baselines_write "$(cat "$work_dir/wasser-night/baselines.json")"
+eventually_deadline=$((SECONDS + 10))
+eventually "wasser: the stream takes the batch's register offset" "525 550 545" \
+    bash -c "curl -s '$relay_url/api/v1/meters/wasser' | node -e 'let s=\"\";process.stdin.on(\"data\",c=>s+=c).on(\"end\",()=>{const d=JSON.parse(s);console.log(d.offset+\" \"+d.last_reading.value+\" \"+d.last_midnight.value)})'"
+expect_equal "wasser: the log says so once" 1 \
+    "$(grep -c '"msg":"register offset taken from the batch.*"meter":"wasser","offset_before":0,"offset":525' "$relay_log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
+    "m³,domain=input_number,entity_id=wasser value=35 $(date -ud 2024-03-08T12:00:00Z +%s)" \
+    "$relay_url/write?db=lampfi&precision=s")
+expect_equal "wasser: the reading of 03-08 accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read wasser's reading of 03-08"
+echo "wasser,2024-03-08T12:00:00Z,35" >>"$wasser_readings"
+"$BIN_DIR/meter-batch" reconcile -c "$dir/config.yaml" --readings "$wasser_readings" \
+    --today 2024-03-08 --out "$work_dir/wasser-next" >/dev/null 2>&1 ||
+    check_fail "meter-batch reconcile on 2024-03-08"
+expect_equal "wasser: the stream's midnight of 03-08 and its consumption are the batch's" \
+    "$(grep -h '^wasser,2024-03-08T00:00:00Z,' "$work_dir/wasser-next/daily.csv" "$work_dir/wasser-next/consumption.csv" | cut -d, -f3 | awk '{ printf "%s ", $1 + 0 }')" \
+    "$(wasser '`${d.last_midnight.value} ${d.last_midnight.value - 545} `')"
 finish

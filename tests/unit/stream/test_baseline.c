@@ -163,6 +163,10 @@ Test(stream_baseline, file_round_trip_is_exact)
                                          error, sizeof error),
                  0);
     cr_expect_eq(short_one.detector.q3.count, 3);
+    /* Nineteen digits: a JSON number would lose the last ones. */
+    full.has_register = true;
+    full.register_reading_ns = 1733011200123456789;
+    full.register_offset = 12034.5 + 1.0 / 3;
     /* An online state whose ring has wrapped (window_next in the middle) and runs P². */
     struct stream_detector_verdict verdict;
     for (int i = 0; i < 47; i++)
@@ -198,7 +202,7 @@ Test(stream_baseline, file_round_trip_is_exact)
 
     /* Applying replaces the detector and the spike_rate limit it implies, nothing else. */
     struct stream_meter meter = {.offset = 12.5, .reading_count = 7};
-    stream_meter_baseline_apply(&meter, &loaded.baselines[0]);
+    cr_expect_not(stream_meter_baseline_apply(&meter, &loaded.baselines[0]), "no reading yet");
     cr_expect_eq(memcmp(&meter.detector, &full.detector, sizeof full.detector), 0);
     cr_expect_eq(meter.rate_limit, 20.0, "the upper IQR fence 14 + 1.5 x (14 - 10): %g",
                  meter.rate_limit);
@@ -277,4 +281,73 @@ Test(stream_baseline, write_failure_names_the_file)
     cr_expect_eq(stream_baseline_write(path, NULL, 0, error, sizeof error), -1);
     cr_expect(strstr(error, "baselines.json.tmp") && strstr(error, "No such file"), "message: %s",
               error);
+}
+
+static void ignore_emission(const struct stream_emission *emission, void *argument)
+{
+    (void)emission, (void)argument;
+}
+
+struct emissions_seen {
+    double values[8];
+    size_t count;
+};
+
+static void keep_emission(const struct stream_emission *emission, void *argument)
+{
+    struct emissions_seen *seen = argument;
+    cr_assert_lt(seen->count, 8);
+    seen->values[seen->count++] = emission->value;
+}
+
+/* The stream began its register at its own first reading; the batch knows the resets before it.
+ * The batch's offset is taken where it is sound, and consumption is unchanged by it. */
+Test(stream_baseline, the_register_offset_is_taken_from_the_batch_where_sound)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    const struct stream_meter_context context = {.calendar = &utc};
+    const int64_t day = 86400LL * 1000000000LL, noon = 1704110400LL * 1000000000LL; /* 2024-01-01 */
+    struct stream_meter meter = {0};
+    stream_meter_reading_apply(&meter, &context, noon, 5.0, ignore_emission, NULL);
+    stream_meter_reading_apply(&meter, &context, noon + day, 15.0, ignore_emission, NULL);
+    stream_meter_reading_apply(&meter, &context, noon + 2 * day, 25.0, ignore_emission, NULL);
+    struct stream_baseline batch = {
+        .has_register = true, .register_reading_ns = noon + day, .register_offset = 1005.0};
+
+    /* The stream has read the batch's last reading and booked no reset: taken. */
+    struct stream_meter taken = meter;
+    cr_assert(stream_meter_baseline_apply(&taken, &batch));
+    cr_expect_eq(taken.offset, 1005.0);
+    cr_expect_eq(taken.last_value, 1030.0);
+    cr_expect_eq(taken.daily_value, meter.daily_value + 1005.0);
+    cr_expect_eq(taken.last_raw, 25.0);
+    struct emissions_seen seen = {0};
+    stream_meter_reading_apply(&taken, &context, noon + 3 * day, 35.0, keep_emission, &seen);
+    cr_assert_eq(seen.count, 2, "the midnight's daily and consumption");
+    cr_expect_eq(seen.values[0], 1035.0, "the register at midnight, in the batch's terms");
+    cr_expect_eq(seen.values[1], 10.0, "the day's consumption, unchanged");
+    cr_expect_not(stream_meter_baseline_apply(&taken, &batch), "the same offset: nothing to do");
+
+    /* The stream has not read the batch's last reading yet: it will book its resets itself. */
+    struct stream_meter behind = meter;
+    batch.register_reading_ns = noon + 3 * day;
+    cr_expect_not(stream_meter_baseline_apply(&behind, &batch));
+    cr_expect_eq(behind.offset, 0.0);
+    batch.register_reading_ns = noon + day;
+
+    /* The stream booked a reset after the batch's last reading: the batch's offset predates it. */
+    struct stream_meter reset = meter;
+    stream_meter_reading_apply(&reset, &context, noon + 3 * day, 1.0, ignore_emission, NULL);
+    stream_meter_reading_apply(&reset, &context, noon + 4 * day, 2.0, ignore_emission, NULL);
+    cr_assert_eq(reset.reset_count, 1);
+    cr_expect_eq(reset.offset_t, noon + 3 * day);
+    double offset = reset.offset;
+    cr_expect_not(stream_meter_baseline_apply(&reset, &batch));
+    cr_expect_eq(reset.offset, offset);
+
+    /* No register in the file (an older meter-batch): only the detector. */
+    struct stream_meter plain = meter;
+    batch.has_register = false;
+    cr_expect_not(stream_meter_baseline_apply(&plain, &batch));
+    cr_expect_eq(plain.offset, 0.0);
 }

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,4 +340,57 @@ Test(stream_checkpoint, well_checksummed_nonsense_is_refused_and_the_table_left_
     file_write(image.data, image.length);
     expect_load_fails("UTC", "after the meter list", "trailing bytes");
     buffer_release(&image);
+}
+
+/* A checkpoint of the layout before stream_meter.offset_t (version 3) loads: the meters keep their
+ * bytes, and a meter with an offset gets its last reading as the time of it (unknown, and the
+ * safe guess for a re-seed). */
+Test(stream_checkpoint, a_checkpoint_without_the_offset_time_loads)
+{
+    const size_t old_size = offsetof(struct stream_meter, offset_t);
+    struct stream_meter with_offset = {.flags = STREAM_METER_LAST,
+                                       .last_t = 1700000000000000000,
+                                       .offset = 1005,
+                                       .reading_count = 9};
+    struct stream_meter without = {.flags = STREAM_METER_LAST, .last_t = 1700000000000000001};
+    static const char zone[] = "UTC";
+    /* magic, version 3, state size, position 7, derived 3, baseline mtime and size, zone, meters */
+    struct buffer image = BUFFER_INITIALIZER;
+    uint8_t header[8 + 4 + 4 + 8 * 4 + 2 + 3 + 8] = {0};
+    memcpy(header, "NKSTREAM", 8);
+    header[8] = 3;
+    header[12] = (uint8_t)old_size;
+    header[13] = (uint8_t)(old_size >> 8);
+    header[16] = 7;
+    header[24] = 3;
+    header[48] = 3;
+    memcpy(header + 50, zone, 3);
+    header[53] = 2;
+    cr_assert_eq(buffer_append(&image, header, sizeof header), 0);
+    const struct stream_meter *meters[] = {&with_offset, &without};
+    for (int i = 0; i < 2; i++) {
+        uint8_t id[3] = {1, 0, (uint8_t)('a' + i)};
+        cr_assert_eq(buffer_append(&image, id, sizeof id), 0);
+        cr_assert_eq(buffer_append(&image, meters[i], old_size), 0);
+    }
+    char error[512] = ""; /* the checksum is added by image_write */
+    cr_assert_eq(
+        stream_checkpoint_image_write(directory, image.data, image.length, error, sizeof error), 0,
+        "%s", error);
+    buffer_release(&image);
+
+    struct stream_meter_table table = {0};
+    struct stream_checkpoint_position read = {0};
+    cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0,
+                 "%s", error);
+    cr_expect_eq(read.position, 7);
+    cr_expect_eq(read.derived_sequence, 3);
+    cr_assert_eq(table.count, 2);
+    const struct stream_meter *a = &stream_meter_table_find(&table, "a", 1)->meter;
+    const struct stream_meter *b = &stream_meter_table_find(&table, "b", 1)->meter;
+    cr_expect_eq(memcmp(a, &with_offset, old_size), 0);
+    cr_expect_eq(a->offset_t, with_offset.last_t);
+    cr_expect_eq(memcmp(b, &without, old_size), 0);
+    cr_expect_eq(b->offset_t, 0);
+    stream_meter_table_release(&table);
 }
