@@ -237,8 +237,9 @@ int spool_segments_release(struct spool *spool, size_t *released);
 /* Offline check of the spool in dir (borrowed) for `meter-relay spool-check [--fix] DIR`: prints
  * every segment (records, sequence range, problems), every cursor and a summary to out
  * (borrowed). Without fix nothing is changed; with fix the recovery of spool_open() runs and its
- * report is printed. Refuses while a relay holds the LOCK. Returns 0 (clean), 1 (problems found,
- * or repaired with fix), or a negative errno (-EWOULDBLOCK when locked, -ENOENT, -EIO). */
+ * report is printed. Refuses while a relay holds the LOCK, printing nothing. Returns 0 (clean), 1
+ * (problems found, or repaired with fix), or a negative errno (-EWOULDBLOCK when locked, -ENOENT,
+ * -EIO). */
 int spool_check(const char *dir, bool fix, FILE *out);
 
 struct spool_cursor;

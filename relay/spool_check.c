@@ -26,7 +26,8 @@ static int check_fix(const char *dir, FILE *out)
     char error[1024] = "";
     int result = spool_open(&options, &spool, &report, error, sizeof error);
     if (result != 0) {
-        fprintf(out, "spool %s: %s\n", dir, error);
+        if (result != -EWOULDBLOCK) /* the caller says it, once */
+            fprintf(out, "spool %s: %s\n", dir, error);
         return result;
     }
     spool_close(spool);
@@ -222,8 +223,6 @@ int spool_check(const char *dir, bool fix, FILE *out)
     /* A running relay appends while we read: refuse rather than report a torn tail that is not. */
     int lock_fd = open(lock_path, O_RDONLY | O_CLOEXEC);
     if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(out, "spool %s is in use by a running meter-relay (LOCK is held); stop it first\n",
-                dir);
         close(lock_fd);
         return -EWOULDBLOCK;
     }

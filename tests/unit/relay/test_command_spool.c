@@ -468,6 +468,7 @@ Test(command_spool_check, locked_by_a_running_relay)
                                directory),
                       0);
         cr_assert_str_eq(err, expected);
+        cr_assert_str_eq(out, "", "the refusal is said once, on stderr");
         free(expected);
         free(out);
         free(err);
