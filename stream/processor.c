@@ -493,9 +493,17 @@ static int processor_state_load(struct stream_processor *processor, const struct
      * when the records after it left no points in the spool (a re-seed pauses reading until its
      * checkpoint is written); otherwise the batch wrote it after that checkpoint, and the replay
      * must decide as the run before the crash did, without it: the timer re-seeds once the
-     * replay has passed the points already spooled. */
-    if (processor->suppress_count == 0)
+     * replay has passed the points already spooled. Applied here, the file is checkpointed
+     * before the first record is read, as a re-seed while running is: points decided with it
+     * and spooled before that checkpoint would otherwise be replayed without it after a crash,
+     * and the register move back by the batch's offset. */
+    if (processor->suppress_count == 0) {
         processor_baselines_apply(processor);
+        if (processor->checkpoint_forced) {
+            processor->reseed_phase = PROCESSOR_RESEED_AFTER;
+            processor->paused = true;
+        }
+    }
     if (spool_cursor_durable(processor->cursor) > processor->position)
         log_warning(processor->logger,
                     "the stream cursor is ahead of the checkpoint: records in between are not "

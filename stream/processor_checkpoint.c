@@ -243,7 +243,9 @@ int processor_checkpoint_setup(struct stream_processor *processor, struct event_
     processor->checkpoint_timer = event_new(base, -1, 0, checkpoint_timer_event, processor);
     if (!job->done_event || !processor->checkpoint_timer || event_add(job->done_event, NULL) != 0)
         return -1;
-    int64_t milliseconds = processor->checkpoint_interval_ms;
+    /* Baselines applied at start wait for their checkpoint with reading paused: at once. */
+    int64_t milliseconds =
+        processor->reseed_phase == PROCESSOR_RESEED_NONE ? processor->checkpoint_interval_ms : 0;
     struct timeval interval = {milliseconds / 1000, (milliseconds % 1000) * 1000};
     return event_add(processor->checkpoint_timer, &interval);
 }

@@ -126,4 +126,36 @@ relay_stop
 expect_equal "the spike_rate event in the spool once" 1 "$(event_lines spike_rate)"
 expect_equal "the points of 01-02 in the spool once" 1 "$(daily_lines 02)"
 expect_equal "the points of 01-03 are in the spool" 1 "$(daily_lines 03)"
+
+# 8. A re-seed applied at start moves the register (the batch's offset 525: a meter replaced
+# before the relay ran). Killed after the next reading's points were spooled, the restart must
+# not replay without it: the points of 01-08 were decided with it, so the next midnight must
+# continue from them instead of jumping back by 525 until the next re-seed.
+rm -rf "$dir"
+start 1h
+for day in 05 06 07; do
+    write_reading "$day" $((10 * 10#$day - 45)) || check_fail "reading of 01-$day accepted"
+done
+relay_stream_wait 3 || check_fail "the stream read the readings of 01-05 .. 01-07"
+relay_stop
+mkdir -p "$dir/spool/stream"
+cat >"$dir/spool/stream/baselines.json" <<JSON
+{"version":1,"meters":{"strom":{"days":3,"flagged_run":0,"level":{"count":2,"mean":10,"m2":2},
+  "seasonal":{"count":0,"mean":0,"m2":0},"q1":{"count":2,"heights":[9,11],"positions":[]},
+  "q3":{"count":2,"heights":[9,11],"positions":[]},"window":[0,10,10],
+  "register":{"reading_ns":"$(($(date -u -d "2024-01-07 12:00" +%s) * 1000000000))","offset":525}}}}
+JSON
+start 1h
+write_reading 08 35 || check_fail "reading of 01-08 accepted"
+relay_stream_wait 1 || check_fail "the stream read the reading of 01-08"
+expect_contains "the register at 01-08 continues the batch's" \
+    "meter_interpolated_daily,meter_id=strom value=555 $(($(date -u -d "2024-01-08 00:00" +%s) * 1000000000))" \
+    "$("$BIN_DIR/meter-relay" spool-dump "$dir/spool")"
+kill_relay
+start 1h
+write_reading 09 45 || check_fail "reading of 01-09 accepted"
+relay_stream_wait 2 || check_fail "the stream read the replay and the reading of 01-09"
+expect_equal "after the kill: the register at 01-09 continues from 01-08's (offset 525)" "525 565" \
+    "$(curl -s "$relay_url/api/v1/meters/strom" | json_eval '`${d.offset} ${d.last_midnight.value}`')"
+relay_stop
 finish
