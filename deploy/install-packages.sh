@@ -8,8 +8,8 @@ packages=(
     gcc make pkg-config libc6-dev
     libevent-dev libhttp-parser-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libjemalloc-dev
     zlib1g-dev
-    # tests, fuzzing, formatting
-    libcriterion-dev clang libclang-rt-14-dev clang-format valgrind curl tzdata
+    # tests, fuzzing, formatting (faketime: steps of the wall clock under a running relay)
+    libcriterion-dev clang libclang-rt-14-dev clang-format valgrind curl tzdata faketime
     # real servers and load tools the tests drive
     influxdb victoria-metrics wrk hyperfine
     # deployment tests: TOML/YAML parsers for the example files, compose validation, systemd's

@@ -137,7 +137,6 @@ static void http_duration_format(int64_t nanoseconds, char *out, size_t size)
 void http_ready_handle(struct relay *relay, struct http_request *request)
 {
     int64_t started = relay_started_ns(relay);
-    int64_t now = clock_realtime_ns(relay_clock(relay));
     time_t seconds = (time_t)(started / NANOSECONDS_PER_SECOND);
     struct tm utc;
     char started_text[64] = "";
@@ -146,7 +145,7 @@ void http_ready_handle(struct relay *relay, struct http_request *request)
                  utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                  utc.tm_sec, (int64_t)(started % NANOSECONDS_PER_SECOND));
     char up[64];
-    http_duration_format(now - started, up, sizeof up);
+    http_duration_format(relay_uptime_ns(relay), up, sizeof up);
     cJSON *object = cJSON_CreateObject();
     if (object) {
         cJSON_AddStringToObject(object, "status", "ready");

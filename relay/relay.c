@@ -68,6 +68,7 @@ struct relay {
     struct metrics *metrics;
     cJSON *databases; /* names from CREATE DATABASE */
     int64_t started_ns;
+    int64_t started_monotonic_ns;  /* for the uptime: a step of the wall clock does not move it */
     uint64_t quarantined_segments; /* by the recovery at start: /health reports it */
     bool stopping;
     int exit_status;
@@ -153,6 +154,11 @@ const struct relay_extension *relay_extensions(const struct relay *relay, size_t
 int64_t relay_started_ns(const struct relay *relay)
 {
     return relay->started_ns;
+}
+
+int64_t relay_uptime_ns(const struct relay *relay)
+{
+    return clock_monotonic_ns(&relay->clock) - relay->started_monotonic_ns;
 }
 
 uint64_t relay_quarantined_segments(const struct relay *relay)
@@ -735,6 +741,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     relay->logger = logger;
     relay->clock = clock ? *clock : clock_system();
     relay->started_ns = clock_realtime_ns(&relay->clock);
+    relay->started_monotonic_ns = clock_monotonic_ns(&relay->clock);
     if (getrandom(&relay->random_state, sizeof relay->random_state, 0) !=
         (ssize_t)sizeof relay->random_state)
         relay->random_state = (uint64_t)relay->started_ns;

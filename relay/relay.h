@@ -67,6 +67,9 @@ struct upstream_set *relay_upstreams(struct relay *relay);
 struct cJSON *relay_databases(struct relay *relay);
 /* Wall-clock start time (ns) for /ready. */
 int64_t relay_started_ns(const struct relay *relay);
+/* Time since the start (ns) on the monotonic clock: /ready's up. The difference of wall-clock
+ * times was off by every step of the clock since the start (0 after it was set back). */
+int64_t relay_uptime_ns(const struct relay *relay);
 /* True once shutdown began or the spool failed: writes get 503. */
 /* Corrupt segments the recovery at start moved to quarantine/ (0 normally). */
 uint64_t relay_quarantined_segments(const struct relay *relay);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The wall clock steps while meter-relay runs: a Raspberry Pi or a container without a battery
+# boots at a saved time or at 1970 until NTP steps it forward, an admin sets it back. Durations the
+# relay reports (its uptime) must not move with the step, as a real step does not move
+# CLOCK_MONOTONIC. libfaketime steps the relay's CLOCK_REALTIME through a timestamp file and leaves
+# its monotonic clock alone (DONT_FAKE_MONOTONIC=1).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/relay_helpers.sh"
+source "$(dirname "$0")/upstream_helpers.sh" # json_eval
+
+unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
+trap 'relay_stop; rm -rf "$work_dir"' EXIT
+
+faketime_library=""
+for candidate in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
+    [ -e "$candidate" ] && faketime_library=$candidate && break
+done
+if [ -z "$faketime_library" ]; then
+    echo "  skip libfaketime is not installed (Debian package faketime; make deps installs it)"
+    exit 0
+fi
+
+step_file=$work_dir/clock_offset
+echo "+0" >"$step_file"
+# The clock steps when the file changes (FAKETIME_NO_CACHE: read on every call); ASan accepts a
+# preloaded library ahead of its runtime only when told.
+relay_start_stepped() {
+    LD_PRELOAD=$faketime_library FAKETIME_TIMESTAMP_FILE=$step_file FAKETIME_NO_CACHE=1 \
+        DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+        relay_start "$1"
+}
+# within DESCRIPTION VALUE: passes when 1 <= VALUE < 60 (seconds since the start).
+within() {
+    expect_equal "$1 (1 to 60 s): $2" yes "$(awk -v a="$2" 'BEGIN { print (a >= 1 && a < 60) ? "yes" : "no" }')"
+}
+# Seconds of Go's duration text ("1h2m3.5s", "0.25s").
+duration_seconds() {
+    node -e 'const m = /^(?:(\d+)h)?(?:(\d+)m)?([\d.]+)s$/.exec(process.argv[1]);
+        console.log(m ? (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + +m[3] : -1)' "$1"
+}
+ready_up() { curl -s "$relay_url/ready" | json_eval d.up; }
+
+dir=$work_dir/relay
+relay_config_write "$dir"
+if ! relay_start_stepped "$dir"; then
+    check_fail "meter-relay starts under libfaketime" "$(tail -n 5 "$relay_log")"
+    finish
+    exit
+fi
+sleep 1
+
+# Set back by two hours (an admin, or NTP correcting a clock that ran ahead).
+echo "-2h" >"$step_file"
+up=$(duration_seconds "$(ready_up)")
+within "set back 2 h: /ready's up is the time since the start" "$up"
+
+# Stepped forward by two days (NTP after a boot at the last saved time).
+echo "+2d" >"$step_file"
+up=$(duration_seconds "$(ready_up)")
+within "stepped forward 2 d: /ready's up ignores the step" "$up"
+relay_stop
+expect_equal "relay exits 0" 0 "$relay_exit_status"
+finish
