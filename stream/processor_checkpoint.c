@@ -48,9 +48,9 @@ static void checkpoint_outcome(struct stream_processor *processor, int result, c
     processor->checkpoint_position = job->position.position;
     processor->checkpoint_forced = false;
     processor->checkpoints++;
-    processor->checkpoint_ns = clock_realtime_ns(processor->clock);
+    processor->checkpoint_monotonic_ns = clock_monotonic_ns(processor->clock);
     processor->checkpoint_seconds =
-        (double)(clock_monotonic_ns(processor->clock) - job->started_ns) / 1e9;
+        (double)(processor->checkpoint_monotonic_ns - job->started_ns) / 1e9;
     /* The cursor only lets the spool delete segments: a stale one costs nothing but disk. */
     spool_cursor_acknowledge(processor->cursor, job->position.position);
     if (spool_cursor_store(processor->cursor) != 0)

@@ -119,7 +119,9 @@ struct stream_processor {
     uint64_t checkpoint_failures;
     double checkpoint_seconds;       /* duration of the last one, writing and syncing included */
     double checkpoint_build_seconds; /* the part on the loop: copying the state */
-    int64_t checkpoint_ns;           /* wall clock of the last one, 0 = none */
+    /* Monotonic time of the last one (when checkpoints > 0): its age must not move with a step of
+     * the wall clock (set back, the age went negative; stepped forward, it looked stale). */
+    int64_t checkpoint_monotonic_ns;
     bool checkpoint_failing;
 };
 

@@ -47,7 +47,6 @@ int stream_processor_metrics_write(void *argument, struct buffer *out)
     const struct stream_processor *processor = argument;
     uint64_t committed = spool_committed_sequence(processor->spool);
     uint64_t backlog = committed > processor->position ? committed - processor->position : 0;
-    int64_t now = clock_realtime_ns(processor->clock);
     int status = 0;
 #define METRIC(...)                                                                                \
     if (status == 0)                                                                               \
@@ -118,7 +117,10 @@ int stream_processor_metrics_write(void *argument, struct buffer *out)
            "none since start).\n# TYPE nebenkosten_stream_checkpoint_age_seconds gauge\n"
            "nebenkosten_stream_checkpoint_age_seconds %.3f\n",
            processor->checkpoint_seconds, processor->checkpoint_build_seconds,
-           processor->checkpoint_ns ? (double)(now - processor->checkpoint_ns) / 1e9 : -1.0);
+           processor->checkpoints ? (double)(clock_monotonic_ns(processor->clock) -
+                                             processor->checkpoint_monotonic_ns) /
+                                        1e9
+                                  : -1.0);
     METRIC("# HELP nebenkosten_stream_baseline_reseeds_total Baselines files from the nightly "
            "batch applied.\n# TYPE nebenkosten_stream_baseline_reseeds_total counter\n"
            "nebenkosten_stream_baseline_reseeds_total %" PRIu64 "\n",

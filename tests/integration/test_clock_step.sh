@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The wall clock steps while meter-relay runs: a Raspberry Pi or a container without a battery
 # boots at a saved time or at 1970 until NTP steps it forward, an admin sets it back. Durations the
-# relay reports (its uptime) must not move with the step, as a real step does not move
+# relay reports (its uptime, the stream's checkpoint age) must not move with the step, as a real step does not move
 # CLOCK_MONOTONIC. libfaketime steps the relay's CLOCK_REALTIME through a timestamp file and leaves
 # its monotonic clock alone (DONT_FAKE_MONOTONIC=1).
 source "$(dirname "$0")/lib.sh"
@@ -29,7 +29,7 @@ relay_start_stepped() {
         DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
         relay_start "$1"
 }
-# within DESCRIPTION VALUE: passes when 1 <= VALUE < 60 (seconds since the start).
+# within DESCRIPTION VALUE: passes when 1 <= VALUE < 60 (seconds since the start or the checkpoint).
 within() {
     expect_equal "$1 (1 to 60 s): $2" yes "$(awk -v a="$2" 'BEGIN { print (a >= 1 && a < 60) ? "yes" : "no" }')"
 }
@@ -39,23 +39,38 @@ duration_seconds() {
         console.log(m ? (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + +m[3] : -1)' "$1"
 }
 ready_up() { curl -s "$relay_url/ready" | json_eval d.up; }
+metric() { curl -s "$relay_url/metrics" | sed -n "s/^$1 //p"; }
 
 dir=$work_dir/relay
-relay_config_write "$dir"
+relay_stream_config_write "$dir" "" "  checkpoint_interval: 200ms"
 if ! relay_start_stepped "$dir"; then
     check_fail "meter-relay starts under libfaketime" "$(tail -n 5 "$relay_log")"
     finish
     exit
 fi
+now=$(date +%s)
+[ "$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
+    "kWh,domain=input_number,entity_id=strom value=100 $now" "$relay_url/write?db=lampfi&precision=s")" = 204 ] ||
+    check_fail "a reading is accepted"
+relay_stream_wait 1 || check_fail "the stream read the reading"
+for attempt in $(seq 1 50); do
+    [ "$(metric nebenkosten_stream_checkpoints_total)" = 1 ] && break
+    sleep 0.1
+done
+expect_equal "one checkpoint written" 1 "$(metric nebenkosten_stream_checkpoints_total)"
 sleep 1
 
 # Set back by two hours (an admin, or NTP correcting a clock that ran ahead).
 echo "-2h" >"$step_file"
+within "set back 2 h: the checkpoint age still counts from the checkpoint" \
+    "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
 within "set back 2 h: /ready's up is the time since the start" "$up"
 
 # Stepped forward by two days (NTP after a boot at the last saved time).
 echo "+2d" >"$step_file"
+within "stepped forward 2 d: the checkpoint age ignores the step" \
+    "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
 within "stepped forward 2 d: /ready's up ignores the step" "$up"
 relay_stop
