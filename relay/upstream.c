@@ -265,11 +265,28 @@ static size_t upstream_answer_write(char *data, size_t size, size_t count, void 
     return length;
 }
 
+/* The time (s since the epoch) of the HTTP-date in a header value (borrowed, not terminated), or
+ * -1 when it is none. */
+static int64_t upstream_header_date(const char *value, size_t length)
+{
+    while (length > 0 && *value == ' ') {
+        value++;
+        length--;
+    }
+    char date[128];
+    size_t date_length = length < sizeof date - 1 ? length : sizeof date - 1;
+    memcpy(date, value, date_length);
+    date[date_length] = '\0';
+    time_t when = curl_getdate(date, NULL);
+    return when == (time_t)-1 ? -1 : (int64_t)when;
+}
+
 static size_t upstream_header_read(char *data, size_t size, size_t count, void *argument)
 {
     struct upstream_request *request = argument;
     size_t length = size * count;
     static const char name[] = "retry-after:";
+    static const char date_name[] = "date:";
     if (length > sizeof name && strncasecmp(data, name, sizeof name - 1) == 0) {
         long seconds = 0;
         size_t i = sizeof name - 1;
@@ -283,18 +300,29 @@ static size_t upstream_header_read(char *data, size_t size, size_t count, void *
         if (digits) {
             request->retry_after_seconds = seconds;
         } else if (i < length) { /* an HTTP-date (RFC 9110 10.2.3) */
-            char date[128];
-            size_t date_length = length - i < sizeof date - 1 ? length - i : sizeof date - 1;
-            memcpy(date, data + i, date_length);
-            date[date_length] = '\0';
-            time_t when = curl_getdate(date, NULL);
-            int64_t now = clock_realtime_ns(request->upstream->set->environment.clock) / 1000000000;
-            if (when != (time_t)-1)
-                request->retry_after_seconds =
-                    when <= now ? 0 : (when - now < 86400 ? (long)(when - now) : 86400);
+            request->retry_after_date = upstream_header_date(data + i, length - i);
         }
+    } else if (length > sizeof date_name &&
+               strncasecmp(data, date_name, sizeof date_name - 1) == 0) {
+        request->answer_date =
+            upstream_header_date(data + sizeof date_name - 1, length - (sizeof date_name - 1));
     }
     return length;
+}
+
+/* The seconds to wait for a Retry-After HTTP-date: counted from the answer's Date when it has one,
+ * as both come from the upstream's clock. From the relay's clock, a relay booted days behind (a
+ * Raspberry Pi before NTP) waited the 24 h maximum, one ahead not at all. */
+static void upstream_retry_after_date_apply(struct upstream_request *request)
+{
+    if (request->retry_after_date < 0)
+        return;
+    int64_t now = request->answer_date >= 0
+                      ? request->answer_date
+                      : clock_realtime_ns(request->upstream->set->environment.clock) / 1000000000;
+    int64_t when = request->retry_after_date;
+    request->retry_after_seconds =
+        when <= now ? 0 : (when - now < 86400 ? (long)(when - now) : 86400);
 }
 
 /* The bucket a v2 upstream gets for routing: a routing rule for "db" or "db/rp", else the bucket
@@ -407,6 +435,8 @@ static int upstream_request_send(struct upstream *upstream, struct upstream_requ
     }
     buffer_clear(&request->answer);
     request->retry_after_seconds = -1;
+    request->retry_after_date = -1;
+    request->answer_date = -1;
     CURL *easy = request->easy;
     curl_easy_setopt(easy, CURLOPT_URL, request->url);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body.data ? request->body.data : "");
@@ -728,6 +758,7 @@ static void upstream_request_done(CURL *easy, CURLcode result, void *argument)
         return;
     }
     upstream_state_set(upstream, UPSTREAM_BACKOFF);
+    upstream_retry_after_date_apply(request);
     if (result == CURLE_OK && (status == 429 || status == 503) && request->retry_after_seconds >= 0)
         upstream_retry_schedule(upstream, request->retry_after_seconds * 1000);
     else

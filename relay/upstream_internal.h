@@ -36,8 +36,11 @@ struct upstream_request {
     struct buffer answer; /* the upstream's answer, up to UPSTREAM_ANSWER_MAX */
     char *url;
     long retry_after_seconds; /* from the answer's Retry-After; -1 = none */
-    struct point_keys keys;   /* the points of the batch, when several may be in flight */
-    bool keys_known;          /* false: collecting keys ran out of memory */
+    /* A Retry-After that is an HTTP-date and the answer's Date (-1: none), both the upstream's
+     * clock: the wait is their difference, known once every header is in. */
+    int64_t retry_after_date, answer_date;
+    struct point_keys keys; /* the points of the batch, when several may be in flight */
+    bool keys_known;        /* false: collecting keys ran out of memory */
 };
 
 struct upstream {

@@ -6,10 +6,11 @@
 # its monotonic clock alone (DONT_FAKE_MONOTONIC=1).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
-source "$(dirname "$0")/upstream_helpers.sh" # json_eval
+source "$(dirname "$0")/upstream_helpers.sh" # json_eval, eventually
+source "$(dirname "$0")/../upstream/fault_upstream.sh"
 
 unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
-trap 'relay_stop; rm -rf "$work_dir"' EXIT
+trap 'relay_stop; fault_upstream_stop; rm -rf "$work_dir"' EXIT
 
 faketime_library=""
 for candidate in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
@@ -38,6 +39,7 @@ duration_seconds() {
     node -e 'const m = /^(?:(\d+)h)?(?:(\d+)m)?([\d.]+)s$/.exec(process.argv[1]);
         console.log(m ? (+(m[1] || 0)) * 3600 + (+(m[2] || 0)) * 60 + +m[3] : -1)' "$1"
 }
+fault_upstream_requests_statuses() { fault_upstream_requests | json_eval 'd.map((r) => r.status).join("\n")'; }
 ready_up() { curl -s "$relay_url/ready" | json_eval d.up; }
 metric() { curl -s "$relay_url/metrics" | sed -n "s/^$1 //p"; }
 
@@ -73,6 +75,38 @@ within "stepped forward 2 d: the checkpoint age ignores the step" \
     "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
 within "stepped forward 2 d: /ready's up ignores the step" "$up"
+relay_stop
+expect_equal "relay exits 0" 0 "$relay_exit_status"
+
+# A Retry-After that is an HTTP-date, to a relay whose clock is two days behind (booted at the
+# last saved time, NTP not through yet): the date is the upstream's clock, so the wait is counted
+# from the answer's Date, not from the relay's clock (which made it the 24 h maximum).
+if ! fault_upstream_start "$work_dir/fake"; then
+    check_fail "the fake upstream starts"
+    finish
+    exit
+fi
+echo "-2d" >"$step_file"
+dir=$work_dir/behind
+relay_config_write "$dir" "  upstreams:
+    - name: fake
+      url: $fault_upstream_url
+      api: v1
+      backoff_initial: 100ms
+      backoff_max: 500ms"
+if ! relay_start_stepped "$dir"; then
+    check_fail "meter-relay starts with its clock 2 days behind" "$(tail -n 5 "$relay_log")"
+    finish
+    exit
+fi
+retry_date=$(LC_ALL=C TZ=GMT date -d '+2 seconds' '+%a, %d %b %Y %H:%M:%S GMT')
+fault_upstream_script "[{\"status\":503,\"headers\":{\"Retry-After\":\"$retry_date\"},
+    \"body\":{\"error\":\"unavailable\"}}]" >/dev/null
+expect_equal "clock 2 d behind: a write is accepted" 204 "$(curl -s -o /dev/null -w '%{http_code}' \
+    --data-binary 'dated n=1i 1700000000000000001' "$relay_url/write?db=a")"
+eventually_deadline=$((SECONDS + 15))
+eventually "clock 2 d behind: 503 with a Retry-After 2 s ahead, then delivered within 15 s" \
+    $'503\n204' fault_upstream_requests_statuses
 relay_stop
 expect_equal "relay exits 0" 0 "$relay_exit_status"
 finish
