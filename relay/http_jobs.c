@@ -40,11 +40,25 @@ static void http_jobs_method_not_allowed(struct http_request *request, const cha
     http_reply_error(request, HTTP_DIALECT_V1, 405, "method not allowed", message);
 }
 
+/* The "now" a running run's duration is counted to: its wall-clock start plus the time since on
+ * the monotonic clock, as a finished run's is. The wall clock's now made it negative once the
+ * clock was set back, and days long once NTP stepped it forward. Other runs: now. */
+static int64_t http_jobs_run_now(const struct scheduler *scheduler, const struct job_run *run,
+                                 int64_t now)
+{
+    if (run->status != JOB_STATUS_RUNNING || (unsigned)run->job >= JOB_KIND_COUNT)
+        return now;
+    const struct scheduler_job *job = &scheduler->jobs[run->job];
+    if (job->running != run)
+        return now;
+    return run->started_ns + (clock_monotonic_ns(scheduler->clock) - job->started_monotonic_ns);
+}
+
 /* A run as the API shows it: the record, plus its parsed report (null when there is none). */
 static cJSON *http_jobs_run_json(struct scheduler *scheduler, const struct job_run *run,
                                  int64_t now)
 {
-    cJSON *object = jobs_run_json(run, now);
+    cJSON *object = jobs_run_json(run, http_jobs_run_now(scheduler, run, now));
     if (!object)
         return NULL;
     char path[SCHEDULER_PATH_SIZE];
@@ -170,7 +184,9 @@ static void http_jobs_start(struct scheduler *scheduler, struct http_request *re
     char location[HTTP_JOBS_MESSAGE_SIZE];
     snprintf(location, sizeof location, "%s" HTTP_JOBS_PREFIX "/%s", base ? base : "", run->id);
     evhttp_add_header(http_request_output_headers(request), "Location", location);
-    http_reply_json_object(request, 202, jobs_run_json(run, clock_realtime_ns(scheduler->clock)));
+    http_reply_json_object(
+        request, 202,
+        jobs_run_json(run, http_jobs_run_now(scheduler, run, clock_realtime_ns(scheduler->clock))));
 }
 
 void http_jobs_handle(void *argument, struct http_request *request, const char *path)

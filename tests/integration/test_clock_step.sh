@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The wall clock steps while meter-relay runs: a Raspberry Pi or a container without a battery
 # boots at a saved time or at 1970 until NTP steps it forward, an admin sets it back. Durations the
-# relay reports (its uptime, the stream's checkpoint age) must not move with the step, as a real step does not move
+# relay reports (its uptime, the stream's checkpoint age, a running job's duration) must not move with the step, as a real step does not move
 # CLOCK_MONOTONIC. libfaketime steps the relay's CLOCK_REALTIME through a timestamp file and leaves
 # its monotonic clock alone (DONT_FAKE_MONOTONIC=1).
 source "$(dirname "$0")/lib.sh"
@@ -30,7 +30,7 @@ relay_start_stepped() {
         DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
         relay_start "$1"
 }
-# within DESCRIPTION VALUE: passes when 1 <= VALUE < 60 (seconds since the start or the checkpoint).
+# within DESCRIPTION VALUE: passes when 1 <= VALUE < 60 (seconds since a start or the checkpoint).
 within() {
     expect_equal "$1 (1 to 60 s): $2" yes "$(awk -v a="$2" 'BEGIN { print (a >= 1 && a < 60) ? "yes" : "no" }')"
 }
@@ -75,6 +75,34 @@ within "stepped forward 2 d: the checkpoint age ignores the step" \
     "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
 within "stepped forward 2 d: /ready's up ignores the step" "$up"
+relay_stop
+expect_equal "relay exits 0" 0 "$relay_exit_status"
+
+# A running batch job's duration, while the clock is set back and stepped forward: the finished
+# run's counts on the monotonic clock, the running one's must too.
+fake_batch=$work_dir/fake-meter-batch
+printf '#!/usr/bin/env bash\ntrap "exit 143" TERM\nsleep 30 &\nwait $!\n' >"$fake_batch"
+chmod +x "$fake_batch"
+echo "+0" >"$step_file"
+dir=$work_dir/jobs
+relay_config_write "$dir"
+printf 'workflows:\n  batch_program: %s\n' "$fake_batch" >>"$dir/config.yaml"
+if ! relay_start_stepped "$dir"; then
+    check_fail "meter-relay starts with a fake meter-batch" "$(tail -n 5 "$relay_log")"
+    finish
+    exit
+fi
+expect_equal "a reconcile run starts" 202 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$relay_url/api/v1/jobs/reconcile")"
+running_seconds() {
+    curl -s "$relay_url/api/v1/jobs" |
+        json_eval 'd.runs.filter((r) => r.status === "running").map((r) => r.duration_ms / 1000).join(" ")'
+}
+sleep 1
+echo "-2h" >"$step_file"
+within "set back 2 h: the running run's duration_ms counts from its start" "$(running_seconds)"
+echo "+2d" >"$step_file"
+within "stepped forward 2 d: the running run's duration_ms ignores the step" "$(running_seconds)"
 relay_stop
 expect_equal "relay exits 0" 0 "$relay_exit_status"
 
