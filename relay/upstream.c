@@ -608,7 +608,7 @@ static void upstream_batch_finish(struct upstream *upstream, struct upstream_req
                                  upstream->spans[upstream->span_first - 1].sequence);
     if (!upstream->waiting)
         upstream->failures = 0;
-    upstream->waiting_since_ns = clock_realtime_ns(upstream->set->environment.clock);
+    upstream->waiting_since_ns = clock_monotonic_ns(upstream->set->environment.clock);
 }
 
 /* The request's batch goes back to be sent again (after a failure): it comes first again. */
@@ -963,10 +963,12 @@ int upstream_set_create(const struct config_relay *config,
         }
         /* The cursor file changes only when the position is stored, so its time is when the
          * upstream last advanced, also before a restart: counting from now made the backlog of
-         * an outage look fresh after every restart. */
+         * an outage look fresh after every restart. Its age on the wall clock is carried over to
+         * the monotonic one. */
         int64_t now = clock_realtime_ns(environment->clock);
         int64_t stored = spool_cursor_stored_ns(upstream->cursor);
-        upstream->waiting_since_ns = stored > 0 && stored < now ? stored : now;
+        upstream->waiting_since_ns = clock_monotonic_ns(environment->clock) -
+                                     (stored > 0 && stored < now ? now - stored : 0);
     }
     *out = set;
     upstream_set_kick(set);
@@ -997,7 +999,7 @@ void upstream_set_kick(struct upstream_set *set)
      * as the upstream went down showed as that old at once. Every commit kicks, so these records
      * are the ones this commit brought. */
     uint64_t committed = spool_committed_sequence(set->environment.spool);
-    int64_t now = clock_realtime_ns(set->environment.clock);
+    int64_t now = clock_monotonic_ns(set->environment.clock);
     for (size_t i = 0; i < set->count; i++) {
         struct upstream *upstream = &set->upstreams[i];
         if (committed > set->kicked_sequence &&

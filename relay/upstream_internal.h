@@ -92,8 +92,10 @@ struct upstream {
     bool candidate_keys_known;
 
     uint64_t sent_records, sent_lines, sent_bytes, retries, dead_lettered_records;
-    /* Realtime since which the oldest unsent record waits, for the oldest-unsent age: the last
-     * advance, or the commit of records that found everything before them sent. */
+    /* Monotonic time since which the oldest unsent record waits, for the oldest-unsent age: the
+     * last advance, or the commit of records that found everything before them sent. On the wall
+     * clock the age went to 0 when the clock was set back and jumped by days when NTP stepped
+     * it forward. */
     int64_t waiting_since_ns;
     long last_status;
     char last_error[UPSTREAM_ERROR_SIZE];

@@ -41,7 +41,7 @@ int upstream_set_metrics_write(const struct upstream_set *set, struct buffer *ou
          "since it was committed if everything before it was sent (0 without backlog)."},
     };
     char line[512];
-    int64_t now = clock_realtime_ns(set->environment.clock);
+    int64_t now = clock_monotonic_ns(set->environment.clock);
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
         int length = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
                               families[f].help, families[f].name, families[f].type);

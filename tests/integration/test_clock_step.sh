@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wall clock steps while meter-relay runs: a Raspberry Pi or a container without a battery
 # boots at a saved time or at 1970 until NTP steps it forward, an admin sets it back. Durations the
-# relay reports (its uptime, the stream's checkpoint age, a running job's duration) must not move with the step, as a real step does not move
+# relay reports (its uptime, the stream's checkpoint age, a running job's duration, how long the
+# oldest unsent record has waited) must not move with the step, as a real step does not move
 # CLOCK_MONOTONIC. libfaketime steps the relay's CLOCK_REALTIME through a timestamp file and leaves
 # its monotonic clock alone (DONT_FAKE_MONOTONIC=1).
 source "$(dirname "$0")/lib.sh"
@@ -62,8 +63,12 @@ done
 expect_equal "one checkpoint written" 1 "$(metric nebenkosten_stream_checkpoints_total)"
 sleep 1
 
+# The reading waits for the default upstream (nothing listens there): its age is the time since.
+oldest_unsent() { metric 'nebenkosten_upstream_oldest_unsent_seconds{upstream="influxdb"}'; }
+
 # Set back by two hours (an admin, or NTP correcting a clock that ran ahead).
 echo "-2h" >"$step_file"
+within "set back 2 h: the oldest unsent record's age still counts from its write" "$(oldest_unsent)"
 within "set back 2 h: the checkpoint age still counts from the checkpoint" \
     "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
@@ -71,6 +76,7 @@ within "set back 2 h: /ready's up is the time since the start" "$up"
 
 # Stepped forward by two days (NTP after a boot at the last saved time).
 echo "+2d" >"$step_file"
+within "stepped forward 2 d: the oldest unsent record's age ignores the step" "$(oldest_unsent)"
 within "stepped forward 2 d: the checkpoint age ignores the step" \
     "$(metric nebenkosten_stream_checkpoint_age_seconds)"
 up=$(duration_seconds "$(ready_up)")
