@@ -81,13 +81,16 @@ static bool scheduler_future_fire_forget(struct scheduler *scheduler, struct sch
     return true;
 }
 
-/* A fire time (or the catch-up) of job arrived: start it unless it still runs. Either way the
- * fire is dealt with, and state.json says so. */
+/* A fire time (or the catch-up) of job arrived at now: start it unless it still runs. Either way
+ * every fire up to now is dealt with, and state.json says so. Recording only the fire left the
+ * fires after it owed when it came out late (the clock stepped forward past several, e.g. by NTP
+ * after a boot at a saved time): each restart before the next fire caught one up again. */
 static void scheduler_fire(struct scheduler *scheduler, struct scheduler_job *job,
-                           enum job_trigger trigger, int64_t fire)
+                           enum job_trigger trigger, int64_t fire, int64_t now)
 {
-    if (fire > job->last_fire)
-        job->last_fire = fire;
+    int64_t dealt = now > fire ? now : fire;
+    if (dealt > job->last_fire)
+        job->last_fire = dealt;
     scheduler_state_store(scheduler);
     if (job->running) {
         char at[JOB_TIME_SIZE];
@@ -115,9 +118,9 @@ static void scheduler_timer_event(evutil_socket_t fd, short what, void *argument
         scheduler_state_store(scheduler);
     if (job->catch_up) {
         job->catch_up = false;
-        scheduler_fire(scheduler, job, JOB_TRIGGER_CATCH_UP, now);
+        scheduler_fire(scheduler, job, JOB_TRIGGER_CATCH_UP, now, now);
     } else if (job->next_fire >= 0 && now >= job->next_fire) {
-        scheduler_fire(scheduler, job, JOB_TRIGGER_SCHEDULE, job->next_fire);
+        scheduler_fire(scheduler, job, JOB_TRIGGER_SCHEDULE, job->next_fire, now);
     }
     /* Woken early (the minute cap, or the clocks disagree): the same fire comes out again. */
     int64_t after = now > job->last_fire ? now : job->last_fire;

@@ -112,6 +112,36 @@ within "stepped forward 2 d: the running run's duration_ms ignores the step" "$(
 relay_stop
 expect_equal "relay exits 0" 0 "$relay_exit_status"
 
+# The nightly schedule across a boot at a saved time 3 days back: the recorded fire is forgotten
+# (3 days ahead), NTP steps the clock forward, the missed fires come out as one run at once. That
+# run dealt with every fire up to then: a restart must not catch it up again.
+printf '#!/usr/bin/env bash\necho "$*" >>%q\n' "$work_dir/batch_calls" >"$fake_batch"
+dir=$work_dir/schedule
+relay_config_write "$dir"
+printf 'workflows:\n  batch_program: %s\n' "$fake_batch" >>"$dir/config.yaml"
+batch_calls() { grep -c reconcile "$work_dir/batch_calls" 2>/dev/null || echo 0; }
+echo "+0" >"$step_file"
+relay_start_stepped "$dir" && relay_stop # records the schedule's state
+echo "-3d" >"$step_file"
+if ! relay_start_stepped "$dir"; then
+    check_fail "meter-relay starts 3 days back" "$(tail -n 5 "$relay_log")"
+    finish
+    exit
+fi
+echo "+0" >"$step_file"
+for attempt in $(seq 1 75); do # the timers wake at least once a minute
+    [ "$(batch_calls)" = 0 ] || break
+    sleep 1
+done
+sleep 1
+expect_equal "stepped forward 3 d: the missed nightly run starts once" 1 "$(batch_calls)"
+relay_stop
+relay_start_stepped "$dir" || check_fail "meter-relay starts again"
+sleep 3
+expect_equal "restarted after that run: nothing to catch up" 1 "$(batch_calls)"
+relay_stop
+expect_equal "relay exits 0" 0 "$relay_exit_status"
+
 # A Retry-After that is an HTTP-date, to a relay whose clock is two days behind (booted at the
 # last saved time, NTP not through yet): the date is the upstream's clock, so the wait is counted
 # from the answer's Date, not from the relay's clock (which made it the 24 h maximum).
