@@ -91,6 +91,26 @@ static int run_setup(struct batch_run *run)
     return 0;
 }
 
+/* A run date before the analysis period is a clock that is not set (a Raspberry Pi or container
+ * without a battery-backed clock before NTP, at 1970 or a saved time) or a mistyped --today: the
+ * run would read the history, leave out every reading as dated after its clock and write nothing,
+ * yet report success. */
+static int run_date_check(struct batch_run *run)
+{
+    int start_year = run->config->workflows.analytics.start_year;
+    if (run->today_day >= tz_days_from_civil(start_year, 1, 1))
+        return 0;
+    char today[BATCH_TIMESTAMP_SIZE];
+    batch_timestamp_format(run->today_day * STREAM_CALENDAR_NS_PER_DAY, today);
+    snprintf(run->error, sizeof run->error,
+             "the run date %.10s is before workflows.analytics.start_year (%d): %s", today,
+             start_year,
+             run->arguments->today_given ? "check --today"
+                                         : "this machine's clock is not set (wait for NTP)");
+    log_error(run->logger, "nothing to reconcile", LOG_STRING("error", run->error));
+    return -1;
+}
+
 static void future_readings_log(const struct batch_meter_readings *meter, size_t count,
                                 int64_t first_ns, void *argument)
 {
@@ -99,7 +119,7 @@ static void future_readings_log(const struct batch_meter_readings *meter, size_t
     batch_timestamp_format(first_ns, first);
     log_warning(run->logger,
                 "readings dated after the run's clock are left out (the device's clock was "
-                "wrong); delete them from the raw bucket, or they are left out every night",
+                "wrong, or this machine's); delete them from the raw bucket",
                 LOG_STRING("meter", meter->meter_id), LOG_INTEGER("readings", (int64_t)count),
                 LOG_STRING("first", first));
 }
@@ -349,7 +369,7 @@ int batch_run_reconcile(const struct batch_run_arguments *arguments)
     if (run_setup(&run) != 0)
         goto cleanup;
     step = start;
-    if (history_read(&run) != 0)
+    if (run_date_check(&run) != 0 || history_read(&run) != 0)
         goto report;
     run.summary.read_ms = milliseconds_since(&step);
     clock_gettime(CLOCK_MONOTONIC, &step);

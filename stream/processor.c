@@ -144,7 +144,8 @@ static void processor_future_reading_log(struct stream_processor *processor,
              stream_meter_table_id(&processor->meters, slot));
     log_warning(processor->logger,
                 "a reading dated more than a day after the relay's clock is ignored (the device's "
-                "clock is wrong); the meter's later readings are taken as usual",
+                "clock is wrong, or this machine's: is NTP through?); the meter's later readings "
+                "are taken as usual",
                 LOG_STRING("meter", meter), LOG_STRING("reading_time", when));
 }
 

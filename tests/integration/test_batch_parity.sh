@@ -89,6 +89,14 @@ expect_status "reconcile: a bad --today is a usage error" 2 "$BIN_DIR/meter-batc
     --today 2024-02-30
 expect_status "reconcile: an unreadable readings file fails the run" 1 "$BIN_DIR/meter-batch" \
     reconcile -c "$main/config/config.yaml" --readings "$work_dir/missing.csv" --out "$work_dir/x"
+# A clock at 1970 (a Raspberry Pi before NTP) gives a run date before the analysis period: the run
+# must fail saying so, not write nothing and report success.
+expect_status "reconcile: a run date before start_year fails the run" 1 "$BIN_DIR/meter-batch" \
+    reconcile -c "$main/config/config.yaml" --readings "$main/input/readings.csv" \
+    --today 1970-01-02 --out "$work_dir/early" --report "$work_dir/early.json"
+expect_equal "reconcile: the report names the run date and start_year" \
+    "failed the run date 1970-01-02 is before workflows.analytics.start_year (2020): check --today" \
+    "$(node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(`${d.status} ${d.error}`)' "$work_dir/early.json" 2>&1)"
 
 [ "$scenarios" -ge 13 ] && check_pass "$scenarios scenarios compared" ||
     check_fail "at least 13 scenarios compared" "found $scenarios under $shared/fixtures/reference"
