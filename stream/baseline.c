@@ -211,7 +211,6 @@ static cJSON *baseline_markers_json(const struct stream_quantile *quantile)
     return NULL;
 }
 
-/* One meter's member text ("id":{...}), owned by the caller; NULL when memory ran out. */
 static cJSON *baseline_register_json(const struct stream_baseline *baseline)
 {
     char reading[24];
@@ -224,6 +223,7 @@ static cJSON *baseline_register_json(const struct stream_baseline *baseline)
     return NULL;
 }
 
+/* One meter's member text ("id":{...}), owned by the caller; NULL when memory ran out. */
 static char *baseline_meter_print(const char *meter_id, const struct stream_baseline *baseline)
 {
     const struct stream_detector *detector = &baseline->detector;
