@@ -1,6 +1,7 @@
 /* Errors, warnings and notes of loading, each "file:line:col: key: what was found and what is
  * allowed". */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +107,31 @@ void config_report_out_of_memory(struct config_loader *loader)
     config_diagnostics_add(loader->diagnostics, CONFIG_SEVERITY_ERROR, message);
 }
 
+/* Where the user:password@ of a URL in text lies ([*start, *end) without the '@'), or false. */
+static bool config_text_userinfo(const char *text, size_t length, size_t *start, size_t *end)
+{
+    const char *scheme = length > 3 ? memmem(text, length, "://", 3) : NULL;
+    if (!scheme)
+        return false;
+    *start = (size_t)(scheme - text) + 3;
+    size_t authority = *start;
+    while (authority < length && !memchr("/?#", text[authority], 3))
+        authority++;
+    const char *at = memrchr(text + *start, '@', authority - *start);
+    if (!at || at == text + *start) /* "http://@host": nothing to hide */
+        return false;
+    *end = (size_t)(at - text);
+    return true;
+}
+
 void config_text_quote(const char *text, size_t length, char *out, size_t out_size)
 {
     const size_t shown = 60;
     size_t used = 0;
+    /* A URL's password never shows in a message (spec/config.md: secrets only masked). */
+    size_t hidden_start = SIZE_MAX, hidden_end = SIZE_MAX;
+    if (!config_text_userinfo(text, length, &hidden_start, &hidden_end))
+        hidden_start = SIZE_MAX;
     if (out_size < 8) {
         if (out_size)
             out[0] = '\0';
@@ -119,7 +141,10 @@ void config_text_quote(const char *text, size_t length, char *out, size_t out_si
     for (size_t i = 0; i < length && i < shown; i++) {
         unsigned char c = (unsigned char)text[i];
         char piece[8];
-        if (c == '"' || c == '\\')
+        if (i == hidden_start) {
+            snprintf(piece, sizeof piece, "\xe2\x80\xa6"); /* U+2026 */
+            i = hidden_end - 1;
+        } else if (c == '"' || c == '\\')
             snprintf(piece, sizeof piece, "\\%c", c);
         else if (c == '\n')
             snprintf(piece, sizeof piece, "\\n");
