@@ -46,7 +46,8 @@ static char *config_secrets_copy(struct config_loader *loader, const struct secr
     return copy;
 }
 
-/* Splits "a, b,c" into trimmed, non-empty entries. Returns the count or -1 (out of memory). */
+/* Splits "a, b,c" into trimmed, non-empty entries. Returns the count, -1 (out of memory) or -2
+ * (more than CONFIG_SECRETS_LIST_MAX entries; nothing kept). */
 static int config_secrets_split(const char *value, char ***out)
 {
     char **entries = NULL;
@@ -63,8 +64,13 @@ static int config_secrets_split(const char *value, char ***out)
             end--;
         if (end == start)
             continue;
-        if (count == CONFIG_SECRETS_LIST_MAX)
-            break;
+        if (count == CONFIG_SECRETS_LIST_MAX) {
+            /* Dropping the rest would refuse their clients with nothing said at start. */
+            for (int i = 0; i < count; i++)
+                free(entries[i]);
+            free(entries);
+            return -2;
+        }
         char **grown = realloc(entries, (size_t)(count + 1) * sizeof *grown);
         char *entry = grown ? config_string_copy(start, (size_t)(end - start)) : NULL;
         if (!entry) {
@@ -102,6 +108,11 @@ static void config_relay_auth_resolve(struct config_loader *loader, struct confi
             tokens ? "token" : "basic", variable,
             tokens ? "tokens separated by commas" : "user:password pairs separated by commas",
             error);
+    } else if (count == -2) {
+        config_report_path(loader, CONFIG_SEVERITY_ERROR, "relay.auth",
+                           "%s in %s has more than %d entries; at most %d are allowed", variable,
+                           secrets_file_path(file), CONFIG_SECRETS_LIST_MAX,
+                           CONFIG_SECRETS_LIST_MAX);
     } else if (count < 0) {
         config_report_out_of_memory(loader);
     } else if (count == 0) {

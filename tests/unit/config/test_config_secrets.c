@@ -105,6 +105,44 @@ Test(config_secrets, token_auth_reads_relay_tokens)
     fixture_remove(&fixture);
 }
 
+/* A token past the cap used to be dropped without a word: its client got 401 while check-config
+ * passed. */
+Test(config_secrets, more_tokens_than_allowed_is_an_error)
+{
+    struct secrets_fixture fixture;
+    fixture_make(&fixture);
+    char text[16384] = "RELAY_TOKENS=";
+    for (int i = 0; i < 257; i++) {
+        char token[32];
+        snprintf(token, sizeof token, "%stoken-%03d", i ? "," : "", i);
+        strcat(text, token);
+    }
+    strcat(text, "\n");
+    secret_write(&fixture, "relay.env", text, 0600);
+    struct config *config = NULL;
+    struct config_diagnostics diagnostics = {0};
+    cr_expect_eq(fixture_load(&fixture, "relay: {auth: token}\n", &config, &diagnostics), -1);
+    cr_assert_eq(diagnostics.error_count, 1);
+    char expected[512];
+    snprintf(expected, sizeof expected,
+             "%s:2:15: relay.auth: RELAY_TOKENS in %s/relay.env has more than 256 entries; at most "
+             "256 are allowed",
+             fixture.config_path, fixture.secrets);
+    cr_expect_str_eq(diagnostics.errors[0], expected);
+    config_diagnostics_free(&diagnostics);
+
+    /* 256 are fine, the last one included. */
+    char *last = strrchr(text, ',');
+    strcpy(last, "\n");
+    secret_write(&fixture, "relay.env", text, 0600);
+    cr_assert_eq(fixture_load(&fixture, "relay: {auth: token}\n", &config, &diagnostics), 0);
+    cr_assert_eq(config->relay.auth_token_count, 256);
+    cr_expect_str_eq(config->relay.auth_tokens[255], "token-255");
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+    fixture_remove(&fixture);
+}
+
 Test(config_secrets, basic_auth_reads_user_password_pairs)
 {
     struct secrets_fixture fixture;
