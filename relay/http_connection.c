@@ -360,6 +360,12 @@ static int http_connection_headers_complete(http_parser *parser)
     request->keep_alive = http_should_keep_alive(parser) != 0;
     if (http_connection_target_split(request) != 0)
         return http_connection_refuse(connection, 400, "cannot parse the request URI");
+    int refusal =
+        connection->handlers->request_head_check
+            ? connection->handlers->request_head_check(request, connection->handlers->argument)
+            : 0;
+    if (refusal != 0)
+        return http_connection_refuse(connection, refusal, "authorization failed");
     bool sized = parser->content_length != ULLONG_MAX && parser->content_length > 0;
     if (sized && parser->content_length > connection->settings->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");

@@ -45,6 +45,11 @@ struct http_connection_handlers {
      * empty when the request line did not parse. */
     void (*request_refuse)(struct http_request *request, int code, const char *message,
                            void *argument);
+    /* The request line and headers are in, the body is not read yet: 0 to go on, or a status
+     * (401) to refuse the request through request_refuse without reading its body, so a client
+     * without credentials cannot hold the body budget (bodies_limit) with a large announced
+     * body. NULL: every request goes on. */
+    int (*request_head_check)(struct http_request *request, void *argument);
     /* An answer went out in full (its status in http_request_status), just before the request
      * is freed. */
     void (*request_answered)(struct http_request *request, void *argument);

@@ -362,6 +362,10 @@ static void http_server_request_refuse(struct http_request *request, int code, c
     const char *path = http_route_path(server->relay, request);
     enum http_dialect dialect =
         path && strcmp(path, "/api/v2/write") == 0 ? HTTP_DIALECT_V2 : HTTP_DIALECT_V1;
+    if (code == 401) {
+        http_write_unauthorized(request, dialect);
+        return;
+    }
     const char *code_name = code == 413 ? "request too large" : "invalid";
     char text[256];
     if (code == 400)
@@ -369,6 +373,22 @@ static void http_server_request_refuse(struct http_request *request, int code, c
     else
         snprintf(text, sizeof text, "%s", message);
     http_reply_error(request, dialect, code, code_name, text);
+}
+
+/* A write's credentials are in its headers and query string: checked before its body is read, an
+ * unauthenticated client cannot hold the relay.max_inflight_bytes budget (and with it everyone
+ * else's writes) by announcing a large body and sending it slowly or never. */
+static int http_server_request_head_check(struct http_request *request, void *argument)
+{
+    struct http_server *server = argument;
+    const char *path = http_route_path(server->relay, request);
+    if (!path || http_request_method(request) != HTTP_REQUEST_POST ||
+        (strcmp(path, "/write") != 0 && strcmp(path, "/api/v2/write") != 0))
+        return 0;
+    enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;
+    return http_write_authorized(server->relay, request, dialect, http_request_query(request))
+               ? 0
+               : 401;
 }
 
 /* Pauses accepting at relay.max_connections; further clients wait in the listen backlog. */
@@ -497,6 +517,7 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
     server->handlers = (struct http_connection_handlers){
         .request_handle = http_server_request_dispatch,
         .request_refuse = http_server_request_refuse,
+        .request_head_check = http_server_request_head_check,
         .request_answered = http_server_request_answered,
         .connection_closed = http_server_connection_closed,
         .argument = server,

@@ -5,6 +5,7 @@
 #ifndef NEBENKOSTEN_RELAY_HTTP_SERVER_H
 #define NEBENKOSTEN_RELAY_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relay/http_request.h"
@@ -63,6 +64,12 @@ char *http_error_body(enum http_dialect dialect, const char *code_name, const ch
  * (borrowed, NULL when absent). */
 void http_write_handle(struct relay *relay, struct http_request *request, enum http_dialect dialect,
                        const char *query);
+/* Whether the write's credentials (Authorization header, v1 u/p in query) pass relay.auth; a
+ * query string that does not parse passes (the write answers it 400). */
+bool http_write_authorized(struct relay *relay, struct http_request *request,
+                           enum http_dialect dialect, const char *query);
+/* 401 in the dialect's form (v1 with WWW-Authenticate, as InfluxDB). */
+void http_write_unauthorized(struct http_request *request, enum http_dialect dialect);
 void http_ping_handle(struct relay *relay, struct http_request *request, const char *query);
 void http_health_handle(struct relay *relay, struct http_request *request);
 void http_ready_handle(struct relay *relay, struct http_request *request);

@@ -27,7 +27,7 @@ struct http_write_target {
     enum lineproto_precision precision;
 };
 
-static void http_write_unauthorized(struct http_request *request, enum http_dialect dialect)
+void http_write_unauthorized(struct http_request *request, enum http_dialect dialect)
 {
     if (dialect == HTTP_DIALECT_V1) {
         evhttp_add_header(http_request_output_headers(request), "WWW-Authenticate",
@@ -260,6 +260,26 @@ static void http_write_accept(struct relay *relay, struct http_request *request,
     }
     if (relay_write_wait(relay, request, dialect, sequence, code, text) != 0)
         http_reply_unavailable(request, dialect, "out of memory");
+}
+
+bool http_write_authorized(struct relay *relay, struct http_request *request,
+                           enum http_dialect dialect, const char *query)
+{
+    struct evkeyvalq parameters;
+    TAILQ_INIT(&parameters);
+    /* A query string that does not parse is answered 400 with the request. */
+    if (query && http_query_parse(query, &parameters) != 0) {
+        evhttp_clear_headers(&parameters);
+        return true;
+    }
+    struct http_auth_request credentials = {
+        .authorization = evhttp_find_header(http_request_input_headers(request), "Authorization"),
+        .user = evhttp_find_header(&parameters, "u"),
+        .password = evhttp_find_header(&parameters, "p"),
+    };
+    bool allowed = http_auth_allows(&relay_config(relay)->relay, dialect, &credentials);
+    evhttp_clear_headers(&parameters);
+    return allowed;
 }
 
 void http_write_handle(struct relay *relay, struct http_request *request, enum http_dialect dialect,

@@ -231,6 +231,21 @@ if relay_start "$auth_dir"; then
     expect_equal "token auth: v1 p=token 204" 204 "$http_code"
     http_request t7 "$relay_url/ping"
     expect_equal "token auth: /ping needs none" 204 "$http_code"
+    # Without credentials, a write that announces 32 MiB and sends nothing: refused at its headers.
+    # Read first, its body would hold relay.max_inflight_bytes, and every other client's write
+    # would wait until the read timeout cut it off (30 s), again at each reconnect.
+    exec {hog}<>"/dev/tcp/127.0.0.1/${relay_url##*:}"
+    printf 'POST /write?db=home HTTP/1.1\r\nHost: relay\r\nContent-Length: 33554432\r\n\r\n' >&"$hog"
+    hog_status=""
+    IFS= read -r -t 3 hog_status <&"$hog" || true
+    expect_equal "token auth: an announced body without credentials is refused at once" \
+        "HTTP/1.1 401 Unauthorized" "${hog_status%$'\r'}"
+    start_ms=$(date +%s%3N)
+    http_request t8 -m 10 -XPOST "$relay_url/write?db=home" -H 'Authorization: Token s3cret-token' \
+        --data-binary 'm v=8'
+    expect_equal "token auth: meanwhile a client with credentials gets 204 within 2 s" "204 yes" \
+        "$http_code $([ $(($(date +%s%3N) - start_ms)) -lt 2000 ] && echo yes)"
+    exec {hog}<&-
     relay_stop
     expect_equal "token relay: exit status 0" 0 "$relay_exit_status"
 else
