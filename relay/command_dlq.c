@@ -13,6 +13,7 @@
 #include "relay/dead_letter.h"
 #include "relay/spool.h"
 #include "relay/spool_reader.h"
+#include "relay/terminal_text.h"
 
 /* Exit statuses of every action, as spool-check's. */
 enum {
@@ -77,11 +78,13 @@ static void dlq_usage_print(FILE *out, enum dlq_action action)
                      "(seq= is the batch's sequence range), then the lines exactly as sent:\n"
                      "  # seq=42..44 db=lampfi rp=autogen bucket= org= consumers=*\n"
                      "  meter,id=main value=12345.678 1600000000000000000\n"
+                     "On a terminal, control characters are shown as \\xNN (as spool-dump shows "
+                     "them).\n"
                      "Reads only: safe while a relay runs on DIR.\n"
                      "\n"
                      "options:\n"
-                     "  --answer         print the upstream's answer instead, byte for byte\n"
-                     "                   (at most 64 KiB of it were kept)\n");
+                     "  --answer         print the upstream's answer instead, byte for byte when\n"
+                     "                   redirected (at most 64 KiB of it were kept)\n");
         break;
     case DLQ_DROP:
         fprintf(out, "usage: meter-relay dlq drop DIR ID...\n"
@@ -295,12 +298,12 @@ static int dlq_list(const struct dlq_options *options)
 
 /* Prints the routing line of letter (borrowed) as spool-dump prints a record's, with the batch's
  * sequence range. Returns 0 or -1 (write failed). */
-static int dlq_routing_print(const struct dead_letter *letter)
+static int dlq_routing_print(const struct dead_letter *letter, bool escape)
 {
     char sequence[48];
     snprintf(sequence, sizeof sequence, "%" PRIu64 "..%" PRIu64, letter->first_sequence,
              letter->last_sequence);
-    return spool_routing_print(stdout, sequence, &letter->routing, 0);
+    return spool_routing_print(stdout, sequence, &letter->routing, 0, escape);
 }
 
 static int dlq_show(const struct dlq_options *options)
@@ -312,12 +315,12 @@ static int dlq_show(const struct dlq_options *options)
     if (result != 0)
         return dlq_failure_report(options, result, error);
     const struct dead_letter *letter = dead_letter_entry_letter(entry);
+    bool escape = terminal_text_is_terminal(stdout);
     if (options->answer) {
-        if (letter->answer_length > 0)
-            fwrite(letter->answer, 1, letter->answer_length, stdout);
-    } else if (dlq_routing_print(letter) == 0 && letter->lines_length > 0 &&
-               fwrite(letter->lines, 1, letter->lines_length, stdout) == letter->lines_length &&
-               letter->lines[letter->lines_length - 1] != '\n') {
+        terminal_text_write(stdout, letter->answer, letter->answer_length, escape);
+    } else if (dlq_routing_print(letter, escape) == 0 &&
+               terminal_text_write(stdout, letter->lines, letter->lines_length, escape) == 0 &&
+               letter->lines_length > 0 && letter->lines[letter->lines_length - 1] != '\n') {
         fputc('\n', stdout);
     }
     dead_letter_entry_free(entry);

@@ -12,6 +12,7 @@
 #include "relay/commands.h"
 #include "relay/spool.h"
 #include "relay/spool_reader.h"
+#include "relay/terminal_text.h"
 
 /* Exit statuses shared by both commands. */
 enum {
@@ -57,6 +58,9 @@ static void dump_usage_print(FILE *out)
             "  meter,id=main value=12345.678 1600000000000000000\n"
             "consumers=* means every consumer, otherwise the named ones, comma-separated;\n"
             "origin=stream marks the stream processor's records (processed points).\n"
+            "On a terminal, control characters (which a client may have written into a string\n"
+            "value or a database name) are shown as \\xNN; redirected, the output is byte for "
+            "byte.\n"
             "Read-only and lock-free: safe while a relay runs on DIR (its newest records may not "
             "be\n"
             "acknowledged yet). A damaged record is reported on standard error; a torn tail ends "
@@ -213,20 +217,19 @@ int relay_command_spool_check(int argc, char **argv)
 }
 
 /* Prints the routing line of record (borrowed) to stdout. Returns 0 or -1 (write failed). */
-static int dump_routing_print(const struct spool_record *record)
+static int dump_routing_print(const struct spool_record *record, bool escape)
 {
     char sequence[24];
     snprintf(sequence, sizeof sequence, "%" PRIu64, record->sequence);
-    return spool_routing_print(stdout, sequence, &record->routing, record->flags);
+    return spool_routing_print(stdout, sequence, &record->routing, record->flags, escape);
 }
 
-/* Prints record (borrowed): routing line and payload. Returns 0 or -1 (write failed). */
-static int dump_record_print(const struct spool_record *record)
+/* Prints record (borrowed): routing line and payload, escaped for a terminal when escape.
+ * Returns 0 or -1 (write failed). */
+static int dump_record_print(const struct spool_record *record, bool escape)
 {
-    if (dump_routing_print(record) != 0)
-        return -1;
-    if (record->payload_length > 0 &&
-        fwrite(record->payload, 1, record->payload_length, stdout) != record->payload_length)
+    if (dump_routing_print(record, escape) != 0 ||
+        terminal_text_write(stdout, record->payload, record->payload_length, escape) != 0)
         return -1;
     bool terminated =
         record->payload_length > 0 && record->payload[record->payload_length - 1] == '\n';
@@ -255,6 +258,7 @@ int relay_command_spool_dump(int argc, char **argv)
         return SPOOL_EXIT_UNCHECKED;
     }
     status = SPOOL_EXIT_CLEAN;
+    bool escape = terminal_text_is_terminal(stdout);
     uint64_t printed = 0;
     while (!options.has_limit || printed < options.limit) {
         struct spool_record record;
@@ -275,7 +279,7 @@ int relay_command_spool_dump(int argc, char **argv)
             status = SPOOL_EXIT_UNCHECKED;
             break;
         }
-        if (dump_record_print(&record) != 0) {
+        if (dump_record_print(&record, escape) != 0) {
             status = SPOOL_EXIT_UNCHECKED;
             break;
         }

@@ -1,5 +1,7 @@
 /* Private to relay/lineproto*.c: the byte classes and scanners of the parser's hot path (inline,
- * so each call site compiles to a tight loop), and helpers shared between the codec's files. */
+ * so each call site compiles to a tight loop), and helpers shared between the codec's files.
+ * terminal_text.c borrows the UTF-8 check, so that what is shown escaped is what the parser
+ * would call broken. */
 #ifndef NEBENKOSTEN_RELAY_LINEPROTO_INTERNAL_H
 #define NEBENKOSTEN_RELAY_LINEPROTO_INTERNAL_H
 

@@ -12,6 +12,7 @@
 #include "config/error.h"
 #include "relay/spool_internal.h"
 #include "relay/spool_reader.h"
+#include "relay/terminal_text.h"
 
 /* A running relay writes a record with one pwritev; a reader can see part of it for that long.
  * Re-reading a few times over ~100 ms tells such a record from a torn one. */
@@ -318,18 +319,30 @@ void spool_directory_reader_close(struct spool_directory_reader *reader)
 }
 
 int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing,
-                        uint8_t flags)
+                        uint8_t flags, bool escape)
 {
-    if (fprintf(out, "# seq=%s db=%.*s rp=%.*s bucket=%.*s org=%.*s consumers=", sequence,
-                (int)routing->db.length, routing->db.data, (int)routing->rp.length,
-                routing->rp.data, (int)routing->bucket.length, routing->bucket.data,
-                (int)routing->org.length, routing->org.data) < 0)
+    const struct {
+        const char *label;
+        const struct spool_slice *value;
+    } names[] = {
+        {" db=", &routing->db},
+        {" rp=", &routing->rp},
+        {" bucket=", &routing->bucket},
+        {" org=", &routing->org},
+    };
+    if (fprintf(out, "# seq=%s", sequence) < 0)
         return -1;
-    if (routing->consumer_count == 0 && fputc('*', out) == EOF)
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fputs(names[i].label, out) == EOF ||
+            terminal_text_write(out, names[i].value->data, names[i].value->length, escape) != 0)
+            return -1;
+    if (fputs(" consumers=", out) == EOF ||
+        (routing->consumer_count == 0 && fputc('*', out) == EOF))
         return -1;
     for (size_t i = 0; i < routing->consumer_count; i++)
-        if (fprintf(out, "%s%.*s", i > 0 ? "," : "", (int)routing->consumers[i].length,
-                    routing->consumers[i].data) < 0)
+        if ((i > 0 && fputc(',', out) == EOF) ||
+            terminal_text_write(out, routing->consumers[i].data, routing->consumers[i].length,
+                                escape) != 0)
             return -1;
     if ((flags & SPOOL_RECORD_FLAG_DERIVED) && fputs(" origin=stream", out) == EOF)
         return -1;

@@ -5,6 +5,7 @@
 #ifndef NEBENKOSTEN_RELAY_SPOOL_READER_H
 #define NEBENKOSTEN_RELAY_SPOOL_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,9 +39,10 @@ void spool_directory_reader_close(struct spool_directory_reader *reader);
 /* Prints the routing line spool-dump and `dlq show` put before a record's lines:
  * "# seq=SEQUENCE db=.. rp=.. bucket=.. org=.. consumers=a,b" ("*" for every consumer), plus
  * " origin=stream" for the stream processor's records (flags has SPOOL_RECORD_FLAG_DERIVED).
- * sequence (NUL-terminated, e.g. "5" or "2..4") and routing are borrowed. Returns 0 or -1 (the
- * write failed). */
+ * sequence (NUL-terminated, e.g. "5" or "2..4") and routing are borrowed; with escape, control
+ * characters in the names are shown as terminal_text_write shows them. Returns 0 or -1 (the write
+ * failed). */
 int spool_routing_print(FILE *out, const char *sequence, const struct spool_routing *routing,
-                        uint8_t flags);
+                        uint8_t flags, bool escape);
 
 #endif

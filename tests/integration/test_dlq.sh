@@ -216,4 +216,35 @@ expect_contains "dlq replay --help describes it" "usage: meter-relay dlq replay 
     "$(cat "$work_dir/last.out")"
 expect_contains "dlq is in meter-relay's command list" "dlq " "$("$relay" --help)"
 
+
+# Bytes a client wrote (a string value, a database name) may hold escape sequences; on the
+# operator's terminal spool-dump and `dlq show` show them as \xNN instead of sending them (this
+# OSC 52 one would write the clipboard); redirected, the output stays byte for byte. script(1)
+# gives the command a terminal (its output has CRLF line ends).
+on_terminal() { script -qec "$(printf '%q ' "$@")" /dev/null | tr -d '\r'; }
+escapes_dir=$work_dir/escapes
+relay_config_write "$escapes_dir"
+if relay_start "$escapes_dir"; then
+    http_request osc52 -XPOST "$relay_url/write?db=home%1B%5B2J" \
+        --data-binary $'note,meter=main text="\e]52;c;cm0gLXJmIH4=\a \xc2\x9b1m Zähler" 1700000001000000000'
+    expect_equal "a string value with escape sequences: 204" 204 "$http_code"
+    relay_stop
+    dumped=$(on_terminal "$relay" spool-dump "$escapes_dir/spool")
+    expect_equal "spool-dump on a terminal: control characters shown as \\xNN, UTF-8 text kept" \
+        '# seq=1 db=home\x1B[2J rp= bucket= org= consumers=*
+note,meter=main text="\x1B]52;c;cm0gLXJmIH4=\x07 \xC2\x9B1m Zähler" 1700000001000000000' "$dumped"
+    expect_equal "spool-dump redirected: byte for byte" \
+        "$(printf '# seq=1 db=home\e[2J rp= bucket= org= consumers=*\nnote,meter=main text="\e]52;c;cm0gLXJmIH4=\a \xc2\x9b1m Zähler" 1700000001000000000\n' | od -c)" \
+        "$("$relay" spool-dump "$escapes_dir/spool" | od -c)"
+    dead_letter_write "$escapes_dir/spool" '{"upstream":"influx-a","first":1,"last":1,"status":400,
+        "lines":"note s=\"\u001b[31mred\" 1\n","answer":"bad \u001b[5m","db":"home","rp":"","time_ns":"1714564800000000000"}'
+    expect_equal "dlq show on a terminal: the lines' control characters shown" \
+        '# seq=1..1 db=home rp= bucket= org= consumers=*
+note s="\x1B[31mred" 1' "$(on_terminal "$relay" dlq show "$escapes_dir/spool" influx-a/1)"
+    expect_equal "dlq show --answer on a terminal: the answer's shown too" 'bad \x1B[5m' \
+        "$(on_terminal "$relay" dlq show --answer "$escapes_dir/spool" influx-a/1)"
+else
+    check_fail "meter-relay starts on a second spool"
+fi
+
 finish
