@@ -245,6 +245,7 @@ static int http_connection_message_begin(http_parser *parser)
     }
     connection->header_bytes = 0;
     connection->body_bytes = 0;
+    connection->body_limit = connection->settings->body_limit;
     connection->expect_continue = false;
     if (!connection->reading_request) {
         connection->reading_request = true;
@@ -360,14 +361,14 @@ static int http_connection_headers_complete(http_parser *parser)
     request->keep_alive = http_should_keep_alive(parser) != 0;
     if (http_connection_target_split(request) != 0)
         return http_connection_refuse(connection, 400, "cannot parse the request URI");
-    int refusal =
-        connection->handlers->request_head_check
-            ? connection->handlers->request_head_check(request, connection->handlers->argument)
-            : 0;
+    int refusal = connection->handlers->request_head_check
+                      ? connection->handlers->request_head_check(
+                            request, connection->handlers->argument, &connection->body_limit)
+                      : 0;
     if (refusal != 0)
         return http_connection_refuse(connection, refusal, "authorization failed");
     bool sized = parser->content_length != ULLONG_MAX && parser->content_length > 0;
-    if (sized && parser->content_length > connection->settings->body_limit)
+    if (sized && parser->content_length > connection->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
     if (sized && !http_connection_budget_take(connection, parser->content_length)) {
         /* Resumed by http_connection_body_resume once the bodies before it are handled. */
@@ -408,7 +409,7 @@ static int http_connection_body(http_parser *parser, const char *at, size_t leng
 {
     struct http_connection *connection = http_parser_connection(parser);
     connection->body_bytes += length;
-    if (connection->body_bytes > connection->settings->body_limit)
+    if (connection->body_bytes > connection->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
     if (evbuffer_add(connection->request->body, at, length) != 0)
         return -1;

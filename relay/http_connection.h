@@ -48,8 +48,9 @@ struct http_connection_handlers {
     /* The request line and headers are in, the body is not read yet: 0 to go on, or a status
      * (401) to refuse the request through request_refuse without reading its body, so a client
      * without credentials cannot hold the body budget (bodies_limit) with a large announced
-     * body. NULL: every request goes on. */
-    int (*request_head_check)(struct http_request *request, void *argument);
+     * body. It may lower *body_limit (set to the settings' body_limit) for this request: a
+     * larger body is answered 413 before it is read. NULL: every request goes on. */
+    int (*request_head_check)(struct http_request *request, void *argument, uint64_t *body_limit);
     /* An answer went out in full (its status in http_request_status), just before the request
      * is freed. */
     void (*request_answered)(struct http_request *request, void *argument);

@@ -72,7 +72,8 @@ struct http_connection {
     size_t header_bytes;
     bool expect_continue; /* "Expect: 100-continue" seen */
     uint64_t body_bytes;
-    bool reading_paused;     /* read_event removed: parsing is on hold and input is large */
+    uint64_t body_limit; /* this request's: settings->body_limit or what request_head_check set */
+    bool reading_paused; /* read_event removed: parsing is on hold and input is large */
     bool close_after_output; /* close once output is written (no keep-alive, errors) */
     bool lingering;          /* output done and shut down; reading until the client closes */
     bool closing;            /* close at the end of the outermost callback */

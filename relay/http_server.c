@@ -20,6 +20,7 @@
 #include "config/clock.h"
 #include "config/error.h"
 #include "config/log.h"
+#include "relay/http_auth.h"
 #include "relay/http_connection.h"
 #include "relay/http_request.h"
 #include "relay/relay.h"
@@ -30,6 +31,9 @@
 #define HTTP_MAX_HEADERS_BYTES (64 * 1024)
 /* Clients beyond relay.max_connections wait in the kernel's queue of this length. */
 #define HTTP_LISTEN_BACKLOG 1024
+/* The most body a request other than a write takes before its client is known: a /query form
+ * (InfluxQL with u and p) is a few KiB; nothing else reads one. */
+#define HTTP_SERVER_SMALL_BODY_LIMIT (64 * 1024)
 
 /* Error answers logged per second at most: a misconfigured client retrying a bad write in a loop
  * must not flood the log. The rest are counted (every answer is in /metrics too) and the count
@@ -375,20 +379,31 @@ static void http_server_request_refuse(struct http_request *request, int code, c
     http_reply_error(request, dialect, code, code_name, text);
 }
 
-/* A write's credentials are in its headers and query string: checked before its body is read, an
- * unauthenticated client cannot hold the relay.max_inflight_bytes budget (and with it everyone
- * else's writes) by announcing a large body and sending it slowly or never. */
-static int http_server_request_head_check(struct http_request *request, void *argument)
+/* Checked before a body is read, so that a client without credentials cannot hold the
+ * relay.max_inflight_bytes budget (and with it everyone else's writes) by announcing a large body
+ * and sending it slowly or never: a write's credentials are in its headers and query string; no
+ * other route reads more than a small body, and /query's may carry its credentials (u and p of a
+ * form). */
+static int http_server_request_head_check(struct http_request *request, void *argument,
+                                          uint64_t *body_limit)
 {
     struct http_server *server = argument;
     const char *path = http_route_path(server->relay, request);
-    if (!path || http_request_method(request) != HTTP_REQUEST_POST ||
-        (strcmp(path, "/write") != 0 && strcmp(path, "/api/v2/write") != 0))
+    if (!path)
         return 0;
-    enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;
-    return http_write_authorized(server->relay, request, dialect, http_request_query(request))
-               ? 0
-               : 401;
+    if (http_request_method(request) == HTTP_REQUEST_POST &&
+        (strcmp(path, "/write") == 0 || strcmp(path, "/api/v2/write") == 0)) {
+        enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;
+        return http_write_authorized(server->relay, request, dialect, http_request_query(request))
+                   ? 0
+                   : 401;
+    }
+    if (strcmp(path, "/query") == 0 &&
+        http_auth_request_allowed(&relay_config(server->relay)->relay, request))
+        return 0; /* InfluxQL of any length from a client the relay knows */
+    if (*body_limit > HTTP_SERVER_SMALL_BODY_LIMIT)
+        *body_limit = HTTP_SERVER_SMALL_BODY_LIMIT;
+    return 0;
 }
 
 /* Pauses accepting at relay.max_connections; further clients wait in the listen backlog. */

@@ -134,6 +134,32 @@ if relay_start "$auth_dir"; then
     expect_equal "auth: u/p in the form body 200" 200 "$http_code"
     http_request a4 "$relay_url/query?q=SHOW+DATABASES" -u 'any:wrong'
     expect_equal "auth: wrong Basic 401" 401 "$http_code"
+    # A client without credentials in its headers or URL that announces a large body (to /query,
+    # where u and p may come in a form, or to any other route) and sends nothing: refused before
+    # the body, at once. Read first, the body would hold relay.max_inflight_bytes, and every
+    # other client's write would wait until the read timeout cut it off (30 s).
+    for route in "query" "ping" "api/v1/jobs/reconcile" "nowhere"; do
+        exec {hog}<>"/dev/tcp/127.0.0.1/${relay_url##*:}"
+        printf 'POST /%s HTTP/1.1\r\nHost: relay\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 33554432\r\n\r\n' \
+            "$route" >&"$hog"
+        hog_status=""
+        IFS= read -r -t 3 hog_status <&"$hog" || true
+        expect_equal "auth: POST /$route announcing 32 MiB without credentials is refused at once" \
+            "HTTP/1.1 413 Payload Too Large" "${hog_status%$'\r'}"
+        exec {hog}<&-
+    done
+    exec {hog}<>"/dev/tcp/127.0.0.1/${relay_url##*:}"
+    printf 'POST /query HTTP/1.1\r\nHost: relay\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 65536\r\n\r\n' >&"$hog"
+    start_ms=$(date +%s%3N)
+    http_request a5 -m 10 -XPOST "$relay_url/write?db=home" -H 'Authorization: Token s3cret-token' \
+        --data-binary 'm v=5'
+    expect_equal "auth: beside a small form body still arriving, a write with credentials gets 204 at once" \
+        "204 yes" "$http_code $([ $(($(date +%s%3N) - start_ms)) -lt 2000 ] && echo yes)"
+    exec {hog}<&-
+    long_query="SHOW DATABASES$(printf '%*s' 100000 '')"
+    http_request a6 -XPOST "$relay_url/query" -H 'Authorization: Token s3cret-token' \
+        --data-urlencode "q=$long_query"
+    expect_equal "auth: a form of 100 KB with the credentials in the header 200" 200 "$http_code"
     relay_stop
     expect_equal "token relay: exit status 0" 0 "$relay_exit_status"
 else
