@@ -219,12 +219,18 @@ static uint64_t lineproto_key_hash(const char *data, size_t length)
     return hash ^ (hash >> 33);
 }
 
+static bool lineproto_field_key_is_time(const struct lineproto_field *field)
+{
+    return field->key.length == 4 && memcmp(field->key.data, "time", 4) == 0;
+}
+
 /* Finds a field key written twice with different types (keys compared as written: unescaping is
  * one-to-one). InfluxDB keeps the last of duplicate fields of one type, but refuses a point with
- * two types for one field, and every other point of the same write with it. Returns 1 and sets
+ * two types for one field, and every other point of the same write with it. It drops fields named
+ * "time" before that check, so with has_time_fields those are left out. Returns 1 and sets
  * *earlier and *later (indexes, in input order), 0 when there is none, -1 when out of memory. */
 static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t count,
-                                         size_t *earlier, size_t *later)
+                                         bool has_time_fields, size_t *earlier, size_t *later)
 {
     const struct lineproto_field *fields = parser->fields;
     /* Fields of one type cannot conflict: Telegraf's lines mostly, checked in one pass. */
@@ -234,7 +240,9 @@ static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t
     if (first_other == count)
         return 0;
     if (count <= LINEPROTO_PAIRWISE_TAG_LIMIT) {
-        for (size_t i = 1; i < count; i++)
+        for (size_t i = 1; i < count; i++) {
+            if (has_time_fields && lineproto_field_key_is_time(&fields[i]))
+                continue; /* an earlier field of the same key is a "time" field too */
             for (size_t j = 0; j < i; j++)
                 if (fields[i].type != fields[j].type &&
                     fields[i].key.length == fields[j].key.length &&
@@ -243,6 +251,7 @@ static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t
                     *later = i;
                     return 1;
                 }
+        }
         return 0;
     }
     /* Wide lines: an open-addressed table of field indexes (+1; 0 is free), at most half full,
@@ -261,6 +270,8 @@ static int lineproto_field_conflict_find(struct lineproto_parser *parser, size_t
     memset(slots, 0, capacity * sizeof *slots);
     size_t mask = capacity - 1;
     for (size_t i = 0; i < count; i++) {
+        if (has_time_fields && lineproto_field_key_is_time(&fields[i]))
+            continue;
         const struct lineproto_slice *key = &fields[i].key;
         size_t at = (size_t)lineproto_key_hash(key->data, key->length) & mask;
         for (; slots[at] != 0; at = (at + 1) & mask) {
@@ -483,7 +494,7 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
         field->value_escaped = false;
         /* InfluxDB drops a field named "time" and keeps the point when it has other fields
          * (Telegraf's libvirt input writes one); only a point of "time" fields alone is refused. */
-        if (field->key.length == 4 && memcmp(key, "time", 4) == 0) {
+        if (lineproto_field_key_is_time(field)) {
             time_key = time_key ? time_key : key;
             time_fields++;
         }
@@ -584,7 +595,8 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
                                 "rename the field");
     if (field_count > 1) {
         size_t earlier, later;
-        int found_conflict = lineproto_field_conflict_find(parser, field_count, &earlier, &later);
+        int found_conflict =
+            lineproto_field_conflict_find(parser, field_count, time_fields > 0, &earlier, &later);
         if (found_conflict < 0)
             goto out_of_memory;
         if (found_conflict > 0) {

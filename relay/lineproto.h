@@ -21,7 +21,8 @@
  *   Duplicate tag keys are rejected. Duplicate field keys of one type are accepted: InfluxDB
  *   keeps the last; the parser reports every field as written, in input order, and leaves that
  *   choice to readers. A field key written in two types is rejected: InfluxDB refuses the point
- *   ("field type conflict") and every other point of the write with it.
+ *   ("field type conflict") and every other point of the write with it. Fields named "time" are
+ *   exempt: InfluxDB drops them before it compares types.
  * - Numbers: float = ["-"] (digits ["." digits*] | "." digits) [("e"|"E") ["+"|"-"] digits];
  *   integer = ["-"] digits "i" within int64; unsigned = digits "u" within uint64. No "+", "_",
  *   hex, NaN or Inf; float literals that would round to +-infinity (from 2^1024 - 2^970 on) are

@@ -349,6 +349,20 @@ Test(lineproto_parse, time_field_beside_others_is_accepted)
     cr_assert_eq(point.field_count, 2);
 }
 
+/* InfluxDB drops the "time" fields before it checks field types: a point whose "time" fields
+ * differ in type is stored with its other fields, not refused as a field type conflict. */
+Test(lineproto_parse, time_fields_of_two_types_beside_others_are_accepted)
+{
+    parse_point("m time=1,time=\"x\",v=1");
+    cr_assert_eq(point.field_count, 3);
+    parse_point("m v=1,time=2i,w=t,time=false 1");
+    cr_assert_eq(point.field_count, 4);
+    /* Past the pairwise limit, through the hash table. */
+    parse_point("m time=1,f1=1,f2=1,f3=1,f4=1,f5=1,f6=1,f7=1,f8=1,f9=1,f10=1,f11=1,f12=1,"
+                "time=\"x\"");
+    cr_assert_eq(point.field_count, 14);
+}
+
 Test(lineproto_parse, many_tags_and_fields_grow_the_arrays)
 {
     size_t size = 200 * 16 + 64;
