@@ -82,10 +82,12 @@ static int http_write_target_read(struct http_request *request, enum http_dialec
     const char *precision = evhttp_find_header(parameters, "precision");
     if (precision && precision[0] != '\0' &&
         lineproto_precision_parse(precision, strlen(precision), &target->precision) != 0) {
+        /* Quoted as the parser quotes names: the client's bytes may be anything. */
+        char quoted[LINEPROTO_QUOTE_SIZE];
+        lineproto_quote(quoted, sizeof quoted, precision, strlen(precision), LINEPROTO_QUOTE_LIMIT);
         char message[HTTP_WRITE_MESSAGE_SIZE];
         snprintf(message, sizeof message,
-                 "invalid precision \"%.64s\"; expected one of n, ns, u, us, ms, s, m, h",
-                 precision);
+                 "invalid precision %s; expected one of n, ns, u, us, ms, s, m, h", quoted);
         http_reply_error(request, dialect, 400, "invalid", message);
         return -1;
     }

@@ -183,6 +183,15 @@ int lineproto_escape_append(struct buffer *out, enum lineproto_element element, 
  * Returns the length written (excluding the NUL). error is borrowed. */
 size_t lineproto_error_message(const struct lineproto_error *error, char *out, size_t size);
 
+/* Writes text (borrowed) quoted for a message into out (caller-owned, size bytes, NUL-terminated):
+ * "..." with control characters and invalid UTF-8 shown as \xNN, so the message stays valid
+ * UTF-8 for JSON and headers; cut at a character boundary to about limit bytes with "...".
+ * LINEPROTO_QUOTE_SIZE bytes hold LINEPROTO_QUOTE_LIMIT. Returns the length written. */
+size_t lineproto_quote(char *out, size_t size, const char *text, size_t length, size_t limit);
+
+#define LINEPROTO_QUOTE_LIMIT 64
+#define LINEPROTO_QUOTE_SIZE (4 * LINEPROTO_QUOTE_LIMIT + 16)
+
 /* Parses a precision as the write endpoints accept it: n ns u us µ ms s m h. text is borrowed.
  * Returns 0, or -1 for anything else. */
 int lineproto_precision_parse(const char *text, size_t length, enum lineproto_precision *out);

@@ -232,13 +232,6 @@ struct lineproto_float_digits {
 /* Whether a literal 0.DIGITS x 10^309 rounds to infinity (is >= 2^1024 - 2^970). */
 bool lineproto_float_digits_overflow(const struct lineproto_float_digits *digits);
 
-/* Writes text quoted for an error message into out (size bytes, NUL-terminated): "..." with
- * control characters and invalid UTF-8 shown as \xNN, cut to about limit bytes with "...". */
-size_t lineproto_quote(char *out, size_t size, const char *text, size_t length, size_t limit);
-
-#define LINEPROTO_QUOTE_LIMIT 64
-#define LINEPROTO_QUOTE_SIZE (4 * LINEPROTO_QUOTE_LIMIT + 16)
-
 /* The parser's state (opaque to everything but relay/lineproto*.c). */
 struct lineproto_parser {
     const char *cursor; /* start of the next line */

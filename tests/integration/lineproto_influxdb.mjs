@@ -206,6 +206,9 @@ add("precision h: far past max", `m v=1 5124096`, { precision: "h" });
 for (const precision of ["x", "S", "nanoseconds", "rfc3339", "NS", "mus"])
   add(`precision ${precision}: invalid`, `m v=1 ${T}`, { precision, deviates: badPrecision });
 add("precision empty", `m v=1 ${T}`, { precision: "" });
+// The relay's message names the bad precision: it must stay valid UTF-8.
+add("precision \\xB5 (Latin-1 µ): invalid", `m v=1 ${T}`, { precision: Buffer.from([0xb5]), deviates: badPrecision });
+add("precision of 30 '€': invalid", `m v=1 ${T}`, { precision: "€".repeat(30), deviates: badPrecision });
 
 // Line structure: CRLF, blank and comment lines, the last line, spaces.
 add("CRLF line endings", `m v=1 ${T}\r\nm v=2 ${T + 1n}\r\n`,
@@ -308,10 +311,12 @@ async function influxql(db, statement, method = "GET") {
   return answer.text.trimEnd();
 }
 
+// precision: text (sent as UTF-8), or a Buffer of bytes sent as they are (percent-encoded).
 function writeUrl(base, db, precision) {
   const query = new URLSearchParams({ db });
-  if (precision !== undefined) query.set("precision", precision);
-  return `${base}/write?${query}`;
+  if (typeof precision === "string") query.set("precision", precision);
+  const raw = Buffer.isBuffer(precision) ? `&precision=${[...precision].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")}` : "";
+  return `${base}/write?${query}${raw}`;
 }
 
 // The status is what clients act on; which lines of a partial write were taken shows in what is
