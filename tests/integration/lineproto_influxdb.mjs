@@ -273,6 +273,19 @@ add("time: 24 digits with leading zeros", `m v=1 000000001700000000000000000`);
 add("time: -000", `m v=1 -000`);
 add("precision s: leading zeros", `m v=1 0000000000000000000000001700000000`, { precision: "s" });
 
+// Bodies that end inside an element (the parser must not read past the end).
+const endsWithCarriageReturn = {
+  "m f=1\r": points(["time", "f"], "T,1"),
+  "m f=1 1 \r": points(["time", "f"], "1,1"),
+  "\r": nothing,
+  "\r\n": nothing,
+};
+for (const body of ["m\\", "m,t\\", "m,t=\\", "m f\\", "m f=\\", 'm f="\\', 'm f="a\\"', "m f=1 \\",
+  "m,", "m,t", "m,t=", "m ", "m f", "m f=", 'm f="', "m f=t", "m f=-", "m f=1.", "m f=1e", "m f=1 -",
+  "m f=1 1\\", "m\r", "m f=1\r", "m f=1 1 \r", "#", "# \\", " ", "\r", "\r\n", "\\", ",", "="])
+  add(`ends inside: ${JSON.stringify(body)}`, body, { notime: true,
+    ...(body in endsWithCarriageReturn && { deviates: { status: "204", why: crlf, points: endsWithCarriageReturn[body] } }) });
+
 // Rejected lines whose text the error message must cut without breaking a UTF-8 sequence.
 add("error text: long multibyte measurement", utf8(`${"€".repeat(3000)} v=x ${T}`));
 add("error text: long multibyte tag value and field key",
