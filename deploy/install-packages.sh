@@ -15,6 +15,9 @@ packages=(
     # deployment tests: TOML/YAML parsers for the example files, compose validation, systemd's
     # unit checks, and make test-install's Debian root booted with systemd-nspawn
     python3 python3-yaml docker-compose systemd debootstrap systemd-container
+    # the influxdb Python client Home Assistant's influxdb integration (api_version 1) uses, for
+    # test_deploy_homeassistant.sh (run with Debian's /usr/bin/python3, which sees it)
+    python3-influxdb
 )
 
 # node and npm may come from elsewhere than Debian (e.g. a nodejs build in /usr/local); a working
