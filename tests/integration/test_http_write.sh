@@ -42,9 +42,12 @@ http_request chunked -XPOST "$relay_url/write?db=home" -H 'Transfer-Encoding: ch
     --data-binary @"$work_dir/chunked.txt"
 expect_equal "chunked write: 204" 204 "$http_code"
 
-# Home Assistant's probe: an empty body.
+# Start-up probes: an empty body (spec/wire.md), and Home Assistant's, whose influxdb client
+# writes an empty list of points as "\n" (test_deploy_homeassistant drives that client).
 http_request empty -XPOST "$relay_url/write?db=home" --data-binary ''
 expect_equal "empty body: 204" 204 "$http_code"
+http_request newline -XPOST "$relay_url/write?db=home" --data-binary $'\n'
+expect_equal "a body of one newline: 204" 204 "$http_code"
 
 # Client errors: nothing is accepted.
 http_request nodb -XPOST "$relay_url/write" --data-binary 'm v=1'
