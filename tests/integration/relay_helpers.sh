@@ -50,7 +50,8 @@ relay_start() {
     "$BIN_DIR/meter-relay" run -c "$dir/config.yaml" 2>"$relay_log" &
     relay_pid=$!
     local port="" attempt
-    for attempt in $(seq 1 100); do
+    # Up to 30 s: a sanitizer build starting while other tests' servers fsync can take seconds.
+    for attempt in $(seq 1 300); do
         port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$relay_log" | head -n 1)
         [ -n "$port" ] && break
         kill -0 "$relay_pid" 2>/dev/null || break
