@@ -101,4 +101,39 @@ expect_contains "names the variable" \
     "$errors"
 expect_contains "names where it looked" "$work_dir/site/secrets/relay.env" "$errors"
 
+# README: "Every key, its default and what it accepts is described ... in the comments of the
+# example". Every key the loader knows (all of them are in the effective configuration) appears in
+# config/config.yaml, set or in a comment ("# key: value" at the key's place), so a user reading the
+# example finds each one.
+expect_status "the example's effective configuration" 0 \
+    "$BIN_DIR/meter-relay" check-config -c "$REPO_DIR/config/config.yaml"
+sed '/^---$/,$d' "$work_dir/last.out" >"$work_dir/effective.yaml"
+undocumented=$(python3 - "$work_dir/effective.yaml" "$REPO_DIR/config/config.yaml" <<'PYTHON'
+import re, sys, yaml
+
+# Maps whose keys are the user's names (databases, tags, meter ids), not configuration keys.
+NAMED = {"routing", "tags", "limits"}
+
+def paths(node, prefix, out):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.add(path)
+            if key not in NAMED:
+                paths(value, path, out)
+    elif isinstance(node, list):
+        for item in node:
+            paths(item, prefix + "[]", out)
+    return out
+
+effective = paths(yaml.safe_load(open(sys.argv[1])), "", set())
+# The example with its commented-out keys ("  # key: value", "  # - name: x") made live.
+text = "".join(re.sub(r"^(\s*)# ?(\s*(?:- )?[a-z_]+:(?: .*)?)$", r"\1\2", line)
+               for line in open(sys.argv[2]))
+documented = paths(yaml.safe_load(text), "", set())
+print(" ".join(sorted(effective - documented)))
+PYTHON
+)
+expect_equal "every key is in config/config.yaml" "" "$undocumented"
+
 finish
