@@ -14,7 +14,8 @@ source "$(dirname "$0")/lib.sh"
 
 docker_dir=$REPO_DIR/deploy/docker
 compose_file=$docker_dir/docker-compose.yml
-unset GIT_COMMIT INFLUX_USERNAME INFLUX_PASSWORD RELAY_TOKENS TIBBER_API_TOKEN GRAFANA_ADMIN_PASSWORD
+unset GIT_COMMIT INFLUX_USERNAME INFLUX_PASSWORD RELAY_TOKENS RELAY_USERS TIBBER_API_TOKEN \
+    GRAFANA_ADMIN_PASSWORD
 
 compose=()
 if docker compose version >/dev/null 2>&1; then
@@ -33,6 +34,16 @@ else
     resolved=$(cat "$work_dir/compose.out")
     expect_contains "the relay is built from the repository" "context: $REPO_DIR" "$resolved"
     expect_contains "... with deploy/docker/Dockerfile" "dockerfile: deploy/docker/Dockerfile" "$resolved"
+    # The credentials deploy/docker/config.yaml says may come from the environment reach the
+    # relay's container (relay.auth token reads RELAY_TOKENS, basic RELAY_USERS).
+    relay_environment=$(env INFLUX_USERNAME=env-user INFLUX_PASSWORD=env-password \
+        RELAY_TOKENS=env-token RELAY_USERS=env-user:env-password TIBBER_API_TOKEN=env-tibber \
+        "${compose[@]}" -f "$compose_file" config 2>&1 |
+        awk '/^  relay:/{relay=1; next} /^  [a-z]/{relay=0} relay && /^    environment:/{env=1; next}
+             relay && env && /^      [A-Z_]+:/{print $1 $2; next} {env=0}' | sort | tr '\n' ' ')
+    expect_equal "the relay gets every credential variable from the environment" \
+        "INFLUX_PASSWORD:env-password INFLUX_USERNAME:env-user RELAY_TOKENS:env-token RELAY_USERS:env-user:env-password TIBBER_API_TOKEN:env-tibber " \
+        "$relay_environment"
     [ -f "$REPO_DIR/deploy/docker/Dockerfile" ] && check_pass "the Dockerfile exists" || check_fail "the Dockerfile exists"
     # Every bind-mounted host path exists.
     missing=""
