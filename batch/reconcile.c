@@ -292,11 +292,25 @@ cleanup:
     return status;
 }
 
+/* The first day of series the default mode's vote judges: see anomalies_compute. */
+static size_t anomalies_first_judged_day(const struct batch_series *series)
+{
+    size_t first = 1;
+    while (first < series->count && series->values[first] == 0.0)
+        first++;
+    return first < series->count ? first : 1;
+}
+
 /* The default mode leaves each series' first day out of the vote: its 0 is not a measurement
  * (consumption starts there by definition), yet the vote flagged it on nearly every meter, its
  * distance from the non-zero days' mean and quartiles being the whole daily use, and it widened
  * the rolling window of the fortnight after it. The stream's baselines leave it out too. The
- * reference judges it; compat reference does. */
+ * reference judges it; compat reference does.
+ * The zero days that follow it before the first day with consumption are left out for the same
+ * reason: a meter that has not begun to count, most often the days before the zero crossing of
+ * a backward extrapolation (first reading 100 kWh, installation_date two years earlier: 680
+ * invented days of 0, every one flagged). A series without consumption keeps its first day only
+ * out, and its "fewer than 30 non-zero days" status. */
 static int anomalies_compute(struct batch_reconcile_result *out, enum config_compat compat)
 {
     size_t total = out->consumption_count + out->virtual_count;
@@ -323,7 +337,7 @@ static int anomalies_compute(struct batch_reconcile_result *out, enum config_com
                 break;
             }
         }
-        size_t first = compat == CONFIG_COMPAT_REFERENCE ? 0 : 1;
+        size_t first = compat == CONFIG_COMPAT_REFERENCE ? 0 : anomalies_first_judged_day(series);
         if (batch_anomaly_vote_compute(series->values + first, series->count - first, days,
                                        &result->summary) != 0) {
             status = -1;

@@ -84,6 +84,20 @@ summary=$(cd "$work_dir" && "$BIN_DIR/meter-batch" report -c "$main/config/confi
             r.meters.filter(m => m.validation && m.validation.passed).length); })')
 expect_equal "report: default mode, 22 meters, every series passes through its readings" \
     "succeeded none 22 0 22" "$summary"
+# Backward extrapolation that reaches 0 before the first reading: the days between the
+# installation date and the zero crossing are invented zeros, not measurements. The reference
+# flags them as anomalies (as compat reference does, above); the default mode leaves a
+# series' leading zero days out of the vote, as it leaves out its first day (the two flags left
+# are the partial first day of consumption and a day of rounding noise; the other meter has fewer
+# than 60 days once its zeros are left out).
+backward_zero=$shared/fixtures/reference/edge_backward_zero
+expect_equal "report: default mode judges no leading zero day of a backward extrapolation" \
+    "new_exact_zero:analysed:2 new_near_zero:skipped_lt_60_days:0" \
+    "$(cd "$work_dir" && "$BIN_DIR/meter-batch" report -c "$backward_zero/config/config.yaml" \
+        --readings "$backward_zero/input/readings.csv" --today 2024-04-01 2>/dev/null |
+        node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            const r = JSON.parse(s);
+            console.log(r.meters.map((m) => `${m.meter_id}:${m.anomaly_status}:${m.anomalies}`).join(" ")); })')"
 expect_equal "report writes no baselines and no files" "" "$(ls "$work_dir" | grep -v -e '^edge_' -e '^main')"
 expect_status "reconcile: a bad --today is a usage error" 2 "$BIN_DIR/meter-batch" reconcile \
     --today 2024-02-30
