@@ -389,16 +389,14 @@ static int http_server_request_head_check(struct http_request *request, void *ar
 {
     struct http_server *server = argument;
     const char *path = http_route_path(server->relay, request);
-    if (!path)
-        return 0;
-    if (http_request_method(request) == HTTP_REQUEST_POST &&
+    if (path && http_request_method(request) == HTTP_REQUEST_POST &&
         (strcmp(path, "/write") == 0 || strcmp(path, "/api/v2/write") == 0)) {
         enum http_dialect dialect = path[1] == 'w' ? HTTP_DIALECT_V1 : HTTP_DIALECT_V2;
         return http_write_authorized(server->relay, request, dialect, http_request_query(request))
                    ? 0
                    : 401;
     }
-    if (strcmp(path, "/query") == 0 &&
+    if (path && strcmp(path, "/query") == 0 &&
         http_auth_request_allowed(&relay_config(server->relay)->relay, request))
         return 0; /* InfluxQL of any length from a client the relay knows */
     if (*body_limit > HTTP_SERVER_SMALL_BODY_LIMIT)
