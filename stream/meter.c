@@ -174,7 +174,8 @@ static void meter_midnight_emit(struct stream_meter *meter,
 
 /* spike_rate: the rate since the reading it is measured from, once that is far enough back. */
 static void meter_spike_check(struct stream_meter *meter, const struct config_meter_limits *limits,
-                              const struct meter_output *output, int64_t t, double raw)
+                              const struct meter_output *output, int64_t t, double raw,
+                              double learned_limit)
 {
     int64_t span = stream_calendar_span_ns(t, meter->rate_t);
     if (span < STREAM_METER_RATE_SPAN_NS)
@@ -187,7 +188,7 @@ static void meter_spike_check(struct stream_meter *meter, const struct config_me
     if (!limits)
         return;
     bool learned = !(limits->max_rate_per_hour > 0);
-    double limit = learned ? meter->rate_limit : limits->max_rate_per_hour;
+    double limit = learned ? learned_limit : limits->max_rate_per_hour;
     if (!(limit > 0) || rate <= limit) {
         meter->flags &= ~(uint32_t)STREAM_METER_SPIKE_OPEN;
         return;
@@ -280,6 +281,10 @@ static void meter_advance(struct stream_meter *meter, const struct stream_meter_
     double value = raw + meter->offset;
     int64_t previous_t = meter->last_t;
     double previous_value = meter->last_value;
+    /* The reading is judged by what the meter had learned before it: the days it closes below
+     * carry its own rise, and once the window has taken a few in they are learned, so a hand-read
+     * meter's typo (a digit too many) would raise the limit past its own rate. */
+    double learned_limit = meter->rate_limit;
     /* As numpy.interp (the reference's time interpolation): slope times elapsed ns, plus start. */
     double slope = (value - meter->last_value) / stream_calendar_span_double(t, meter->last_t);
     int64_t midnight = meter->next_midnight;
@@ -296,7 +301,7 @@ static void meter_advance(struct stream_meter *meter, const struct stream_meter_
     meter->last_raw = raw;
     meter->last_value = value;
     meter->reading_count++;
-    meter_spike_check(meter, context->limits, output, t, raw);
+    meter_spike_check(meter, context->limits, output, t, raw, learned_limit);
     if (value > previous_value) {
         meter->increase_t = t;
         meter->flags &= ~(uint32_t)STREAM_METER_STUCK_OPEN;

@@ -31,9 +31,9 @@ struct cJSON;
  * spike_rate: the implied rate between two applied readings at least STREAM_METER_RATE_SPAN_NS
  *   apart (closer readings are measured from the earlier one, so a meter's resolution over a few
  *   seconds is no spike) above max_rate_per_hour; when that is 0, above the meter's plausible
- *   maximum day (the larger of the upper IQR fence and mean + 3 std, as of the last closed day)
- *   per hour, once the detectors are warm. Glitches and resets never reach it: the dip rules
- *   removed them.
+ *   maximum day (the larger of the upper IQR fence and mean + 3 std, as of the last day closed
+ *   before the reading: the days it closes carry its own rise) per hour, once the detectors are
+ *   warm. Glitches and resets never reach it: the dip rules removed them.
  * stuck: no increase for stuck_days x 24 h (0: off) where the meter normally consumes: when its
  *   run of zero days began, the (at least STREAM_METER_STUCK_MIN_DAYS) days before it in the
  *   detector window had at most STREAM_METER_STUCK_MAX_ZERO_SHARE zero days, and with a seasonal

@@ -375,3 +375,35 @@ Test(stream_meter_checks, stale_cadence_weighs_each_new_interval_a_sixteenth)
     cr_expect_eq(run.meter.stale_after_ns, TEST_DAY_NS, "6 x 626 s is below the minimum");
     run_finish(&run);
 }
+
+/* A meter read by hand once a week, and a reading with a digit too many: the days it interpolates
+ * are closed before its rate is checked, and once the window has taken a few of them in they are
+ * learned, so judged against the limit as of its own last day (mean + 3 std of those days) the
+ * reading was no spike. It is judged against what the meter had learned before it. */
+Test(stream_meter_checks, learned_spike_rate_judges_a_reading_by_the_days_before_it)
+{
+    struct run run;
+    const struct config_meter_limits limits = {0};
+    run_start(&run, &limits);
+    double value = 10000.0;
+    int64_t t = test_utc_ns(2024, 1, 1, 18);
+    for (int week = 0; week < 30; week++, value += week % 2 ? 63.0 : 77.0)
+        run_apply(&run, t + week * 7 * TEST_DAY_NS, value);
+    struct stream_detector_summary summary;
+    stream_detector_summarize(&run.meter.detector, &summary);
+    cr_assert(summary.warm);
+    double limit = run.meter.rate_limit;
+    cr_assert(limit > 0 && limit < 20, "limit %g", limit);
+    cr_assert_eq(test_events_count(&run.out, STREAM_EVENT_SPIKE_RATE), 0);
+    /* 12345.6 typed as 123456: over 100 000 in a week, some 650 per hour. */
+    double typo = 10.0 * value;
+    run_apply(&run, t + 30 * 7 * TEST_DAY_NS, typo);
+    const struct stream_emission *spike = test_event_find(&run.out, STREAM_EVENT_SPIKE_RATE);
+    cr_assert_not_null(spike, "a week's rise of %g is no spike to the limit of %g it taught",
+                       typo - value, run.meter.rate_limit);
+    cr_expect_eq(spike->timestamp_ns, t + 30 * 7 * TEST_DAY_NS);
+    char expected[64];
+    snprintf(expected, sizeof expected, "limit of %.6g per hour", limit);
+    cr_expect(strstr(spike->detail, expected), "detail: %s (expected %s)", spike->detail, expected);
+    run_finish(&run);
+}
