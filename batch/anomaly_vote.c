@@ -211,3 +211,33 @@ int batch_anomaly_vote_compute(const double *values, size_t count, struct batch_
     }
     return 0;
 }
+
+static bool vote_spread_usable(double spread, double level)
+{
+    return spread > BATCH_ANOMALY_VOTE_SPREAD_EPSILON * fabs(level);
+}
+
+void batch_anomaly_vote_noise_abstain(struct batch_anomaly_day *days, size_t count,
+                                      struct batch_anomaly_summary *summary)
+{
+    if (summary->status != BATCH_ANOMALY_ANALYSED)
+        return;
+    bool global = vote_spread_usable(summary->std, summary->mean);
+    bool fence = vote_spread_usable(summary->q3 - summary->q1, summary->q3);
+    summary->zscore_count = summary->iqr_count = summary->rolling_count = 0;
+    summary->anomaly_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        struct batch_anomaly_day *day = &days[i];
+        day->anomaly_zscore = day->anomaly_zscore && global;
+        day->anomaly_iqr = day->anomaly_iqr && fence;
+        /* NaN (a short window) compares false: no rolling vote, as before. */
+        day->anomaly_rolling =
+            day->anomaly_rolling && vote_spread_usable(day->rolling_std, day->rolling_mean);
+        day->anomaly_count = day->anomaly_zscore + day->anomaly_iqr + day->anomaly_rolling;
+        day->is_anomaly = day->anomaly_count >= BATCH_ANOMALY_VOTE_QUORUM;
+        summary->zscore_count += day->anomaly_zscore;
+        summary->iqr_count += day->anomaly_iqr;
+        summary->rolling_count += day->anomaly_rolling;
+        summary->anomaly_count += day->is_anomaly;
+    }
+}

@@ -57,6 +57,20 @@ struct batch_anomaly_summary {
 int batch_anomaly_vote_compute(const double *values, size_t count, struct batch_anomaly_day *days,
                                struct batch_anomaly_summary *summary);
 
+/* A spread at most this fraction of its level is the interpolation's rounding, not variation:
+ * the stream's detectors abstain on it too (stream/detector.c DETECTOR_SPREAD_EPSILON). */
+#define BATCH_ANOMALY_VOTE_SPREAD_EPSILON 1e-9
+
+/* The default mode's correction of a computed vote (the reference does not make it): a score
+ * whose spread is rounding noise against its level abstains (global z: the non-zero days' std
+ * against their mean; IQR: q3 - q1 against q3; rolling z: the window's std against its mean),
+ * then each day's anomaly_count and is_anomaly and the summary's counts are taken again. Such
+ * a series (a constant use read by hand: every day 0.75 up to 5e-13) otherwise has fences of
+ * width 0 and z scores of rounding, and the vote flags days by the last bits of a double. Does
+ * nothing unless the summary says analysed. days and summary are the compute's. */
+void batch_anomaly_vote_noise_abstain(struct batch_anomaly_day *days, size_t count,
+                                      struct batch_anomaly_summary *summary);
+
 /* "analysed", "skipped_lt_60_days", "skipped_lt_30_nonzero" (the reference's status names). */
 const char *batch_anomaly_status_name(enum batch_anomaly_status status);
 

@@ -343,6 +343,8 @@ static int anomalies_compute(struct batch_reconcile_result *out, enum config_com
             status = -1;
             break;
         }
+        if (compat != CONFIG_COMPAT_REFERENCE)
+            batch_anomaly_vote_noise_abstain(days, series->count - first, &result->summary);
         if (result->summary.status != BATCH_ANOMALY_ANALYSED || result->summary.anomaly_count == 0)
             continue;
         result->flags = calloc(result->summary.anomaly_count, sizeof *result->flags);
