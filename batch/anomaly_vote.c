@@ -170,6 +170,17 @@ static void vote_global_fill(const double *values, size_t count, double *scratch
     summary->iqr_upper = summary->q3 + BATCH_ANOMALY_VOTE_IQR_FACTOR * iqr;
 }
 
+/* Counts day's three flags into its vote and the summary's counts. */
+static void vote_day_tally(struct batch_anomaly_day *day, struct batch_anomaly_summary *summary)
+{
+    day->anomaly_count = day->anomaly_zscore + day->anomaly_iqr + day->anomaly_rolling;
+    day->is_anomaly = day->anomaly_count >= BATCH_ANOMALY_VOTE_QUORUM;
+    summary->zscore_count += day->anomaly_zscore;
+    summary->iqr_count += day->anomaly_iqr;
+    summary->rolling_count += day->anomaly_rolling;
+    summary->anomaly_count += day->is_anomaly;
+}
+
 int batch_anomaly_vote_compute(const double *values, size_t count, struct batch_anomaly_day *days,
                                struct batch_anomaly_summary *summary)
 {
@@ -202,12 +213,7 @@ int batch_anomaly_vote_compute(const double *values, size_t count, struct batch_
         day->anomaly_zscore = fabs(day->z_score) > BATCH_ANOMALY_VOTE_Z;
         day->anomaly_iqr = values[i] < summary->iqr_lower || values[i] > summary->iqr_upper;
         day->anomaly_rolling = fabs(day->rolling_z_score) > BATCH_ANOMALY_VOTE_ROLLING_Z;
-        day->anomaly_count = day->anomaly_zscore + day->anomaly_iqr + day->anomaly_rolling;
-        day->is_anomaly = day->anomaly_count >= BATCH_ANOMALY_VOTE_QUORUM;
-        summary->zscore_count += day->anomaly_zscore;
-        summary->iqr_count += day->anomaly_iqr;
-        summary->rolling_count += day->anomaly_rolling;
-        summary->anomaly_count += day->is_anomaly;
+        vote_day_tally(day, summary);
     }
     return 0;
 }
@@ -233,11 +239,6 @@ void batch_anomaly_vote_noise_abstain(struct batch_anomaly_day *days, size_t cou
         /* NaN (a short window) compares false: no rolling vote, as before. */
         day->anomaly_rolling =
             day->anomaly_rolling && vote_spread_usable(day->rolling_std, day->rolling_mean);
-        day->anomaly_count = day->anomaly_zscore + day->anomaly_iqr + day->anomaly_rolling;
-        day->is_anomaly = day->anomaly_count >= BATCH_ANOMALY_VOTE_QUORUM;
-        summary->zscore_count += day->anomaly_zscore;
-        summary->iqr_count += day->anomaly_iqr;
-        summary->rolling_count += day->anomaly_rolling;
-        summary->anomaly_count += day->is_anomaly;
+        vote_day_tally(day, summary);
     }
 }
