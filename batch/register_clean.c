@@ -2,13 +2,16 @@
 #include "batch/register_clean.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "stream/meter.h"
 
-static void emission_ignore(const struct stream_emission *emission, void *argument)
+/* Notes the reading a glitch event is about: when a held drop shows the last applied reading to
+ * have been an outlier, the event names that reading, which must then leave the register. */
+static void glitch_note(const struct stream_emission *emission, void *argument)
 {
-    (void)emission;
-    (void)argument;
+    if (emission->kind == STREAM_EMISSION_EVENT && emission->event == STREAM_EVENT_GLITCH)
+        *(int64_t *)argument = emission->timestamp_ns;
 }
 
 static int register_append(struct batch_rows *out, int64_t t_ns, double value)
@@ -33,11 +36,15 @@ int batch_register_clean(const struct batch_meter_readings *readings, struct bat
     for (size_t i = 0; i < readings->count; i++) {
         const struct batch_reading *reading = &readings->readings[i];
         struct stream_meter before = meter;
-        stream_meter_reading_apply(&meter, &context, reading->t_ns, reading->value, emission_ignore,
-                                   NULL);
+        int64_t glitch_t = INT64_MIN;
+        stream_meter_reading_apply(&meter, &context, reading->t_ns, reading->value, glitch_note,
+                                   &glitch_t);
+        bool outlier = (before.flags & STREAM_METER_PENDING) && glitch_t == before.last_t;
+        if (outlier && out->count > 0 && out->t_ns[out->count - 1] == before.last_t)
+            out->count--;
         bool decided = (before.flags & STREAM_METER_PENDING) &&
-                       meter.reset_count + meter.replacement_count >
-                           before.reset_count + before.replacement_count;
+                       (outlier || meter.reset_count + meter.replacement_count >
+                                       before.reset_count + before.replacement_count);
         if (decided) {
             double held = before.pending_raw + meter.offset;
             if (register_append(out, before.pending_t, held) != 0)

@@ -131,6 +131,7 @@ bool stream_meter_baseline_apply(struct stream_meter *meter, const struct stream
     meter->offset = baseline->register_offset;
     meter->last_value += shift;
     meter->daily_value += shift;
+    meter->previous_daily_value += shift;
     meter->rate_value += shift;
     meter->leak_value += shift;
     return true;

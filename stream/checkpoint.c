@@ -14,10 +14,12 @@
 #define CHECKPOINT_MAGIC "NKSTREAM"
 /* The meter state is stored as its bytes: any change of struct stream_meter's layout, even at
  * the same size, must bump the version, or an old checkpoint would be misread. */
-#define CHECKPOINT_VERSION 4u
-/* Version 3 is version 4 without stream_meter.offset_t at the end: loaded, it gets one. */
+#define CHECKPOINT_VERSION 5u
+/* The versions before are the meter state cut short: version 4 ends before
+ * stream_meter.previous_t (loaded, a meter takes the outlier rule up from its next reading),
+ * version 3 also before offset_t (loaded, it gets one). */
+#define CHECKPOINT_VERSION_NO_PREVIOUS 4u
 #define CHECKPOINT_VERSION_NO_OFFSET_TIME 3u
-#define CHECKPOINT_STATE_SIZE_NO_OFFSET_TIME offsetof(struct stream_meter, offset_t)
 #define CHECKPOINT_NAME "checkpoint"
 #define CHECKPOINT_TEMPORARY "checkpoint.tmp"
 
@@ -255,11 +257,17 @@ static const char *checkpoint_image_decode(struct image *image, const char *zone
     uint32_t version, state_size;
     uint16_t zone_length;
     uint64_t count;
-    if (take_u32(image, &version) != 0 ||
-        (version != CHECKPOINT_VERSION && version != CHECKPOINT_VERSION_NO_OFFSET_TIME))
+    if (take_u32(image, &version) != 0)
+        return "truncated header";
+    size_t expected_size;
+    if (version == CHECKPOINT_VERSION)
+        expected_size = sizeof(struct stream_meter);
+    else if (version == CHECKPOINT_VERSION_NO_PREVIOUS)
+        expected_size = offsetof(struct stream_meter, previous_t);
+    else if (version == CHECKPOINT_VERSION_NO_OFFSET_TIME)
+        expected_size = offsetof(struct stream_meter, offset_t);
+    else
         return "written by another version";
-    size_t expected_size = version == CHECKPOINT_VERSION ? sizeof(struct stream_meter)
-                                                         : CHECKPOINT_STATE_SIZE_NO_OFFSET_TIME;
     if (take_u32(image, &state_size) != 0 || state_size != expected_size)
         return "written by a build with another meter state layout";
     uint64_t baseline_mtime;

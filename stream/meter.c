@@ -281,6 +281,13 @@ static void meter_advance(struct stream_meter *meter, const struct stream_meter_
     double value = raw + meter->offset;
     int64_t previous_t = meter->last_t;
     double previous_value = meter->last_value;
+    meter->previous_t = meter->last_t;
+    meter->previous_raw = meter->last_raw;
+    meter->previous_daily_t = meter->daily_t;
+    meter->previous_daily_value = meter->daily_value;
+    meter->flags &= ~(uint32_t)STREAM_METER_PREVIOUS_DAILY;
+    meter->flags |= STREAM_METER_PREVIOUS |
+                    (meter->flags & STREAM_METER_DAILY ? STREAM_METER_PREVIOUS_DAILY : 0u);
     /* The reading is judged by what the meter had learned before it: the days it closes below
      * carry its own rise, and once the window has taken a few in they are learned, so a hand-read
      * meter's typo (a digit too many) would raise the limit past its own rate. */
@@ -316,6 +323,7 @@ static void meter_first_apply(struct stream_meter *meter,
                               const struct meter_output *output, int64_t t, double raw)
 {
     meter->flags |= STREAM_METER_LAST;
+    meter->flags &= ~(uint32_t)(STREAM_METER_PREVIOUS | STREAM_METER_PREVIOUS_DAILY);
     meter->last_t = t;
     meter->last_raw = raw;
     meter->last_value = raw + meter->offset;
@@ -385,6 +393,60 @@ static bool meter_drop_is_reset(const struct stream_meter *meter, double held)
     return held <= near_zero;
 }
 
+/* Whether a held drop to held_raw shows the last reading to be the outlier: the held value is
+ * at or above the reading before it, which was read under the same offset (a typed digit too many,
+ * 1357 -> 13595 -> 1359.5, rather than a meter that restarted or was replaced). */
+static bool meter_last_is_outlier(const struct stream_meter *meter, double held_raw)
+{
+    return (meter->flags & STREAM_METER_PREVIOUS) && meter->offset_t <= meter->previous_t &&
+           held_raw >= meter->previous_raw;
+}
+
+/* Takes the register back to the reading before last, as if the last had never come: the
+ * midnights since are emitted again by the next advance, over the points the outlier made. */
+static void meter_last_discard(struct stream_meter *meter,
+                               const struct stream_meter_context *context,
+                               const struct meter_output *output)
+{
+    meter->glitch_count++;
+    meter_event_emit(output, STREAM_EVENT_GLITCH, meter->last_t, meter->last_raw, meter->offset,
+                     "rose from %.15g to %.15g, then the readings fell back to %.15g: an outlier "
+                     "(a typo or a misread), discarded",
+                     meter->previous_raw, meter->last_raw, meter->pending_raw);
+    meter->last_t = meter->rate_t = meter->previous_t;
+    meter->last_raw = meter->previous_raw;
+    meter->last_value = meter->rate_value = meter->previous_raw + meter->offset;
+    meter->next_midnight = stream_calendar_next_midnight(context->calendar, meter->last_t);
+    meter->daily_t = meter->previous_daily_t;
+    meter->daily_value = meter->previous_daily_value;
+    uint32_t daily = meter->flags & STREAM_METER_PREVIOUS_DAILY ? STREAM_METER_DAILY : 0u;
+    meter->flags &= ~(uint32_t)(STREAM_METER_DAILY | STREAM_METER_SPIKE_OPEN |
+                                STREAM_METER_PREVIOUS | STREAM_METER_PREVIOUS_DAILY);
+    meter->flags |= daily;
+    meter->reading_count--;
+}
+
+/* A held drop that stays: the register continues from where it stood (offset += last - held),
+ * booked as a reset or a replacement. */
+static void meter_drop_book(struct stream_meter *meter, const struct meter_output *output)
+{
+    meter->offset += meter->last_raw - meter->pending_raw;
+    meter->offset_t = meter->pending_t;
+    if (meter_drop_is_reset(meter, meter->pending_raw)) {
+        meter->reset_count++;
+        meter_event_emit(output, STREAM_EVENT_RESET, meter->pending_t, meter->pending_raw,
+                         meter->offset, "fell from %.15g to %.15g: register offset now %.15g",
+                         meter->last_raw, meter->pending_raw, meter->offset);
+    } else {
+        meter->replacement_count++;
+        meter_event_emit(output, STREAM_EVENT_REPLACEMENT, meter->pending_t, meter->pending_raw,
+                         meter->offset,
+                         "fell from %.15g to %.15g, not near zero: a new register; offset now "
+                         "%.15g",
+                         meter->last_raw, meter->pending_raw, meter->offset);
+    }
+}
+
 /* A reading arrived while a large drop is held. Returns whether the reading still needs the
  * ordinary rules (false: it joined the held readings). */
 static bool meter_pending_decide(struct stream_meter *meter,
@@ -405,21 +467,10 @@ static bool meter_pending_decide(struct stream_meter *meter,
         return false;
     }
     meter->flags &= ~(uint32_t)STREAM_METER_PENDING;
-    meter->offset += meter->last_raw - meter->pending_raw;
-    meter->offset_t = meter->pending_t;
-    if (meter_drop_is_reset(meter, meter->pending_raw)) {
-        meter->reset_count++;
-        meter_event_emit(output, STREAM_EVENT_RESET, meter->pending_t, meter->pending_raw,
-                         meter->offset, "fell from %.15g to %.15g: register offset now %.15g",
-                         meter->last_raw, meter->pending_raw, meter->offset);
-    } else {
-        meter->replacement_count++;
-        meter_event_emit(output, STREAM_EVENT_REPLACEMENT, meter->pending_t, meter->pending_raw,
-                         meter->offset,
-                         "fell from %.15g to %.15g, not near zero: a new register; offset now "
-                         "%.15g",
-                         meter->last_raw, meter->pending_raw, meter->offset);
-    }
+    if (meter_last_is_outlier(meter, meter->pending_raw))
+        meter_last_discard(meter, context, output);
+    else
+        meter_drop_book(meter, output);
     meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
     if (meter->held_t > meter->pending_t)
         meter_advance(meter, context, output, meter->held_t, meter->pending_raw);

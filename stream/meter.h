@@ -120,16 +120,18 @@ struct stream_meter_context {
 typedef void (*stream_emit_fn)(const struct stream_emission *emission, void *argument);
 
 enum {
-    STREAM_METER_SEEN = 1u << 0,           /* seen_t is set */
-    STREAM_METER_LAST = 1u << 1,           /* a reading has been applied: last_* are set */
-    STREAM_METER_PENDING = 1u << 2,        /* a large drop is held: pending_* are set */
-    STREAM_METER_DAILY = 1u << 3,          /* a midnight has been emitted: daily_* are set */
-    STREAM_METER_SPIKE_OPEN = 1u << 4,     /* spike_rate reported, the rate is still above */
-    STREAM_METER_STUCK_OPEN = 1u << 5,     /* stuck reported, no increase since */
-    STREAM_METER_STUCK_EXPECTED = 1u << 6, /* the current zero run began on a consuming meter */
-    STREAM_METER_LEAK_OPEN = 1u << 7,      /* leak reported, every hour still consumes */
-    STREAM_METER_LEAK_HOUR = 1u << 8,      /* the register increased within leak_hour */
-    STREAM_METER_FUTURE_OPEN = 1u << 9,    /* future_reading reported, no reading applied since */
+    STREAM_METER_SEEN = 1u << 0,            /* seen_t is set */
+    STREAM_METER_LAST = 1u << 1,            /* a reading has been applied: last_* are set */
+    STREAM_METER_PENDING = 1u << 2,         /* a large drop is held: pending_* are set */
+    STREAM_METER_DAILY = 1u << 3,           /* a midnight has been emitted: daily_* are set */
+    STREAM_METER_SPIKE_OPEN = 1u << 4,      /* spike_rate reported, the rate is still above */
+    STREAM_METER_STUCK_OPEN = 1u << 5,      /* stuck reported, no increase since */
+    STREAM_METER_STUCK_EXPECTED = 1u << 6,  /* the current zero run began on a consuming meter */
+    STREAM_METER_LEAK_OPEN = 1u << 7,       /* leak reported, every hour still consumes */
+    STREAM_METER_LEAK_HOUR = 1u << 8,       /* the register increased within leak_hour */
+    STREAM_METER_FUTURE_OPEN = 1u << 9,     /* future_reading reported, no reading applied since */
+    STREAM_METER_PREVIOUS = 1u << 10,       /* previous_* are set: the reading before last */
+    STREAM_METER_PREVIOUS_DAILY = 1u << 11, /* a midnight had been emitted when it was applied */
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
@@ -173,9 +175,16 @@ struct stream_meter {
     /* The first reading under the offset in force: the reading of its last reset or replacement
      * (0: none since the state began). Last, so a checkpoint of the layout before it loads. */
     int64_t offset_t;
+    /* The applied reading before last and the last midnight emitted before it, as they were then:
+     * what a high reading that proves a typo is taken back to (step 2). After offset_t, so the
+     * checkpoints of the two layouts before load. */
+    int64_t previous_t;
+    double previous_raw;
+    int64_t previous_daily_t;
+    double previous_daily_value;
 };
 
-_Static_assert(sizeof(struct stream_meter) <= 648,
+_Static_assert(sizeof(struct stream_meter) <= 680,
                "per-meter state must stay within 648 bytes (the processor adds id and hash slot: "
                "the bar is 1 KiB)");
 
@@ -192,7 +201,11 @@ _Static_assert(sizeof(struct stream_meter) <= 648,
  *    back at >= 90 % of the old level means glitch (the held readings are discarded, nothing is
  *    booked); any other value means reset or replacement (see STREAM_METER_RESET_FRACTION) at the
  *    first held reading: offset += last - held, so the register stays level across the drop and
- *    continues from there.
+ *    continues from there. Except when the held value is at or above the reading before last,
+ *    under the same offset: then the last reading was the outlier (a digit typed too many, a
+ *    misread), not the drop. It is discarded as a glitch and the midnights since the reading
+ *    before it are emitted again, interpolated towards the held value (the same points, now
+ *    right), so the typo books nothing.
  * 3. Each midnight D with last < D <= t gets the register linearly interpolated between the two
  *    readings: daily, consumption (0 for the meter's first midnight, never negative) and, on a
  *    month's last day, monthly. A first reading exactly at a midnight emits that midnight.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The stream processor end to end with a real InfluxDB 1.x (issue 5): readings of two meters
-# (strom with a transient 0, wasser with a reset) written through the relay land in lampfi, and
+# The stream processor end to end with a real InfluxDB 1.x (issue 5): readings of three meters
+# (strom with a transient 0, wasser with a reset, kaltwasser read by hand with a typo) written
+# through the relay land in lampfi, and
 # the processed series the stream derives from them are queried back from lampfi_processed with
 # the values worked out by hand below. Also the stream's HTTP API, /health, /metrics, and the
 # checkpoint at shutdown.
@@ -51,13 +52,19 @@ fi
 #   03-01: strom 125 + 27 x 6/24 = 131.75           wasser 503 + 2 x 18/24 = 504.5
 # Consumption: 0 on a meter's first midnight, then the differences: strom 9.5, 17.25; wasser 1.5,
 # 2. Monthly: 02-29 is February's last day (2024 is a leap year): strom 114.5, wasser 502.5.
+# kaltwasser, typed into Home Assistant: 1357 (02-27 12:00), 13595 (02-28 12:00, a digit too many),
+# 1359.5 (02-28 18:00, the correction), 1362.5 (02-29 18:00), 1365.5 (03-01 18:00). 13595 first
+# makes 02-28's register 7476; the correction is a drop held until 1362.5 decides it, and as it is
+# above 1357 the typo was the outlier: a glitch, and 02-28 is written again, as if it had never come:
+#   02-28: 1357 + 2.5 x 12/30 = 1358   02-29: 1359.5 + 3 x 6/24 = 1360.25   03-01: 1363.25
+# consumption 0, 2.25, 3; monthly 1360.25. InfluxDB keeps the last point of a series and time.
 requests=(
-    $'kWh,domain=input_number,entity_id=strom value=100 1709035200\nm³,domain=input_number,entity_id=wasser value=500 1709035200'
-    $'kWh,domain=input_number,entity_id=strom value=110 1709121600\nm³,domain=input_number,entity_id=wasser value=502 1709121600\nm³,domain=input_number,entity_id=wasser value=3 1709143200'
-    $'kWh,domain=input_number,entity_id=strom value=116 1709179200\nm³,domain=input_number,entity_id=wasser value=4 1709186400\nkWh,domain=input_number,entity_id=strom value=0 1709208000\nkWh,domain=input_number,entity_id=strom value=125 1709229600'
-    $'m³,domain=input_number,entity_id=wasser value=6 1709272800\nkWh,domain=input_number,entity_id=strom value=152 1709316000'
+    $'kWh,domain=input_number,entity_id=strom value=100 1709035200\nm³,domain=input_number,entity_id=wasser value=500 1709035200\nm³,domain=input_number,entity_id=kaltwasser value=1357 1709035200'
+    $'kWh,domain=input_number,entity_id=strom value=110 1709121600\nm³,domain=input_number,entity_id=wasser value=502 1709121600\nm³,domain=input_number,entity_id=kaltwasser value=13595 1709121600\nm³,domain=input_number,entity_id=wasser value=3 1709143200\nm³,domain=input_number,entity_id=kaltwasser value=1359.5 1709143200'
+    $'kWh,domain=input_number,entity_id=strom value=116 1709179200\nm³,domain=input_number,entity_id=wasser value=4 1709186400\nkWh,domain=input_number,entity_id=strom value=0 1709208000\nkWh,domain=input_number,entity_id=strom value=125 1709229600\nm³,domain=input_number,entity_id=kaltwasser value=1362.5 1709229600'
+    $'m³,domain=input_number,entity_id=wasser value=6 1709272800\nkWh,domain=input_number,entity_id=strom value=152 1709316000\nm³,domain=input_number,entity_id=kaltwasser value=1365.5 1709316000'
 )
-readings=11
+readings=16
 for body in "${requests[@]}"; do
     http_request write -XPOST --data-binary "$body" "$relay_url/write?db=lampfi&precision=s"
     expect_equal "relay accepts $(wc -l <<<"$body") readings" "204 " "$http_code $http_body"
@@ -82,6 +89,12 @@ eventually "lampfi_processed: strom's daily registers" \
 eventually "lampfi_processed: wasser's daily registers, with the offset after the reset" \
     "$(values meter_interpolated_daily '[1709078400000000000,501],[1709164800000000000,502.5],[1709251200000000000,504.5]')" \
     query lampfi_processed "SELECT value FROM meter_interpolated_daily WHERE meter_id='wasser'"
+eventually "lampfi_processed: kaltwasser's daily registers, the typo's written over" \
+    "$(values meter_interpolated_daily '[1709078400000000000,1358],[1709164800000000000,1360.25],[1709251200000000000,1363.25]')" \
+    query lampfi_processed "SELECT value FROM meter_interpolated_daily WHERE meter_id='kaltwasser'"
+eventually "lampfi_processed: kaltwasser's consumption, the typo not booked" \
+    "$(values meter_consumption '[1709078400000000000,0],[1709164800000000000,2.25],[1709251200000000000,3]')" \
+    query lampfi_processed "SELECT value FROM meter_consumption WHERE meter_id='kaltwasser'"
 eventually "lampfi_processed: strom's consumption, the transient 0 not booked" \
     "$(values meter_consumption '[1709078400000000000,0],[1709164800000000000,9.5],[1709251200000000000,17.25]')" \
     query lampfi_processed "SELECT value FROM meter_consumption WHERE meter_id='strom'"
@@ -89,10 +102,10 @@ eventually "lampfi_processed: wasser's consumption across the reset" \
     "$(values meter_consumption '[1709078400000000000,0],[1709164800000000000,1.5],[1709251200000000000,2]')" \
     query lampfi_processed "SELECT value FROM meter_consumption WHERE meter_id='wasser'"
 eventually "lampfi_processed: February's monthly values" \
-    "$(result '{"name":"meter_interpolated_monthly","columns":["time","meter_id","value"],"values":[[1709164800000000000,"strom",114.5],[1709164800000000000,"wasser",502.5]]}')" \
+    "$(result '{"name":"meter_interpolated_monthly","columns":["time","meter_id","value"],"values":[[1709164800000000000,"kaltwasser",1360.25],[1709164800000000000,"strom",114.5],[1709164800000000000,"wasser",502.5]]}')" \
     query lampfi_processed "SELECT meter_id, value FROM meter_interpolated_monthly"
-eventually "lampfi_processed: the glitch and the reset events" \
-    "$(result '{"name":"meter_event","columns":["time","meter_id","kind","value","detail"],"values":[[1709143200000000000,"wasser","reset",3,"fell from 502 to 3: register offset now 499"],[1709208000000000000,"strom","glitch",0,"fell from 116 to 0 and came back to 125: discarded"]]}')" \
+eventually "lampfi_processed: the glitches and the reset events" \
+    "$(result '{"name":"meter_event","columns":["time","meter_id","kind","value","detail"],"values":[[1709121600000000000,"kaltwasser","glitch",13595,"rose from 1357 to 13595, then the readings fell back to 1359.5: an outlier (a typo or a misread), discarded"],[1709143200000000000,"wasser","reset",3,"fell from 502 to 3: register offset now 499"],[1709208000000000000,"strom","glitch",0,"fell from 116 to 0 and came back to 125: discarded"]]}')" \
     query lampfi_processed "SELECT meter_id, kind, value, detail FROM meter_event"
 measurements() { result "{\"name\":\"measurements\",\"columns\":[\"name\"],\"values\":[$1]}"; }
 eventually "lampfi_processed: nothing else (no anomaly from 3 days)" \
@@ -106,8 +119,8 @@ http_request meters "$relay_url/api/v1/meters"
 expect_equal "GET /api/v1/meters: 200 JSON" "200 application/json" \
     "$http_code $(sed -n 's/^Content-Type: *//Ip' <<<"$http_headers")"
 # shellcheck disable=SC2016 # a JavaScript template literal
-expect_equal "GET /api/v1/meters: both meters with their last reading and offset" \
-    "2 strom 2024-03-01T18:00:00Z 152 152 0; wasser 2024-03-01T06:00:00Z 6 505 499" \
+expect_equal "GET /api/v1/meters: the meters with their last reading and offset" \
+    "3 kaltwasser 2024-03-01T18:00:00Z 1365.5 1365.5 0; strom 2024-03-01T18:00:00Z 152 152 0; wasser 2024-03-01T06:00:00Z 6 505 499" \
     "$(json_eval 'd.count + " " + d.meters.map((m) => `${m.meter_id} ${m.last_reading.time} ${m.last_reading.raw} ${m.last_reading.value} ${m.offset}`).sort().join("; ")' <<<"$http_body")"
 http_request meter "$relay_url/api/v1/meters/wasser"
 # shellcheck disable=SC2016 # a JavaScript template literal
@@ -124,7 +137,7 @@ expect_equal "POST /api/v1/meters: 405, Allow: GET, HEAD" "405 GET, HEAD" \
 expect_equal "/health: check stream passes" pass \
     "$(curl -s "$relay_url/health" | json_eval "d.checks.find((c) => c.name === 'stream')?.status ?? 'absent'")"
 expect_equal "/metrics: readings, points and events counted" \
-    "$readings 16 1 1 0 0" \
+    "$readings 26 1 2 0 0" \
     "$(relay_metric nebenkosten_stream_readings_total) $(relay_metric nebenkosten_stream_points_emitted_total) $(relay_metric 'nebenkosten_stream_events_total{kind="reset"}') $(relay_metric 'nebenkosten_stream_events_total{kind="glitch"}') $(relay_metric 'nebenkosten_stream_events_total{kind="late_reading"}') $(relay_metric nebenkosten_stream_backlog_records)"
 # The first request crosses no midnight: it produces no processed record.
 eventually "/metrics: the upstream sent everything (4 raw and 3 processed records)" "7 0" \

@@ -189,6 +189,28 @@ Test(daily_default, a_transient_zero_and_a_reset_book_nothing)
     batch_daily_series_free(&series);
 }
 
+/* A hand-read meter's typo, corrected minutes later and read on weekly: the typo leaves the
+ * register (no replacement booking 12 238 m³), and the days around it follow the true readings. */
+Test(daily_default, a_corrected_typo_books_nothing)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 1, 1, 18), at(2024, 1, 8, 18), at(2024, 1, 15, 18),
+                   at(2024, 1, 15, 18) + 7 * 60 * 1000000000LL, at(2024, 1, 22, 18)};
+    double v[] = {1350.0, 1357.0, 13595.0, 1359.5, 1366.0};
+    fixture_init(&fixture, t, v, 5);
+    struct batch_daily_series series =
+        build(&fixture, NULL, CONFIG_COMPAT_NONE, day_of(2024, 1, 1), day_of(2024, 1, 23));
+    cr_assert_eq(series.glitch_count, 1);
+    cr_assert_eq(series.reset_count + series.replacement_count, 0);
+    cr_assert_eq(series.register_readings.count, 4, "the typo is no register reading");
+    for (size_t i = 1; i < series.count; i++) {
+        double day = series.values[i] - series.values[i - 1];
+        cr_assert(day >= 0.0 && day <= 2.0, "day %zu books %g", i, day);
+    }
+    cr_assert_eq(series.register_readings.values[series.register_readings.count - 1], 1366.0);
+    batch_daily_series_free(&series);
+}
+
 /* Extrapolation: a single reading extends unchanged (the reference would put 0 at the
  * installation date and book the whole register); a rate extrapolates back but never below 0. */
 Test(daily_default, extrapolation_never_invents_consumption)

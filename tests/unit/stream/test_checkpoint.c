@@ -342,6 +342,38 @@ Test(stream_checkpoint, well_checksummed_nonsense_is_refused_and_the_table_left_
     buffer_release(&image);
 }
 
+/* Writes a checkpoint of an earlier layout: the meter state cut at old_size, zone UTC, position 7,
+ * derived sequence 3, meters "a" and "b". */
+static void old_checkpoint_write(uint8_t version, size_t old_size, const struct stream_meter *a,
+                                 const struct stream_meter *b)
+{
+    static const char zone[] = "UTC";
+    /* magic, version, state size, position 7, derived 3, baseline mtime and size, zone, meters */
+    struct buffer image = BUFFER_INITIALIZER;
+    uint8_t header[8 + 4 + 4 + 8 * 4 + 2 + 3 + 8] = {0};
+    memcpy(header, "NKSTREAM", 8);
+    header[8] = version;
+    header[12] = (uint8_t)old_size;
+    header[13] = (uint8_t)(old_size >> 8);
+    header[16] = 7;
+    header[24] = 3;
+    header[48] = 3;
+    memcpy(header + 50, zone, 3);
+    header[53] = 2;
+    cr_assert_eq(buffer_append(&image, header, sizeof header), 0);
+    const struct stream_meter *meters[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        uint8_t id[3] = {1, 0, (uint8_t)('a' + i)};
+        cr_assert_eq(buffer_append(&image, id, sizeof id), 0);
+        cr_assert_eq(buffer_append(&image, meters[i], old_size), 0);
+    }
+    char error[512] = ""; /* the checksum is added by image_write */
+    cr_assert_eq(
+        stream_checkpoint_image_write(directory, image.data, image.length, error, sizeof error), 0,
+        "%s", error);
+    buffer_release(&image);
+}
+
 /* A checkpoint of the layout before stream_meter.offset_t (version 3) loads: the meters keep their
  * bytes, and a meter with an offset gets its last reading as the time of it (unknown, and the
  * safe guess for a re-seed). */
@@ -353,32 +385,9 @@ Test(stream_checkpoint, a_checkpoint_without_the_offset_time_loads)
                                        .offset = 1005,
                                        .reading_count = 9};
     struct stream_meter without = {.flags = STREAM_METER_LAST, .last_t = 1700000000000000001};
-    static const char zone[] = "UTC";
-    /* magic, version 3, state size, position 7, derived 3, baseline mtime and size, zone, meters */
-    struct buffer image = BUFFER_INITIALIZER;
-    uint8_t header[8 + 4 + 4 + 8 * 4 + 2 + 3 + 8] = {0};
-    memcpy(header, "NKSTREAM", 8);
-    header[8] = 3;
-    header[12] = (uint8_t)old_size;
-    header[13] = (uint8_t)(old_size >> 8);
-    header[16] = 7;
-    header[24] = 3;
-    header[48] = 3;
-    memcpy(header + 50, zone, 3);
-    header[53] = 2;
-    cr_assert_eq(buffer_append(&image, header, sizeof header), 0);
-    const struct stream_meter *meters[] = {&with_offset, &without};
-    for (int i = 0; i < 2; i++) {
-        uint8_t id[3] = {1, 0, (uint8_t)('a' + i)};
-        cr_assert_eq(buffer_append(&image, id, sizeof id), 0);
-        cr_assert_eq(buffer_append(&image, meters[i], old_size), 0);
-    }
-    char error[512] = ""; /* the checksum is added by image_write */
-    cr_assert_eq(
-        stream_checkpoint_image_write(directory, image.data, image.length, error, sizeof error), 0,
-        "%s", error);
-    buffer_release(&image);
+    old_checkpoint_write(3, old_size, &with_offset, &without);
 
+    char error[512] = "";
     struct stream_meter_table table = {0};
     struct stream_checkpoint_position read = {0};
     cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0,
@@ -392,5 +401,39 @@ Test(stream_checkpoint, a_checkpoint_without_the_offset_time_loads)
     cr_expect_eq(a->offset_t, with_offset.last_t);
     cr_expect_eq(memcmp(b, &without, old_size), 0);
     cr_expect_eq(b->offset_t, 0);
+    stream_meter_table_release(&table);
+}
+
+/* A checkpoint of the layout before the reading before last was kept (version 4) loads: the meters
+ * keep their bytes and have no reading before last, so the outlier rule waits for two readings. */
+Test(stream_checkpoint, a_checkpoint_without_the_reading_before_last_loads)
+{
+    const size_t old_size = offsetof(struct stream_meter, previous_t);
+    struct stream_meter a_state = {.flags = STREAM_METER_LAST | STREAM_METER_DAILY,
+                                   .last_t = 1700000000000000000,
+                                   .last_raw = 1357,
+                                   .offset = 12,
+                                   .offset_t = 1600000000000000000};
+    struct stream_meter b_state = {.flags = STREAM_METER_LAST, .last_t = 1700000000000000001};
+    old_checkpoint_write(4, old_size, &a_state, &b_state);
+
+    char error[512] = "";
+    struct stream_meter_table table = {0};
+    struct stream_checkpoint_position read = {0};
+    cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0,
+                 "%s", error);
+    cr_assert_eq(table.count, 2);
+    const struct stream_meter *a = &stream_meter_table_find(&table, "a", 1)->meter;
+    cr_expect_eq(memcmp(a, &a_state, old_size), 0);
+    cr_expect_eq(a->offset_t, a_state.offset_t);
+    cr_expect_not(a->flags & STREAM_METER_PREVIOUS);
+    cr_expect_eq(a->previous_t, 0);
+    cr_expect_eq(a->previous_raw, 0.0);
+    stream_meter_table_release(&table);
+
+    /* Version 4 with the size of another layout is refused, not misread. */
+    old_checkpoint_write(4, offsetof(struct stream_meter, offset_t), &a_state, &b_state);
+    cr_expect_neq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0);
+    cr_expect(strstr(error, "layout") != NULL, "%s", error);
     stream_meter_table_release(&table);
 }

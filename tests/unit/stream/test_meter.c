@@ -299,6 +299,101 @@ Test(stream_meter, reset_to_zero_with_repeated_zeros_stays_level_until_it_runs)
     expect_emission(&out, STREAM_EMISSION_CONSUMPTION, 2, utc_ns(2024, 1, 4, 0), 0.5);
 }
 
+/* The last emission of a kind stamped t: what InfluxDB holds once every point is written. */
+static const struct stream_emission *latest_at(const struct collected *collected,
+                                               enum stream_emission_kind kind, int64_t t)
+{
+    const struct stream_emission *latest = NULL;
+    for (size_t i = 0; i < collected->count; i++)
+        if (collected->emissions[i].kind == kind && collected->emissions[i].timestamp_ns == t)
+            latest = &collected->emissions[i];
+    cr_assert_not_null(latest, "no emission of kind %d at %lld", kind, (long long)t);
+    return latest;
+}
+
+/* A hand-read water meter: 1357 typed as 13595, corrected seven minutes later. The drop from the
+ * typo is no replacement (which would book 12 238 m³): the correction lies at or above the
+ * reading before the typo, so the typo is the outlier. The days it had made are emitted again. */
+static void typo_corrected_books_nothing(bool correction_repeated)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    int64_t before_t = utc_ns(2024, 1, 3, 12), typo_t = utc_ns(2024, 1, 5, 12);
+    int64_t correction_t = typo_t + 7 * 60 * STREAM_CALENDAR_NS_PER_SECOND;
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 1350.0, &out);
+    apply(&meter, &utc, before_t, 1357.0, &out);
+    apply(&meter, &utc, typo_t, 13595.0, &out);
+    cr_assert_gt(latest_at(&out, STREAM_EMISSION_DAILY, utc_ns(2024, 1, 5, 0))->value, 10000.0,
+                 "the stream cannot know yet");
+    apply(&meter, &utc, correction_t, 1359.5, &out);
+    if (correction_repeated)
+        apply(&meter, &utc, correction_t + HOUR_NS, 1359.5, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 7, 12), 1366.0, &out);
+
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    const struct stream_emission *event = nth(&out, STREAM_EMISSION_EVENT, 0);
+    cr_expect_eq(event->event, STREAM_EVENT_GLITCH);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, typo_t, 13595.0);
+    cr_expect_eq(meter.glitch_count, 1);
+    cr_expect_eq(meter.reset_count + meter.replacement_count, 0);
+    cr_expect_eq(meter.offset, 0.0);
+    cr_expect_eq(meter.last_raw, 1366.0);
+    cr_expect_eq(meter.reading_count, 4 + (correction_repeated ? 1 : 0));
+
+    /* Every midnight as if the typo had never been read. */
+    double correction_span = (double)(correction_t - before_t);
+    double jan4 = 1357.0 + 2.5 * (double)(utc_ns(2024, 1, 4, 0) - before_t) / correction_span;
+    double jan5 = 1357.0 + 2.5 * (double)(utc_ns(2024, 1, 5, 0) - before_t) / correction_span;
+    double jan2 = 1350.0 + 7.0 * 12.0 / 48.0, jan3 = 1350.0 + 7.0 * 36.0 / 48.0;
+    double expected[][2] = {
+        {jan3, jan3 - jan2}, {jan4, jan4 - jan3}, {jan5, jan5 - jan4}, {0.0, 0.0}, {0.0, 0.0}};
+    int64_t correction_held_t = correction_t + (correction_repeated ? HOUR_NS : 0);
+    double rate = 6.5 / (double)(utc_ns(2024, 1, 7, 12) - correction_held_t);
+    expected[3][0] = 1359.5 + rate * (double)(utc_ns(2024, 1, 6, 0) - correction_held_t);
+    expected[3][1] = expected[3][0] - jan5;
+    expected[4][0] = 1359.5 + rate * (double)(utc_ns(2024, 1, 7, 0) - correction_held_t);
+    expected[4][1] = expected[4][0] - expected[3][0];
+    double booked = 0;
+    for (int day = 0; day < 5; day++) {
+        int64_t midnight = utc_ns(2024, 1, 3 + day, 0);
+        const struct stream_emission *daily = latest_at(&out, STREAM_EMISSION_DAILY, midnight);
+        const struct stream_emission *used = latest_at(&out, STREAM_EMISSION_CONSUMPTION, midnight);
+        cr_expect(fabs(daily->value - expected[day][0]) < 1e-9, "Jan %d: register %.17g, not %.17g",
+                  3 + day, daily->value, expected[day][0]);
+        cr_expect(fabs(used->value - expected[day][1]) < 1e-9,
+                  "Jan %d: consumption %.17g, not %.17g", 3 + day, used->value, expected[day][1]);
+        booked += used->value;
+    }
+    cr_expect(fabs(booked - (expected[4][0] - jan2)) < 1e-9, "booked %.17g", booked);
+}
+
+Test(stream_meter, typo_corrected_at_once_books_nothing)
+{
+    typo_corrected_books_nothing(false);
+}
+
+Test(stream_meter, typo_corrected_twice_books_nothing)
+{
+    typo_corrected_books_nothing(true);
+}
+
+/* A drop below the reading before last is no typo: the meter restarted (or was replaced). */
+Test(stream_meter, drop_below_the_reading_before_last_stays_a_reset)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 9990.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 9998.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 9989.0 * 0.5, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 4, 12), 9989.0 * 0.5 + 4.0, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    cr_expect_eq(nth(&out, STREAM_EMISSION_EVENT, 0)->event, STREAM_EVENT_REPLACEMENT);
+    cr_expect_eq(meter.glitch_count, 0);
+    cr_expect_eq(meter.offset, 9998.0 - 9989.0 * 0.5);
+}
+
 Test(stream_meter, value_that_is_not_a_number_is_a_glitch)
 {
     struct stream_calendar utc = stream_calendar_utc();
