@@ -137,6 +137,18 @@ bool stream_meter_baseline_apply(struct stream_meter *meter, const struct stream
     return true;
 }
 
+bool stream_meter_baseline_seed(struct stream_meter *meter, const struct stream_baseline *baseline,
+                                int64_t first_reading_ns)
+{
+    meter->detector = baseline->detector;
+    meter->rate_limit = stream_detector_plausible_max(&meter->detector);
+    if (!baseline->has_register || first_reading_ns < baseline->register_reading_ns ||
+        baseline->register_offset == 0)
+        return false;
+    meter->offset = baseline->register_offset;
+    return true;
+}
+
 /* ---- writing ---- */
 
 /* Adds item (owned, may be NULL) to object; a failed add frees it, so nothing leaks when memory

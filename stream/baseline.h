@@ -93,4 +93,10 @@ int stream_baseline_file_load(const char *path, stream_baseline_fn each, void *a
 bool stream_meter_baseline_apply(struct stream_meter *meter,
                                  const struct stream_baseline *baseline);
 
+/* Starts meter, which has seen nothing yet, from baseline (both borrowed), before its first reading
+ * (at first_reading_ns) is applied: the detectors and the spike_rate limit, and with a register the
+ * batch's offset when the reading comes after the batch's last one (so the stream's midnights
+ * continue the batch's series from the first). Returns whether the offset was taken. */
+bool stream_meter_baseline_seed(struct stream_meter *meter, const struct stream_baseline *baseline,
+                                int64_t first_reading_ns);
 #endif

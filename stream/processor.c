@@ -183,8 +183,10 @@ static void processor_record_apply(struct stream_processor *processor,
             processor->emit_status = -ENOMEM;
             return;
         }
-        if (added)
+        if (added) {
             processor_slot_resolve(processor, slot);
+            processor_baseline_seed(processor, slot, reading.t_ns);
+        }
         processor->readings++;
         processor->current = slot;
         const struct stream_meter_context context = {

@@ -3,6 +3,8 @@
  * (hundreds of milliseconds for that many) happens on a thread of its own, so requests are not
  * held up meanwhile. Only the last checkpoint, at shutdown, is written on the loop. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <string.h>
@@ -109,13 +111,66 @@ static int checkpoint_start(struct stream_processor *processor)
     return 0;
 }
 
+struct processor_waiting_baseline {
+    char *meter_id;
+    struct stream_baseline baseline;
+};
+
+/* The waiting list being read from a file: replaces the processor's once the file loaded. */
+struct baseline_load {
+    struct stream_processor *processor;
+    bool apply; /* false: the meters with state had this file applied already */
+    struct processor_waiting_baseline *waiting;
+    size_t count, capacity;
+    bool out_of_memory;
+};
+
+static void waiting_free(struct processor_waiting_baseline *waiting, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(waiting[i].meter_id);
+    free(waiting);
+}
+
+static int waiting_compare(const void *a, const void *b)
+{
+    return strcmp(((const struct processor_waiting_baseline *)a)->meter_id,
+                  ((const struct processor_waiting_baseline *)b)->meter_id);
+}
+
+static void baseline_wait(struct baseline_load *load, const char *meter_id,
+                          const struct stream_baseline *baseline)
+{
+    if (load->count == load->capacity) {
+        size_t capacity = load->capacity ? 2 * load->capacity : 16;
+        struct processor_waiting_baseline *grown = realloc(load->waiting, capacity * sizeof *grown);
+        if (!grown) {
+            load->out_of_memory = true;
+            return;
+        }
+        load->waiting = grown;
+        load->capacity = capacity;
+    }
+    char *id = strdup(meter_id);
+    if (!id) {
+        load->out_of_memory = true;
+        return;
+    }
+    load->waiting[load->count++] = (struct processor_waiting_baseline){id, *baseline};
+}
+
 static void baseline_each(const char *meter_id, const struct stream_baseline *baseline,
                           void *argument)
 {
-    struct stream_processor *processor = argument;
+    struct baseline_load *load = argument;
+    struct stream_processor *processor = load->processor;
     struct stream_meter_slot *slot =
         stream_meter_table_find(&processor->meters, meter_id, strlen(meter_id));
-    if (!slot)
+    if (!slot) {
+        baseline_wait(load, meter_id, baseline);
+        return;
+    }
+    if (!load->apply)
         return;
     double offset = slot->meter.offset;
     if (stream_meter_baseline_apply(&slot->meter, baseline))
@@ -139,16 +194,48 @@ static bool baselines_changed(const struct stream_processor *processor, int64_t 
     return *mtime_ns != processor->baseline_mtime_ns || *size != processor->baseline_size;
 }
 
+/* Reads the baselines file: applies it to the meters with state when apply is set, and keeps the
+ * others waiting. Returns the meters in the file, or -1 with a message in error. */
+static int baselines_load(struct stream_processor *processor, bool apply, char *error,
+                          size_t error_size)
+{
+    struct baseline_load load = {.processor = processor, .apply = apply};
+    int meters = stream_baseline_file_load(processor->baseline_path, baseline_each, &load, error,
+                                           error_size);
+    if (meters >= 0 && load.out_of_memory) {
+        snprintf(error, error_size, "out of memory keeping the baselines of new meters");
+        meters = -1;
+    }
+    if (meters < 0) {
+        waiting_free(load.waiting, load.count);
+        return -1;
+    }
+    if (load.count > 1)
+        qsort(load.waiting, load.count, sizeof *load.waiting, waiting_compare);
+    waiting_free(processor->waiting, processor->waiting_count);
+    processor->waiting = load.waiting;
+    processor->waiting_count = load.count;
+    processor->waiting_capacity = load.capacity;
+    processor->waiting_loaded = true;
+    return meters;
+}
+
 void processor_baselines_apply(struct stream_processor *processor)
 {
     int64_t mtime_ns;
     uint64_t size;
-    if (!baselines_changed(processor, &mtime_ns, &size))
-        return;
     char error[512];
+    if (!baselines_changed(processor, &mtime_ns, &size)) {
+        /* Applied before a restart: the meters without state then still wait for theirs. */
+        if (!processor->waiting_loaded && processor->baseline_mtime_ns != 0 &&
+            baselines_load(processor, false, error, sizeof error) < 0)
+            log_warning(processor->logger,
+                        "detector baselines of new meters not read; they start from nothing",
+                        LOG_STRING("error", error));
+        return;
+    }
     processor->baseline_applies = 0;
-    int meters = stream_baseline_file_load(processor->baseline_path, baseline_each, processor,
-                                           error, sizeof error);
+    int meters = baselines_load(processor, true, error, sizeof error);
     processor->baseline_mtime_ns = mtime_ns;
     processor->baseline_size = size;
     processor->checkpoint_forced = true; /* the stamp, at least, is new */
@@ -162,7 +249,40 @@ void processor_baselines_apply(struct stream_processor *processor)
     processor->baseline_reseeds++;
     log_info(processor->logger, "detector baselines re-seeded",
              LOG_STRING("file", processor->baseline_path), LOG_INTEGER("meters_in_file", meters),
-             LOG_INTEGER("meters_applied", (int64_t)processor->baseline_applies));
+             LOG_INTEGER("meters_applied", (int64_t)processor->baseline_applies),
+             LOG_INTEGER("meters_waiting", (int64_t)processor->waiting_count));
+}
+
+void processor_baseline_seed(struct stream_processor *processor, struct stream_meter_slot *slot,
+                             int64_t first_reading_ns)
+{
+    if (processor->waiting_count == 0)
+        return;
+    /* The slot's id is not NUL-terminated: a binary search by hand, in strcmp's order. */
+    const char *id = stream_meter_table_id(&processor->meters, slot);
+    size_t length = slot->id_length, low = 0, high = processor->waiting_count;
+    const struct processor_waiting_baseline *found = NULL;
+    while (low < high && !found) {
+        size_t middle = low + (high - low) / 2;
+        const char *other = processor->waiting[middle].meter_id;
+        int order = strncmp(id, other, length);
+        if (order == 0 && other[length] != '\0')
+            order = -1; /* id is a prefix of other */
+        if (order == 0)
+            found = &processor->waiting[middle];
+        else if (order < 0)
+            high = middle;
+        else
+            low = middle + 1;
+    }
+    if (!found)
+        return;
+    if (stream_meter_baseline_seed(&slot->meter, &found->baseline, first_reading_ns) &&
+        !processor->suppressing)
+        log_info(processor->logger,
+                 "register offset taken from the batch at the meter's first reading (it knows "
+                 "resets before the stream's first reading)",
+                 LOG_STRING("meter", found->meter_id), LOG_NUMBER("offset", slot->meter.offset));
 }
 
 /* A checkpoint finished on the writer thread. A re-seed goes on: after the checkpoint before it,
@@ -295,4 +415,7 @@ void processor_checkpoint_teardown(struct stream_processor *processor)
         close(job->eventfd);
     if (processor->checkpoint_timer)
         event_free(processor->checkpoint_timer);
+    waiting_free(processor->waiting, processor->waiting_count);
+    processor->waiting = NULL;
+    processor->waiting_count = 0;
 }

@@ -78,6 +78,12 @@ struct stream_processor {
     uint64_t baseline_size;
     uint64_t baseline_applies; /* meters of the file being applied found in the table */
     uint64_t baseline_reseeds;
+    /* The baselines of the file last applied whose meters had no state then, sorted by id: a
+     * meter's first reading after that takes its own (a relay started after meter-batch imported
+     * the history, a meter that reads monthly). */
+    struct processor_waiting_baseline *waiting;
+    size_t waiting_count, waiting_capacity;
+    bool waiting_loaded; /* the list is of the file last applied (false: still to be read) */
     struct processor_checkpoint_job job;
     enum processor_reseed_phase reseed_phase;
     bool paused;            /* reading waits while baselines are re-seeded */
@@ -130,6 +136,10 @@ int processor_checkpoint_setup(struct stream_processor *processor, struct event_
 /* Applies the baselines file if it differs from the one last applied (at start: before a
  * replay with no points to skip, which then matches what happened before the crash). */
 void processor_baselines_apply(struct stream_processor *processor);
+/* A meter's first reading, at first_reading_ns, is about to be applied to slot (a new meter):
+ * starts it from its waiting baseline, if the file last applied has one. */
+void processor_baseline_seed(struct stream_processor *processor, struct stream_meter_slot *slot,
+                             int64_t first_reading_ns);
 /* Shutdown: waits for a checkpoint in flight, then writes the last one on the loop. */
 void processor_checkpoint_final(struct stream_processor *processor);
 void processor_checkpoint_teardown(struct stream_processor *processor);

@@ -145,4 +145,47 @@ echo "wasser,2024-03-08T12:00:00Z,35" >>"$wasser_readings"
 expect_equal "wasser: the stream's midnight of 03-08 and its consumption are the batch's" \
     "$(grep -h '^wasser,2024-03-08T00:00:00Z,' "$work_dir/wasser-next/daily.csv" "$work_dir/wasser-next/consumption.csv" | cut -d, -f3 | awk '{ printf "%s ", $1 + 0 }')" \
     "$(wasser '`${d.last_midnight.value} ${d.last_midnight.value - 545} `')"
+
+# The same migration, but the batch runs before the stream has seen the meters (meter-batch
+# imported the history, then the relay was started; or a meter that reads once a month): their
+# baselines wait, and each meter's first reading takes its offset, before a restart and after one.
+migrated_readings=$work_dir/migrated.csv
+{
+    echo meter_id,timestamp,value
+    for day in 1 2 3 4; do
+        echo "kaltwasser,2024-03-0${day}T12:00:00Z,$((490 + 10 * day))"
+        echo "warmwasser,2024-03-0${day}T12:00:00Z,$((200 + 10 * day))"
+    done
+    for day in 5 6; do
+        echo "kaltwasser,2024-03-0${day}T12:00:00Z,$((10 * day - 45))"
+        echo "warmwasser,2024-03-0${day}T12:00:00Z,$((10 * day - 49))"
+    done
+} >"$migrated_readings"
+expect_status "meter-batch reconcile on 2024-03-06 over two meters the stream has not seen" 0 \
+    "$BIN_DIR/meter-batch" reconcile -c "$dir/config.yaml" --readings "$migrated_readings" \
+    --today 2024-03-06 --out "$work_dir/migrated-night"
+baselines_write "$(cat "$work_dir/migrated-night/baselines.json")"
+eventually_deadline=$((SECONDS + 10))
+eventually "the file's two meters wait for their first readings" 1 \
+    bash -c "grep -c '\"msg\":\"detector baselines re-seeded\".*\"meters_in_file\":2,\"meters_applied\":0,\"meters_waiting\":2' '$relay_log'"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
+    "m³,domain=input_number,entity_id=kaltwasser value=25 $(date -ud 2024-03-07T12:00:00Z +%s)" \
+    "$relay_url/write?db=lampfi&precision=s")
+expect_equal "kaltwasser: its first reading accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read kaltwasser's reading"
+expect_equal "kaltwasser: the first reading continues the batch's register (offset 525), with its detector" \
+    "525 550 $(json_eval 'd.meters.kaltwasser.level.count' <"$work_dir/migrated-night/baselines.json")" \
+    "$(curl -s "$relay_url/api/v1/meters/kaltwasser" | json_eval '`${d.offset} ${d.last_reading.value} ${d.detector.count}`')"
+relay_stop
+mv "$relay_log" "$dir/second.log"
+relay_start "$dir" || check_fail "meter-relay starts again"
+code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
+    "m³,domain=input_number,entity_id=warmwasser value=21 $(date -ud 2024-03-07T12:00:00Z +%s)" \
+    "$relay_url/write?db=lampfi&precision=s")
+expect_equal "warmwasser: its first reading, after a restart, accepted" 204 "$code"
+relay_stream_wait || check_fail "the stream read warmwasser's reading"
+expect_equal "warmwasser: after a restart its baseline still waited (offset 239)" "239 260" \
+    "$(curl -s "$relay_url/api/v1/meters/warmwasser" | json_eval '`${d.offset} ${d.last_reading.value}`')"
+expect_equal "the restart did not apply the file again" 0 \
+    "$(grep -c 'detector baselines re-seeded' "$relay_log")"
 finish

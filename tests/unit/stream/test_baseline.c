@@ -351,3 +351,31 @@ Test(stream_baseline, the_register_offset_is_taken_from_the_batch_where_sound)
     cr_expect_not(stream_meter_baseline_apply(&plain, &batch));
     cr_expect_eq(plain.offset, 0.0);
 }
+
+/* A meter the batch knows and the stream has not seen: its first reading after the batch's last
+ * one starts from the batch's register and detector; an older one only from the detector. */
+Test(stream_baseline, a_new_meter_starts_from_the_batch)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    const struct stream_meter_context context = {.calendar = &utc};
+    const int64_t day = 86400LL * 1000000000LL, noon = 1704110400LL * 1000000000LL; /* 2024-01-01 */
+    struct stream_baseline batch = {
+        .has_register = true,
+        .register_reading_ns = noon + day,
+        .register_offset = 525.0,
+        .detector = {.day_count = 40, .level = {.count = 40, .mean = 9}}};
+    struct stream_meter fresh = {0};
+    cr_assert(stream_meter_baseline_seed(&fresh, &batch, noon + 2 * day));
+    stream_meter_reading_apply(&fresh, &context, noon + 2 * day, 25.0, ignore_emission, NULL);
+    cr_expect_eq(fresh.last_value, 550.0);
+    cr_expect_eq(fresh.detector.level.count, 40);
+    struct emissions_seen seen = {0};
+    stream_meter_reading_apply(&fresh, &context, noon + 3 * day, 35.0, keep_emission, &seen);
+    cr_expect_eq(seen.values[0], 555.0, "the register at midnight, in the batch's terms");
+    cr_expect_not(stream_meter_baseline_apply(&fresh, &batch), "the re-seed finds it in step");
+
+    struct stream_meter older = {0};
+    cr_expect_not(stream_meter_baseline_seed(&older, &batch, noon));
+    cr_expect_eq(older.offset, 0.0);
+    cr_expect_eq(older.detector.level.count, 40);
+}
