@@ -22,14 +22,22 @@ static void config_pointer_set(void *field, void *value)
 {
     memcpy(field, &value, sizeof value);
 }
-/* An absent scalar key: its default, or unset. */
-static void config_scalar_default(struct config_loader *loader, const struct config_key *key,
-                                  void *field, const char *path)
+/* A date absent or unreadable is unknown (CONFIG_DATE_UNSET) until a default is parsed: given but
+ * unreadable, it keeps no default, or the checks across keys (periods that overlap) would report a
+ * date the user never wrote. */
+static void config_date_forget(const struct config_key *key, void *field)
 {
     if (key->kind == CONFIG_KIND_DATE) {
         int64_t unset = CONFIG_DATE_UNSET;
         memcpy(field, &unset, sizeof unset);
     }
+}
+
+/* An absent scalar key: its default, or unset. */
+static void config_scalar_default(struct config_loader *loader, const struct config_key *key,
+                                  void *field, const char *path)
+{
+    config_date_forget(key, field);
     if (!key->default_text)
         return;
     char why[CONFIG_WHY_SIZE];
@@ -72,10 +80,7 @@ static void config_value_load(struct config_loader *loader, const struct config_
     if (absent && (key->flags & CONFIG_KEY_REQUIRED)) {
         config_report(loader, CONFIG_SEVERITY_ERROR, node ? node : parent, path,
                       "missing; expected %s", expected);
-        if (key->kind == CONFIG_KIND_DATE) {
-            int64_t unset = CONFIG_DATE_UNSET;
-            memcpy(field, &unset, sizeof unset);
-        }
+        config_date_forget(key, field);
         if (key->kind != CONFIG_KIND_SECTION)
             return;
     }
@@ -104,6 +109,7 @@ static void config_value_load(struct config_loader *loader, const struct config_
         config_node_describe(node, found, sizeof found);
         config_report(loader, CONFIG_SEVERITY_ERROR, node, path, "found %s; expected %s", found,
                       expected);
+        config_date_forget(key, field);
         return;
     }
     char why[CONFIG_WHY_SIZE];
@@ -113,6 +119,7 @@ static void config_value_load(struct config_loader *loader, const struct config_
         char found[96];
         config_text_quote(text, length, found, sizeof found);
         config_report(loader, CONFIG_SEVERITY_ERROR, node, path, "%s %s", found, why);
+        config_date_forget(key, field);
     }
 }
 

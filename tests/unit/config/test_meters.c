@@ -135,6 +135,16 @@ Test(meters, master_periods_are_ordered_and_do_not_overlap)
     snprintf(yaml, sizeof yaml, "%s- {meter_id: m, type: master, output_unit: kWh}\n", sources);
     TEST_EXPECT_ONLY_ERROR("", yaml, NULL,
                            "meters.yaml:4:3: meters[2].periods: missing; expected a sequence");
+    /* A date that does not parse is that one error: its period does not also overlap the others
+     * with the open end it never asked for. */
+    snprintf(yaml, sizeof yaml,
+             "%s- meter_id: m\n  type: master\n  output_unit: kWh\n  periods:\n"
+             "  - {start_date: '2024-01-01', end_date: '2024-04-01 12:00:00', source_meters: [a]}\n"
+             "  - {start_date: '2024-04-02', source_meters: [b]}\n",
+             sources);
+    TEST_EXPECT_ONLY_ERROR("", yaml, NULL,
+                           "meters.yaml:8:42: meters[2].periods[0].end_date: \"2024-04-01 "
+                           "12:00:00\" is not a date; expected YYYY-MM-DD such as 2024-01-31");
 }
 
 Test(meters, references_must_name_defined_meters)
