@@ -271,10 +271,13 @@ static const struct units_measure units_measures[] = {
     {"L", UNITS_VOLUME, 0.001},
 };
 
+/* Unit names compare without case, as the reference pipeline's do: a meters.yaml it reads with
+ * "kwh" in one place and "kWh" in another must load here too (no two units of the table differ
+ * only in case but l and L, which are the same). */
 static const struct units_measure *units_measure_find(const char *name)
 {
     for (size_t i = 0; i < sizeof units_measures / sizeof units_measures[0]; i++)
-        if (strcmp(units_measures[i].name, name) == 0)
+        if (strcasecmp(units_measures[i].name, name) == 0)
             return &units_measures[i];
     return NULL;
 }
@@ -282,7 +285,7 @@ static const struct units_measure *units_measure_find(const char *name)
 int units_conversion_factor(const char *from_unit, const char *to_unit, double kwh_per_cubic_metre,
                             double *factor)
 {
-    if (strcmp(from_unit, to_unit) == 0) {
+    if (strcasecmp(from_unit, to_unit) == 0) {
         *factor = 1.0;
         return 0;
     }

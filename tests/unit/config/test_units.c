@@ -205,6 +205,10 @@ Test(units_conversion, converts_energy_volume_and_gas)
     cr_expect(fabs(factor - 0.010221304) < 1e-12, "m3 -> MWh: %.12f", factor);
     cr_expect_eq(units_conversion_factor("l", "m³", gas, &factor), 0);
     cr_expect_eq(factor, 0.001);
+    cr_expect_eq(units_conversion_factor("kwh", "kWh", gas, &factor), 0, "case as the reference");
+    cr_expect_eq(factor, 1.0);
+    cr_expect_eq(units_conversion_factor("M3", "kwh", gas, &factor), 0);
+    cr_expect(fabs(factor - 10.221304) < 1e-9, "M3 -> kwh: %.9f", factor);
     cr_expect_eq(units_conversion_factor("kWh", "°C", gas, &factor), -1);
     cr_expect_eq(units_conversion_factor("kWh", "m³", 0, &factor), -1);
 }
