@@ -447,12 +447,56 @@ static void meter_drop_book(struct stream_meter *meter, const struct meter_outpu
     }
 }
 
+/* A small dip (to >= 90 % of the last value): noise, discarded. */
+static void meter_dip_discard(struct stream_meter *meter, const struct meter_output *output,
+                              int64_t t, double raw)
+{
+    meter->negative_delta_count++;
+    meter_event_emit(output, STREAM_EVENT_NEGATIVE_DELTA, t, raw, meter->offset,
+                     "fell from %.15g to %.15g (less than 10 %%): discarded as noise",
+                     meter->last_raw, raw);
+}
+
+/* Holds (t, raw), a drop from the last value, until the next reading decides it. */
+static void meter_hold(struct stream_meter *meter, uint32_t flags, int64_t t, double raw)
+{
+    meter->flags |= flags;
+    meter->pending_t = t;
+    meter->pending_raw = raw;
+    meter->held_t = t;
+}
+
+/* A reading arrived while a small dip to or above the reading before last is held: back at or
+ * above the last value, the dip was noise; still below it but not below the dip, the readings
+ * continue from the reading before last and the last one was the outlier (a typed 1395.5 for
+ * 1359.5: kept, it would hold back every reading for months, until the meter passes the typo). */
+static bool meter_dip_decide(struct stream_meter *meter, const struct stream_meter_context *context,
+                             const struct meter_output *output, int64_t t, double raw)
+{
+    if (raw == meter->pending_raw) {
+        meter->held_t = t;
+        return false;
+    }
+    meter->flags &= ~(uint32_t)(STREAM_METER_PENDING | STREAM_METER_PENDING_DIP);
+    if (raw < meter->pending_raw || raw >= meter->last_raw) {
+        meter_dip_discard(meter, output, meter->pending_t, meter->pending_raw);
+        return true;
+    }
+    meter_last_discard(meter, context, output);
+    meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
+    if (meter->held_t > meter->pending_t)
+        meter_advance(meter, context, output, meter->held_t, meter->pending_raw);
+    return true;
+}
+
 /* A reading arrived while a large drop is held. Returns whether the reading still needs the
  * ordinary rules (false: it joined the held readings). */
 static bool meter_pending_decide(struct stream_meter *meter,
                                  const struct stream_meter_context *context,
                                  const struct meter_output *output, int64_t t, double raw)
 {
+    if (meter->flags & STREAM_METER_PENDING_DIP)
+        return meter_dip_decide(meter, context, output, t, raw);
     if (meter_drop_is_small(meter->last_raw, raw)) {
         meter->flags &= ~(uint32_t)STREAM_METER_PENDING;
         meter->glitch_count++;
@@ -530,17 +574,12 @@ void stream_meter_reading_apply(struct stream_meter *meter,
         !meter_pending_decide(meter, context, &output, t_ns, value))
         return;
     if (value < meter->last_raw) {
-        if (meter_drop_is_small(meter->last_raw, value)) {
-            meter->negative_delta_count++;
-            meter_event_emit(&output, STREAM_EVENT_NEGATIVE_DELTA, t_ns, value, meter->offset,
-                             "fell from %.15g to %.15g (less than 10 %%): discarded as noise",
-                             meter->last_raw, value);
-            return;
-        }
-        meter->flags |= STREAM_METER_PENDING;
-        meter->pending_t = t_ns;
-        meter->pending_raw = value;
-        meter->held_t = t_ns;
+        if (!meter_drop_is_small(meter->last_raw, value))
+            meter_hold(meter, STREAM_METER_PENDING, t_ns, value);
+        else if (meter_last_is_outlier(meter, value))
+            meter_hold(meter, STREAM_METER_PENDING | STREAM_METER_PENDING_DIP, t_ns, value);
+        else
+            meter_dip_discard(meter, &output, t_ns, value);
         return;
     }
     meter_advance(meter, context, &output, t_ns, value);

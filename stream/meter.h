@@ -132,6 +132,7 @@ enum {
     STREAM_METER_FUTURE_OPEN = 1u << 9,     /* future_reading reported, no reading applied since */
     STREAM_METER_PREVIOUS = 1u << 10,       /* previous_* are set: the reading before last */
     STREAM_METER_PREVIOUS_DAILY = 1u << 11, /* a midnight had been emitted when it was applied */
+    STREAM_METER_PENDING_DIP = 1u << 12,    /* with PENDING: the held drop is a small dip */
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
@@ -196,7 +197,10 @@ _Static_assert(sizeof(struct stream_meter) <= 680,
  *    A value that is not finite, or of magnitude 2^53 or more (no register: a device's
  *    "unavailable" marker such as 2^64 - 1): glitch, discarded.
  * 2. A drop to >= 90 % of the last applied value: negative_delta, discarded (the register holds
- *    its level and the next reading is measured against the last applied one). A larger drop is
+ *    its level and the next reading is measured against the last applied one). When the dip is at
+ *    or above the reading before last, it is held until the next reading: one back at or above
+ *    the last value (or below the dip) makes it negative_delta; one in between shows the last
+ *    reading to be the outlier, as below. A larger drop is
  *    held, with any following readings at exactly the same value, until a reading decides it:
  *    back at >= 90 % of the old level means glitch (the held readings are discarded, nothing is
  *    booked); any other value means reset or replacement (see STREAM_METER_RESET_FRACTION) at the

@@ -211,6 +211,27 @@ Test(daily_default, a_corrected_typo_books_nothing)
     batch_daily_series_free(&series);
 }
 
+/* A typo within 10 % (1359.5 typed as 1395.5): the weekly readings after it go on from the true
+ * level, not held back until the meter passes the typo, three months later. */
+Test(daily_default, a_small_typo_holds_nothing_back)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 1, 1, 18), at(2024, 1, 8, 18), at(2024, 1, 15, 18), at(2024, 1, 22, 18),
+                   at(2024, 1, 29, 18)};
+    double v[] = {1350.0, 1357.0, 1395.5, 1366.0, 1373.0};
+    fixture_init(&fixture, t, v, 5);
+    struct batch_daily_series series =
+        build(&fixture, NULL, CONFIG_COMPAT_NONE, day_of(2024, 1, 1), day_of(2024, 1, 30));
+    cr_assert_eq(series.glitch_count, 1);
+    cr_assert_eq(series.dip_count, 0);
+    cr_assert_eq(series.register_readings.count, 4, "the typo is no register reading");
+    for (size_t i = 1; i < series.count; i++) {
+        double day = series.values[i] - series.values[i - 1];
+        cr_assert(day >= 0.3 && day <= 2.0, "day %zu books %g", i, day);
+    }
+    batch_daily_series_free(&series);
+}
+
 /* Extrapolation: a single reading extends unchanged (the reference would put 0 at the
  * installation date and book the whole register); a rate extrapolates back but never below 0. */
 Test(daily_default, extrapolation_never_invents_consumption)

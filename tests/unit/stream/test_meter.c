@@ -378,6 +378,55 @@ Test(stream_meter, typo_corrected_twice_books_nothing)
     typo_corrected_books_nothing(true);
 }
 
+/* A typo within 10 %: 1359.5 typed as 1395.5, the next weekly readings below it. Without the rule
+ * each would be a negative_delta until the meter passes 1395.5, three months without a day. */
+Test(stream_meter, small_typo_is_discarded_once_the_next_readings_continue_below_it)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 1350.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 1357.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 5, 12), 1395.5, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 7, 12), 1359.5, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 0, "the dip waits for the next reading");
+    cr_assert(meter.flags & STREAM_METER_PENDING);
+    apply(&meter, &utc, utc_ns(2024, 1, 9, 12), 1363.5, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    cr_expect_eq(nth(&out, STREAM_EMISSION_EVENT, 0)->event, STREAM_EVENT_GLITCH);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 5, 12), 1395.5);
+    cr_expect_eq(meter.negative_delta_count, 0);
+    cr_expect_eq(meter.last_raw, 1363.5);
+    /* 1357 at the 3rd noon, 1359.5 at the 7th, 1363.5 at the 9th: 0.625 a day, then 2 a day. */
+    static const double registers[] = {1357.0 + 0.625 * 0.5, 1357.0 + 0.625 * 1.5,
+                                       1357.0 + 0.625 * 2.5, 1357.0 + 0.625 * 3.5,
+                                       1359.5 + 2.0 * 0.5,   1359.5 + 2.0 * 1.5};
+    for (int day = 0; day < 6; day++) {
+        int64_t midnight = utc_ns(2024, 1, 4 + day, 0);
+        double value = latest_at(&out, STREAM_EMISSION_DAILY, midnight)->value;
+        cr_expect(fabs(value - registers[day]) < 1e-9, "Jan %d: %.17g, not %.17g", 4 + day, value,
+                  registers[day]);
+    }
+}
+
+/* A meter that jitters by its last digit: a dip that the next reading passes is noise. */
+Test(stream_meter, dip_the_next_reading_passes_is_noise)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    apply(&meter, &utc, utc_ns(2024, 1, 1, 12), 100.0, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 12), 100.2, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 2, 13), 100.1, &out);
+    apply(&meter, &utc, utc_ns(2024, 1, 3, 12), 100.3, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_EVENT), 1);
+    cr_expect_eq(nth(&out, STREAM_EMISSION_EVENT, 0)->event, STREAM_EVENT_NEGATIVE_DELTA);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, utc_ns(2024, 1, 2, 13), 100.1);
+    cr_expect_eq(meter.glitch_count, 0);
+    expect_emission(&out, STREAM_EMISSION_DAILY, 1, utc_ns(2024, 1, 3, 0), 100.25);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 2, "no midnight written twice");
+}
+
 /* A drop below the reading before last is no typo: the meter restarted (or was replaced). */
 Test(stream_meter, drop_below_the_reading_before_last_stays_a_reset)
 {
