@@ -493,7 +493,8 @@ void http_metrics_handle(struct relay *relay, struct http_request *request)
         .spool_segments = spool_segment_count(spool),
         .spool_committed_sequence = spool_committed_sequence(spool),
         .spool_read_only = spool_is_read_only(spool),
-        .sync_mode = http_metrics_sync_mode(relay_config(relay)->relay.spool.sync.mode),
+        /* The running mode: a reload leaves it until the restart, whatever the file says. */
+        .sync_mode = http_metrics_sync_mode(spool_sync_mode(spool)),
     };
     metrics_allocator_read(&snapshot);
     size_t length = 0;

@@ -763,6 +763,11 @@ size_t spool_segment_count(const struct spool *spool)
     return spool->segment_count + (spool->has_prepared ? 1 : 0);
 }
 
+enum config_sync_mode spool_sync_mode(const struct spool *spool)
+{
+    return spool->sync_mode;
+}
+
 bool spool_is_read_only(const struct spool *spool)
 {
     return spool->read_only;

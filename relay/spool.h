@@ -214,6 +214,8 @@ uint64_t spool_backlog_bytes(const struct spool *spool, uint64_t sequence);
 uint64_t spool_size_bytes(const struct spool *spool);
 /* Number of segment files (including the pre-created one). */
 size_t spool_segment_count(const struct spool *spool);
+/* The sync mode the spool was opened with (a reload does not change it). */
+enum config_sync_mode spool_sync_mode(const struct spool *spool);
 bool spool_is_read_only(const struct spool *spool);
 bool spool_has_failed(const struct spool *spool);
 /* -ENOBUFS (max_bytes) or -ENOSPC (min_free_bytes) when the last write was refused for room and no

@@ -54,6 +54,14 @@ if relay_start "$dir"; then
         check_fail "a changed listen address waits for a restart" "$(tail -n 5 "$relay_log")"
     expect_equal "still listening where it started" 204 "$(write_status second-token)"
 
+    # The spool takes its sync mode at start: /metrics shows the mode it runs, not the file's.
+    sed 's|^    dir: spool$|    dir: spool\n    sync: none|' "$dir/config.good" >"$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    log_wait '"key":"relay.spool.sync"' ||
+        check_fail "a changed sync mode waits for a restart" "$(tail -n 5 "$relay_log")"
+    expect_contains "/metrics shows the sync mode the spool runs" \
+        'nebenkosten_spool_sync_mode{mode="always"} 1' "$(curl -s "$relay_url/metrics" | grep '^nebenkosten_spool_sync_mode')"
+
     # The forwarder takes its upstreams at start: a changed list is reported, not half-applied.
     sed 's|^  auth: token$|  auth: token\n  upstreams:\n    - name: added\n      url: http://127.0.0.1:9|' \
         "$dir/config.good" >"$dir/config.yaml"
