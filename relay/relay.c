@@ -586,8 +586,11 @@ static void relay_reload_restart_keys_log(struct relay *relay, const struct conf
          strcmp(relay->config->analytics.timezone, fresh->analytics.timezone) != 0},
         {"influxdb.bucket_processed",
          strcmp(relay->config->influxdb.bucket_processed, fresh->influxdb.bucket_processed) != 0},
+        /* The logger copies its rotation settings at start too (config/log.h). */
         {"logging", relay->config->logging.level != fresh->logging.level ||
                         relay->config->logging.format != fresh->logging.format ||
+                        relay->config->logging.max_bytes != fresh->logging.max_bytes ||
+                        relay->config->logging.backup_count != fresh->logging.backup_count ||
                         strcmp(relay->config->logging.file ? relay->config->logging.file : "",
                                fresh->logging.file ? fresh->logging.file : "") != 0},
     };

@@ -62,6 +62,16 @@ if relay_start "$dir"; then
     expect_contains "/metrics shows the sync mode the spool runs" \
         'nebenkosten_spool_sync_mode{mode="always"} 1' "$(curl -s "$relay_url/metrics" | grep '^nebenkosten_spool_sync_mode')"
 
+    # The logger takes its rotation settings at start too: a change is reported, not ignored.
+    sed 's|^  format: json$|  format: json\n  max_bytes: 1MiB\n  backup_count: 3|' "$dir/config.good" \
+        >"$dir/config.yaml"
+    kill -HUP "$relay_pid"
+    if log_wait '"key":"logging"'; then
+        check_pass "changed log rotation settings wait for a restart"
+    else
+        check_fail "changed log rotation settings wait for a restart" "$(tail -n 3 "$relay_log")"
+    fi
+
     # The forwarder takes its upstreams at start: a changed list is reported, not half-applied.
     sed 's|^  auth: token$|  auth: token\n  upstreams:\n    - name: added\n      url: http://127.0.0.1:9|' \
         "$dir/config.good" >"$dir/config.yaml"
