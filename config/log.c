@@ -120,24 +120,101 @@ static void log_number_format(double value, char *out, size_t out_size)
         snprintf(out, out_size, "%.17g", value);
 }
 
+/* Length of the well-formed UTF-8 sequence at text (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF), or 0 when the byte there starts none. Stops at the terminating NUL,
+ * which no continuation byte matches. */
+static size_t log_utf8_sequence_length(const char *text)
+{
+    const unsigned char *bytes = (const unsigned char *)text;
+    unsigned char lead = bytes[0], low = 0x80, high = 0xbf;
+    size_t length;
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        length = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        length = 4;
+    else
+        return 0;
+    if (lead == 0xe0)
+        low = 0xa0; /* overlong */
+    else if (lead == 0xed)
+        high = 0x9f; /* surrogates */
+    else if (lead == 0xf0)
+        low = 0x90; /* overlong */
+    else if (lead == 0xf4)
+        high = 0x8f; /* past U+10FFFF */
+    if (bytes[1] < low || bytes[1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++)
+        if (bytes[i] < 0x80 || bytes[i] > 0xbf)
+            return 0;
+    return length;
+}
+
+/* Strings in log lines carry clients' bytes (a request's path, its headers): a JSON line must stay
+ * UTF-8, or strict parsers refuse it and journalctl shows it only as "[blob data]". Returns text
+ * itself when it is UTF-8, else a copy in *owned (the caller frees it) where each byte that is not
+ * is replaced by U+FFFD, as Go's encoding/json does; NULL when out of memory. */
+static const char *log_json_text(const char *text, char **owned)
+{
+    *owned = NULL;
+    size_t length = 0, invalid = 0;
+    while (text[length] != '\0') {
+        size_t sequence = log_utf8_sequence_length(text + length);
+        invalid += sequence == 0;
+        length += sequence ? sequence : 1;
+    }
+    if (invalid == 0)
+        return text;
+    char *copy = malloc(length + 2 * invalid + 1);
+    if (!copy)
+        return NULL;
+    size_t out = 0;
+    for (size_t in = 0; in < length;) {
+        size_t sequence = log_utf8_sequence_length(text + in);
+        if (sequence == 0) {
+            memcpy(copy + out, "\xef\xbf\xbd", 3);
+            out += 3;
+            in++;
+        } else {
+            memcpy(copy + out, text + in, sequence);
+            out += sequence;
+            in += sequence;
+        }
+    }
+    copy[out] = '\0';
+    *owned = copy;
+    return copy;
+}
+
 /* One JSON object per line, built with cJSON; integers go in as raw text because a double would
  * round nanosecond timestamps. */
 static void log_line_json(struct log_buffer *buffer, const char *timestamp, enum log_level level,
                           const char *message, const struct log_field *fields, size_t field_count)
 {
     cJSON *root = cJSON_CreateObject();
-    bool ok = root && cJSON_AddStringToObject(root, "ts", timestamp) &&
+    char *owned = NULL;
+    const char *text = log_json_text(message ? message : "", &owned);
+    bool ok = root && text && cJSON_AddStringToObject(root, "ts", timestamp) &&
               cJSON_AddStringToObject(root, "level", log_level_name(level)) &&
-              cJSON_AddStringToObject(root, "msg", message ? message : "");
+              cJSON_AddStringToObject(root, "msg", text);
+    free(owned);
     for (size_t i = 0; ok && i < field_count; i++) {
         const struct log_field *field = &fields[i];
         const char *key = field->key ? field->key : "";
         char number[32];
         switch (field->type) {
         case LOG_FIELD_STRING:
-            ok = field->value.string
-                     ? cJSON_AddStringToObject(root, key, field->value.string) != NULL
-                     : cJSON_AddNullToObject(root, key) != NULL;
+            if (!field->value.string) {
+                ok = cJSON_AddNullToObject(root, key) != NULL;
+                break;
+            }
+            text = log_json_text(field->value.string, &owned);
+            ok = text && cJSON_AddStringToObject(root, key, text) != NULL;
+            free(owned);
             break;
         case LOG_FIELD_INTEGER:
             snprintf(number, sizeof number, "%" PRId64, field->value.integer);
@@ -153,23 +230,40 @@ static void log_line_json(struct log_buffer *buffer, const char *timestamp, enum
             break;
         }
     }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    if (text) {
-        log_buffer_append_string(buffer, text);
+    char *line = ok ? cJSON_PrintUnformatted(root) : NULL;
+    if (line) {
+        log_buffer_append_string(buffer, line);
         log_buffer_append(buffer, "\n", 1);
-        cJSON_free(text);
+        cJSON_free(line);
     } else {
         buffer->failed = true;
     }
     cJSON_Delete(root);
 }
 
-/* Control characters would split or garble a text line; they are written as escapes. */
+/* How many bytes at p form one character of a text line, and whether they are written escaped:
+ * control characters would split or garble the line, C1 controls (U+0080-U+009F) and bytes that
+ * are not UTF-8 would reach the terminal of whoever reads it raw (U+009B starts an escape
+ * sequence as ESC [ does). */
+static size_t log_text_character(const char *p, bool *escaped)
+{
+    unsigned char c = (unsigned char)*p;
+    size_t length = log_utf8_sequence_length(p);
+    if (length == 0) {
+        *escaped = true;
+        return 1;
+    }
+    *escaped = c < 0x20 || c == 0x7f || (c == 0xc2 && (unsigned char)p[1] < 0xa0);
+    return length;
+}
+
 static void log_text_escaped_append(struct log_buffer *buffer, const char *text, bool quote)
 {
-    for (const char *p = text; *p; p++) {
+    for (const char *p = text; *p;) {
         char c = *p;
         char escape[8];
+        bool escaped;
+        size_t length = log_text_character(p, &escaped);
         if (c == '\n')
             log_buffer_append(buffer, "\\n", 2);
         else if (c == '\r')
@@ -180,21 +274,27 @@ static void log_text_escaped_append(struct log_buffer *buffer, const char *text,
             escape[0] = '\\';
             escape[1] = c;
             log_buffer_append(buffer, escape, 2);
-        } else if ((unsigned char)c < 0x20 || c == 0x7f) {
-            snprintf(escape, sizeof escape, "\\x%02x", (unsigned char)c);
-            log_buffer_append_string(buffer, escape);
+        } else if (escaped) {
+            for (size_t i = 0; i < length; i++) {
+                snprintf(escape, sizeof escape, "\\x%02x", (unsigned char)p[i]);
+                log_buffer_append_string(buffer, escape);
+            }
         } else {
-            log_buffer_append(buffer, p, 1);
+            log_buffer_append(buffer, p, length);
         }
+        p += length;
     }
 }
 
 static void log_text_value_append(struct log_buffer *buffer, const char *value)
 {
     bool quote = value[0] == '\0';
-    for (const char *p = value; *p && !quote; p++)
-        quote = *p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20 ||
-                *p == 0x7f;
+    for (const char *p = value; *p && !quote;) {
+        bool escaped;
+        size_t length = log_text_character(p, &escaped);
+        quote = *p == ' ' || *p == '"' || *p == '=' || *p == '\\' || escaped;
+        p += length;
+    }
     if (quote)
         log_buffer_append(buffer, "\"", 1);
     log_text_escaped_append(buffer, value, quote);

@@ -113,6 +113,23 @@ expect_contains "its log line: a warning with route and status" \
     '"level":"warning","msg":"request rejected","route":"/write","status":400,' "$logged"
 expect_contains "its log line: the reason" "\"error\":\"unable to parse 'm value=oops 1': " "$logged"
 expect_contains "its log line: the client" '"client":"127.0.0.1:' "$logged"
+# A client's bytes that are not UTF-8 (here in the path) reach the log line; it must stay valid
+# UTF-8 JSON (journalctl shows a line that is not only as "[blob data]", strict parsers refuse it).
+python3 - "${relay_url#http://}" <<'PY'
+import socket, sys
+host, port = sys.argv[1].split(':')
+with socket.create_connection((host, int(port))) as s:
+    s.sendall(b'GET /nope\xff\xfe HTTP/1.1\r\nHost: relay\r\nX-Request-Id: not-utf8\r\n'
+              b'Connection: close\r\n\r\n')
+    while s.recv(4096):
+        pass
+PY
+log_lines '"request_id":"not-utf8"' >/dev/null
+logged=$(grep -aF '"request_id":"not-utf8"' "$relay_log") # -a: grep calls a non-UTF-8 file binary
+expect_contains "a path that is not UTF-8: logged" '"status":404' "$logged"
+expect_status "a path that is not UTF-8: the log line is UTF-8 JSON" 0 python3 -c '
+import json, sys
+json.loads(sys.argv[1].encode("utf-8", "surrogateescape").decode("utf-8"))' "$logged"
 rejected_before=$(grep -c '"msg":"request rejected"' "$relay_log")
 burst=()
 for _ in $(seq 1 40); do burst+=("$relay_url/write"); done

@@ -136,6 +136,44 @@ Test(log_text, key_value_lines)
     log_test_teardown(&test);
 }
 
+/* A client's bytes reach the log (the route of a request, its Content-Encoding): bytes that are
+ * not UTF-8 must leave each JSON line valid UTF-8 JSON (journalctl shows a line that is not as
+ * "[blob data]", and strict parsers refuse it), and must not reach a terminal raw in text lines,
+ * nor may C1 controls (U+009B is a CSI to a terminal). */
+Test(log_json, bytes_that_are_not_utf8_are_replaced)
+{
+    struct log_test test;
+    log_test_setup(&test);
+    struct logger *logger = log_test_open(&test, LOG_LEVEL_DEBUG, LOG_FORMAT_JSON, 0, 0);
+    log_warning(logger, "bad \xff", LOG_STRING("route", "/a\xfe\xc3/\xc3\xa4\xe2\x82\xac"),
+                LOG_STRING("overlong", "\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xf0\x9f\x98\x80"),
+                LOG_STRING("cut", "x\xe2\x82"));
+    log_close(logger);
+    log_test_expect_file(
+        test.path, "{\"ts\":\"2026-11-26T17:56:21.123Z\",\"level\":\"warning\",\"msg\":\"bad "
+                   "\xef\xbf\xbd\",\"route\":\"/a\xef\xbf\xbd\xef\xbf\xbd/\xc3\xa4\xe2\x82\xac\","
+                   "\"overlong\":\"\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+                   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xf0\x9f\x98\x80\","
+                   "\"cut\":\"x\xef\xbf\xbd\xef\xbf\xbd\"}\n");
+    log_test_teardown(&test);
+}
+
+Test(log_text, bytes_that_are_not_utf8_and_c1_controls_are_escaped)
+{
+    struct log_test test;
+    log_test_setup(&test);
+    struct logger *logger = log_test_open(&test, LOG_LEVEL_DEBUG, LOG_FORMAT_TEXT, 0, 0);
+    log_warning(logger, "bad \xff", LOG_STRING("route", "/a\xfe/\xc3\xa4"),
+                LOG_STRING("csi", "\xc2\x9b"
+                                  "31m"),
+                LOG_STRING("fine", "\xe2\x82\xac"));
+    log_close(logger);
+    log_test_expect_file(test.path, "2026-11-26T17:56:21.123Z WARNING bad \\xff "
+                                    "route=\"/a\\xfe/\xc3\xa4\" csi=\"\\xc2\\x9b31m\" "
+                                    "fine=\xe2\x82\xac\n");
+    log_test_teardown(&test);
+}
+
 Test(log_level, filter_drops_lower_levels)
 {
     struct log_test test;
