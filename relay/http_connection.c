@@ -326,6 +326,11 @@ static int http_connection_target_split(struct http_request *request)
     struct http_parser_url url;
     http_parser_url_init(&url);
     const char *target = request->target.data ? request->target.data : "";
+    /* http-parser (not built strict) lets tab and form feed through in the target: they would
+     * reach a database name, or the query upstream's URL, which libcurl then refuses. */
+    if (memchr(target, '\t', request->target.length) ||
+        memchr(target, '\f', request->target.length))
+        return -1;
     if (http_parser_parse_url(target, request->target.length, 0, &url) != 0)
         return -1;
     if (url.field_set & (1 << UF_PATH))

@@ -185,6 +185,23 @@ expect_equal "unknown path: 404" 404 "$http_code"
 expect_equal "unknown path: JSON" '{"error":"not found"}' "$http_body"
 http_request method "$relay_url/write?db=home"
 expect_equal "GET /write: 405" 405 "$http_code"
+# A tab or form feed in the request target (http-parser lets those two through; Go's net/http,
+# InfluxDB's server, refuses them): 400, not a 502 that blames the query upstream, and no write
+# to a database whose name holds one.
+# raw_status REQUEST: sends REQUEST (Python bytes escapes) on a new connection, prints the status.
+raw_status() {
+    python3 - "${relay_url#http://}" "$1" <<'PY'
+import socket, sys
+host, port = sys.argv[1].split(':')
+with socket.create_connection((host, int(port)), timeout=10) as s:
+    s.sendall(sys.argv[2].encode().decode('unicode_escape').encode('latin-1'))
+    print(s.recv(4096).split(b' ')[1].decode())
+PY
+}
+expect_equal "a tab in a /query target: 400" 400 \
+    "$(raw_status 'GET /query?q=SHOW\tMEASUREMENTS&db=home HTTP/1.1\r\nHost: relay\r\n\r\n')"
+expect_equal "a form feed in a /write target: 400" 400 \
+    "$(raw_status 'POST /write?db=ho\fme HTTP/1.1\r\nHost: relay\r\nContent-Length: 6\r\n\r\nm v=1\n')"
 # CORS as InfluxDB answers it: a preflight gets 200, a request with an Origin gets it back.
 http_request preflight -X OPTIONS -H 'Origin: http://grafana.example:3000' \
     -H 'Access-Control-Request-Method: POST' "$relay_url/query"
