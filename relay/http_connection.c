@@ -246,6 +246,7 @@ static int http_connection_message_begin(http_parser *parser)
     connection->header_bytes = 0;
     connection->body_bytes = 0;
     connection->body_limit = connection->settings->body_limit;
+    connection->body_budgeted = true;
     connection->expect_continue = false;
     if (!connection->reading_request) {
         connection->reading_request = true;
@@ -375,7 +376,10 @@ static int http_connection_headers_complete(http_parser *parser)
     bool sized = parser->content_length != ULLONG_MAX && parser->content_length > 0;
     if (sized && parser->content_length > connection->body_limit)
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
-    if (sized && !http_connection_budget_take(connection, parser->content_length)) {
+    connection->body_budgeted =
+        connection->body_limit > connection->settings->unbudgeted_body_limit;
+    if (sized && connection->body_budgeted &&
+        !http_connection_budget_take(connection, parser->content_length)) {
         /* Resumed by http_connection_body_resume once the bodies before it are handled. */
         connection->body_waiting = true;
         http_parser_pause(parser, 1);
@@ -405,7 +409,7 @@ static int http_connection_body_begin(struct http_connection *connection)
     /* One allocation for the whole body: the write handler then reads it in place. */
     if (sized && evbuffer_expand(request->body, parser->content_length) != 0)
         return -1;
-    if (chunked)
+    if (chunked && connection->body_budgeted)
         http_connection_chunked_enter(connection);
     return 0;
 }
@@ -418,7 +422,7 @@ static int http_connection_body(http_parser *parser, const char *at, size_t leng
         return http_connection_refuse(connection, 413, "Request Entity Too Large");
     if (evbuffer_add(connection->request->body, at, length) != 0)
         return -1;
-    if (connection->parser.flags & F_CHUNKED) {
+    if ((connection->parser.flags & F_CHUNKED) && connection->body_budgeted) {
         /* The piece is read already: it counts, and the next one waits if there is no room. */
         connection->list->body_bytes_held += length;
         connection->body_bytes_reserved += length;

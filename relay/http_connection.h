@@ -31,6 +31,11 @@ struct http_connection_settings {
      * chunked body being read, which always proceeds (so waiting bodies never hold each other
      * up for good). */
     uint64_t bodies_limit;
+    /* A body whose request_head_check limit is at most this is neither counted in bodies_limit
+     * nor waits for it: such small bodies are those of clients not known yet, which, waiting in
+     * line, would hold up every write behind them (each connection holds one at most, so
+     * max_connections of them bound their memory). 0: every body counts. */
+    uint64_t unbudgeted_body_limit;
     size_t headers_limit; /* request line plus headers; larger ones are answered 431 */
     struct timeval read_timeout;
     struct timeval idle_timeout;

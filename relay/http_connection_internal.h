@@ -82,8 +82,9 @@ struct http_connection {
     /* The body budget (settings->bodies_limit): bytes of this request's body counted in the
      * list's body_bytes_held, and the queue of connections waiting to read a body. */
     uint64_t body_bytes_reserved;
-    bool body_waiting; /* parser paused (after the headers, or within a chunked body) until the
-                          budget has room */
+    bool body_budgeted; /* this request's body counts (settings->unbudgeted_body_limit) */
+    bool body_waiting;  /* parser paused (after the headers, or within a chunked body) until the
+                           budget has room */
     struct http_connection *waiting_next;
     struct http_connection *waiting_previous;
     /* In the list's chunked bodies being read, oldest first (http_connection_chunked_enter). */

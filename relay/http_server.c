@@ -32,7 +32,9 @@
 /* Clients beyond relay.max_connections wait in the kernel's queue of this length. */
 #define HTTP_LISTEN_BACKLOG 1024
 /* The most body a request other than a write takes before its client is known: a /query form
- * (InfluxQL with u and p) is a few KiB; nothing else reads one. */
+ * (InfluxQL with u and p) is a few KiB; nothing else reads one. Such bodies stay out of the
+ * relay.max_inflight_bytes budget (unbudgeted_body_limit), or clients without credentials could
+ * fill it and its queue and hold every write behind them. */
 #define HTTP_SERVER_SMALL_BODY_LIMIT (64 * 1024)
 
 /* Error answers logged per second at most: a misconfigured client retrying a bad write in a loop
@@ -509,6 +511,7 @@ static void http_server_settings_read(struct http_server *server, const struct c
     server->settings.body_limit = config->max_body_bytes + config->max_body_bytes / 512 + 65536;
     server->settings.headers_limit = HTTP_MAX_HEADERS_BYTES;
     server->settings.bodies_limit = config->max_inflight_bytes;
+    server->settings.unbudgeted_body_limit = HTTP_SERVER_SMALL_BODY_LIMIT;
     server->settings.read_timeout = http_timeval_from_ms(config->read_timeout_ms);
     server->settings.idle_timeout = http_timeval_from_ms(config->idle_timeout_ms);
     server->settings.write_timeout = http_timeval_from_ms(config->write_timeout_ms);

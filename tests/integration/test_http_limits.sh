@@ -210,6 +210,39 @@ else
     check_fail "parked relay starts"
 fi
 
+# --- clients without credentials announcing bodies do not hold the writes' budget ---
+# A request other than a write may send at most 64 KiB of body before its client is known. Such
+# bodies must not wait in line for relay.max_inflight_bytes, nor count in it: twenty clients that
+# announce one each and send nothing (more than 1 MiB in all) would otherwise hold every write
+# behind them until read_timeout, and again with the next twenty.
+dir=$work_dir/unknown_bodies
+relay_config_write "$dir" "  auth: token
+  max_inflight_bytes: 1MiB
+  read_timeout: 10s"
+printf 'RELAY_TOKENS=limits-token\n' >"$dir/secrets/relay.env"
+chmod 600 "$dir/secrets/relay.env"
+if relay_start "$dir"; then
+    port=${relay_url##*:}
+    holders=()
+    for i in $(seq 1 20); do
+        exec {holder}<>"/dev/tcp/127.0.0.1/$port"
+        printf 'GET /ping HTTP/1.1\r\nHost: relay\r\nContent-Length: 65536\r\n\r\n' >&"$holder"
+        holders+=("$holder")
+    done
+    sleep 0.5
+    started_ms=$(now_ms)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 8 -XPOST "$relay_url/write?db=home" \
+        -H 'Authorization: Token limits-token' --data-binary 'm v=1 1')
+    waited_ms=$(($(now_ms) - started_ms))
+    expect_equal "a write while 20 clients without credentials announce bodies: 204" 204 "$code"
+    expect_equal "and it is not held behind them (answered within 2 s)" yes \
+        "$([ "$waited_ms" -lt 2000 ] && echo yes || echo "no: $waited_ms ms")"
+    for holder in "${holders[@]}"; do exec {holder}<&-; done
+    relay_stop
+else
+    check_fail "relay for bodies of unknown clients starts"
+fi
+
 # --- chunked bodies over relay.max_inflight_bytes at once ---
 # Each body is read piece by piece; one that would pass the budget stops being read until there
 # is room, except the oldest, which always goes on: six 2.8 MB uploads against a 1 MiB budget
