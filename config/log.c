@@ -1,5 +1,6 @@
 #include "config/log.h"
 #include "config/tz.h"
+#include "config/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -120,38 +121,13 @@ static void log_number_format(double value, char *out, size_t out_size)
         snprintf(out, out_size, "%.17g", value);
 }
 
-/* Length of the well-formed UTF-8 sequence at text (RFC 3629: no overlong forms, surrogates or
- * code points past U+10FFFF), or 0 when the byte there starts none. Stops at the terminating NUL,
- * which no continuation byte matches. */
+/* Length of the well-formed UTF-8 character at text (NUL-terminated: strnlen keeps the check
+ * within it), or 0 when the byte there starts none. */
 static size_t log_utf8_sequence_length(const char *text)
 {
-    const unsigned char *bytes = (const unsigned char *)text;
-    unsigned char lead = bytes[0], low = 0x80, high = 0xbf;
-    size_t length;
-    if (lead < 0x80)
+    if ((unsigned char)text[0] < 0x80)
         return 1;
-    if (lead >= 0xc2 && lead <= 0xdf)
-        length = 2;
-    else if (lead >= 0xe0 && lead <= 0xef)
-        length = 3;
-    else if (lead >= 0xf0 && lead <= 0xf4)
-        length = 4;
-    else
-        return 0;
-    if (lead == 0xe0)
-        low = 0xa0; /* overlong */
-    else if (lead == 0xed)
-        high = 0x9f; /* surrogates */
-    else if (lead == 0xf0)
-        low = 0x90; /* overlong */
-    else if (lead == 0xf4)
-        high = 0x8f; /* past U+10FFFF */
-    if (bytes[1] < low || bytes[1] > high)
-        return 0;
-    for (size_t i = 2; i < length; i++)
-        if (bytes[i] < 0x80 || bytes[i] > 0xbf)
-            return 0;
-    return length;
+    return utf8_sequence_length(text, text + strnlen(text, 4));
 }
 
 /* Strings in log lines carry clients' bytes (a request's path, its headers): a JSON line must stay

@@ -4,9 +4,6 @@
 
 #include <stddef.h>
 
-/* The length of the valid UTF-8 sequence at p (a byte >= 0x80, available bytes borrowed), or 0:
- * truncated, overlong, a surrogate or beyond U+10FFFF. */
-size_t dead_letter_utf8_length(const unsigned char *p, size_t available);
 /* Length of the longest prefix of bytes (borrowed) that is valid UTF-8 without a NUL byte. */
 size_t dead_letter_text_prefix(const char *bytes, size_t length);
 /* Lowercase hex of bytes (borrowed) as an owned NUL-terminated string, or NULL (no memory). */

@@ -7,34 +7,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/utf8.h"
 #include "relay/dead_letter.h"
 #include "relay/dead_letter_internal.h"
-
-size_t dead_letter_utf8_length(const unsigned char *p, size_t available)
-{
-    unsigned lead = p[0];
-    if (lead < 0xC2 || lead > 0xF4)
-        return 0;
-    size_t length = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    if (available < length)
-        return 0;
-    for (size_t i = 1; i < length; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if ((lead == 0xE0 && p[1] < 0xA0) || (lead == 0xED && p[1] >= 0xA0) ||
-        (lead == 0xF0 && p[1] < 0x90) || (lead == 0xF4 && p[1] >= 0x90))
-        return 0;
-    return length;
-}
 
 size_t dead_letter_text_prefix(const char *bytes, size_t length)
 {
     size_t at = 0;
     while (at < length) {
         unsigned char c = (unsigned char)bytes[at];
-        size_t sequence =
-            c >= 0x80 ? dead_letter_utf8_length((const unsigned char *)bytes + at, length - at)
-                      : c != 0;
+        size_t sequence = c >= 0x80 ? utf8_sequence_length(bytes + at, bytes + length) : c != 0;
         if (sequence == 0)
             break;
         at += sequence;
@@ -94,9 +76,7 @@ size_t dead_letter_answer_preview(const char *answer, size_t length, bool cut, s
     size_t at = 0, used = 0;
     for (size_t shown = 0; at < length && shown < characters; shown++) {
         unsigned char c = (unsigned char)answer[at];
-        size_t sequence =
-            c >= 0x80 ? dead_letter_utf8_length((const unsigned char *)answer + at, length - at)
-                      : 1;
+        size_t sequence = c >= 0x80 ? utf8_sequence_length(answer + at, answer + length) : 1;
         char piece[8];
         size_t piece_length = sequence;
         if (c < 0x20 || c == 0x7F || sequence == 0) {

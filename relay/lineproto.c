@@ -115,7 +115,7 @@ LINEPROTO_INLINE const char *lineproto_name_take(const char *p, const char *end,
             continue;
         }
         if (c >= 0x80) {
-            size_t length = lineproto_utf8_sequence_length(p, end);
+            size_t length = utf8_sequence_length(p, end);
             if (length == 0)
                 break;
             p += length;
@@ -542,7 +542,7 @@ enum lineproto_status lineproto_parser_next(struct lineproto_parser *parser,
                     string_newlines++; /* part of the value: the point spans several lines */
                     p++;
                 } else {
-                    size_t length = lineproto_utf8_sequence_length(p, end);
+                    size_t length = utf8_sequence_length(p, end);
                     if (length == 0) {
                         lineproto_quote(quoted, sizeof quoted, key, field->key.length,
                                         LINEPROTO_QUOTE_LIMIT);

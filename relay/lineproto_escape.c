@@ -59,7 +59,7 @@ int lineproto_escape_append(struct buffer *out, enum lineproto_element element, 
             unsigned char c = (unsigned char)*p;
             if (lineproto_byte_class[c] & LINEPROTO_CLASS_CONTROL)
                 return -EINVAL;
-            size_t sequence = c < 0x80 ? 1 : lineproto_utf8_sequence_length(p, end);
+            size_t sequence = c < 0x80 ? 1 : utf8_sequence_length(p, end);
             if (sequence == 0)
                 return -EINVAL;
             p += sequence;
@@ -91,7 +91,7 @@ static size_t lineproto_unit_render(const char *text, const char *end, char *uni
         return 1;
     }
     if (c >= 0x80) {
-        size_t length = lineproto_utf8_sequence_length(text, end);
+        size_t length = utf8_sequence_length(text, end);
         if (length > 0) {
             memcpy(unit, text, length);
             *consumed = length;

@@ -1,7 +1,5 @@
 /* Private to relay/lineproto*.c: the byte classes and scanners of the parser's hot path (inline,
- * so each call site compiles to a tight loop), and helpers shared between the codec's files.
- * terminal_text.c borrows the UTF-8 check, so that what is shown escaped is what the parser
- * would call broken. */
+ * so each call site compiles to a tight loop), and helpers shared between the codec's files. */
 #ifndef NEBENKOSTEN_RELAY_LINEPROTO_INTERNAL_H
 #define NEBENKOSTEN_RELAY_LINEPROTO_INTERNAL_H
 
@@ -14,6 +12,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "config/utf8.h"
 #include "relay/lineproto.h"
 
 /* For the scanners of the hot path: the compiler's size heuristics must not outline them. */
@@ -40,31 +39,6 @@ extern const uint8_t lineproto_byte_class[256];
 static inline bool lineproto_is_digit(char c)
 {
     return (unsigned char)(c - '0') < 10;
-}
-
-/* The length of the valid UTF-8 sequence starting at p (a byte >= 0x80), or 0 when it is not one:
- * truncated, overlong, a surrogate or beyond U+10FFFF (the rules of Go's utf8.Valid). */
-static inline size_t lineproto_utf8_sequence_length(const char *text, const char *end)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    size_t available = (size_t)(end - text);
-    unsigned lead = p[0];
-    if (lead < 0xC2 || lead > 0xF4)
-        return 0;
-    if (lead < 0xE0)
-        return available >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (lead < 0xF0) {
-        if (available < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if ((lead == 0xE0 && p[1] < 0xA0) || (lead == 0xED && p[1] >= 0xA0))
-            return 0;
-        return 3;
-    }
-    if (available < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-        return 0;
-    if ((lead == 0xF0 && p[1] < 0x90) || (lead == 0xF4 && p[1] >= 0x90))
-        return 0;
-    return 4;
 }
 
 /* First byte in [p, end) that may end a measurement (!key) or a key or tag value (key), or end:

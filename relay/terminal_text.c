@@ -1,6 +1,6 @@
 #include <unistd.h>
 
-#include "relay/lineproto_internal.h"
+#include "config/utf8.h"
 #include "relay/terminal_text.h"
 
 bool terminal_text_is_terminal(FILE *out)
@@ -21,7 +21,7 @@ static size_t terminal_text_safe_length(const char *text, const char *end)
             at++;
             continue;
         }
-        size_t sequence = lineproto_utf8_sequence_length(at, end);
+        size_t sequence = utf8_sequence_length(at, end);
         if (sequence == 0 || (c == 0xC2 && (unsigned char)at[1] < 0xA0))
             break;
         at += sequence;
@@ -43,7 +43,7 @@ int terminal_text_write(FILE *out, const char *text, size_t length, bool escape)
             break;
         /* A C1 control's two bytes, else the one byte that stopped the run. */
         size_t unsafe =
-            (unsigned char)*text == 0xC2 && lineproto_utf8_sequence_length(text, end) == 2 ? 2 : 1;
+            (unsigned char)*text == 0xC2 && utf8_sequence_length(text, end) == 2 ? 2 : 1;
         for (size_t i = 0; i < unsafe; i++)
             if (fprintf(out, "\\x%02X", (unsigned char)text[i]) < 0)
                 return -1;
