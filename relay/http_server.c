@@ -42,6 +42,11 @@
  * is reported with the next line that is logged. */
 #define HTTP_ERROR_LOGS_PER_SECOND 10
 
+/* After accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS), accepting
+ * rests this long, or until a connection closes: the pending client keeps the listening socket
+ * readable, so retrying at once would spin and log a line per try. */
+#define HTTP_ACCEPT_RETRY_MS 500
+
 struct http_server {
     struct relay *relay;
     int64_t error_log_second; /* monotonic second of the error lines counted in error_logs */
@@ -50,6 +55,9 @@ struct http_server {
     struct event_base *base;
     struct evconnlistener *listener; /* NULL once accepting stopped */
     bool accept_paused;
+    bool accept_starved;        /* accept() failed: resting until accept_retry or a close */
+    bool accept_error_logged;   /* since the last accepted client */
+    struct event *accept_retry; /* ends a rest of accept_starved */
     size_t maximum_connections;
     struct http_connection_settings settings;
     struct http_connection_handlers handlers;
@@ -406,12 +414,14 @@ static int http_server_request_head_check(struct http_request *request, void *ar
     return 0;
 }
 
-/* Pauses accepting at relay.max_connections; further clients wait in the listen backlog. */
+/* Pauses accepting at relay.max_connections, and while accept() rests after a failure; further
+ * clients wait in the listen backlog. */
 static void http_server_accepting_update(struct http_server *server)
 {
     if (!server->listener)
         return;
-    bool below_cap = server->connections.count < server->maximum_connections;
+    bool below_cap =
+        server->connections.count < server->maximum_connections && !server->accept_starved;
     if (below_cap && server->accept_paused) {
         evconnlistener_enable(server->listener);
         server->accept_paused = false;
@@ -423,7 +433,18 @@ static void http_server_accepting_update(struct http_server *server)
 
 static void http_server_connection_closed(void *argument)
 {
-    http_server_accepting_update(argument);
+    struct http_server *server = argument;
+    server->accept_starved = false; /* a descriptor is free again */
+    http_server_accepting_update(server);
+}
+
+static void http_server_accept_retry_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct http_server *server = argument;
+    server->accept_starved = false;
+    http_server_accepting_update(server);
 }
 
 static void http_server_accept(struct evconnlistener *listener, evutil_socket_t socket,
@@ -433,6 +454,7 @@ static void http_server_accept(struct evconnlistener *listener, evutil_socket_t 
     (void)address;
     (void)length;
     struct http_server *server = argument;
+    server->accept_error_logged = false;
     if (http_connection_open(server->base, socket, &server->settings, &server->handlers,
                              &server->connections) != 0)
         log_warning(relay_logger(server->relay), "out of memory accepting a client connection");
@@ -443,9 +465,22 @@ static void http_server_accept_error(struct evconnlistener *listener, void *argu
 {
     (void)listener;
     struct http_server *server = argument;
-    /* EMFILE and the like: the client stays in the backlog and is retried at the next event. */
-    log_warning(relay_logger(server->relay), "cannot accept a client connection",
-                LOG_STRING("error", strerror(errno)));
+    int error = errno;
+    /* EMFILE and the like: the client stays in the backlog and is retried after a rest. Said once
+     * until a client is accepted again. */
+    if (!server->accept_error_logged)
+        log_warning(relay_logger(server->relay),
+                    "cannot accept a client connection; new clients wait until it works again "
+                    "(EMFILE: raise the descriptor limit, ulimit -n / LimitNOFILE, above "
+                    "relay.max_connections)",
+                    LOG_STRING("error", strerror(error)),
+                    LOG_INTEGER("connections", (int64_t)server->connections.count));
+    server->accept_error_logged = true;
+    const struct timeval rest = {HTTP_ACCEPT_RETRY_MS / 1000, HTTP_ACCEPT_RETRY_MS % 1000 * 1000};
+    if (event_add(server->accept_retry, &rest) != 0)
+        return; /* cannot rest: retry at the next event as before */
+    server->accept_starved = true;
+    http_server_accepting_update(server);
 }
 
 /* Binds relay.listen ("host:port", "[v6]:port" or ":port" as config stores it). */
@@ -538,6 +573,12 @@ int http_server_create(struct relay *relay, struct event_base *base, struct http
         .connection_closed = http_server_connection_closed,
         .argument = server,
     };
+    server->accept_retry = evtimer_new(base, http_server_accept_retry_event, server);
+    if (!server->accept_retry) {
+        error_message_set(error, error_size, "out of memory creating the HTTP server");
+        http_server_destroy(server);
+        return -1;
+    }
     if (http_server_bind(server, &config->listen, error, error_size) != 0) {
         http_server_destroy(server);
         return -1;
@@ -570,5 +611,7 @@ void http_server_destroy(struct http_server *server)
         return;
     http_server_stop_accepting(server);
     http_connection_list_close(&server->connections);
+    if (server->accept_retry)
+        event_free(server->accept_retry);
     free(server);
 }
