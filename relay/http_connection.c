@@ -543,6 +543,15 @@ static bool http_connection_input_held_for_output(const struct http_connection *
            connection->input_start < connection->input.length;
 }
 
+/* After the client's shutdown: once every request it sent is handled (none waits for its answer
+ * or in the input), the connection closes when its output is written. */
+static void http_connection_input_end_check(struct http_connection *connection)
+{
+    if (connection->input_ended && !connection->request_arrived && !connection->body_waiting &&
+        !http_connection_input_held_for_output(connection))
+        connection->close_after_output = true;
+}
+
 static void http_connection_input_parse(struct http_connection *connection)
 {
     connection->depth++;
@@ -592,8 +601,9 @@ static void http_connection_input_parse(struct http_connection *connection)
         connection->input_start = 0;
         connection->input.length = 0;
     }
+    http_connection_input_end_check(connection);
     if (connection->reading_paused && !connection->request_arrived && !connection->closing &&
-        !connection->body_waiting && !connection->close_after_output) {
+        !connection->body_waiting && !connection->close_after_output && !connection->input_ended) {
         connection->reading_paused = false;
         event_add(connection->read_event, NULL);
     }
@@ -775,13 +785,15 @@ static void http_connection_read_event(evutil_socket_t fd, short what, void *arg
     } else if (count == 0 && !connection->lingering &&
                !(connection->request && connection->request->streaming) &&
                (connection->request_arrived || evbuffer_get_length(connection->output) > 0)) {
-        /* The client shut down its sending side after its request (printf ... | nc -N): its
-         * answer still goes out, then the connection closes. (A client that closed for good
-         * looks the same until the answer's write fails. One that leaves in the middle of a
-         * streamed answer has gone: that transfer stops at once.) */
-        connection->close_after_output = true;
+        /* The client shut down its sending side after its requests (printf ... | nc -N): the
+         * answers to every request it sent still go out, then the connection closes (set where
+         * parsing finds no more). (A client that closed for good looks the same until an
+         * answer's write fails. One that leaves in the middle of a streamed answer has gone:
+         * that transfer stops at once.) */
+        connection->input_ended = true;
         connection->reading_paused = true;
         event_del(connection->read_event);
+        http_connection_input_end_check(connection);
     } else if (count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         http_connection_close_soon(connection); /* closed by the client, or broken */
     }

@@ -75,6 +75,7 @@ struct http_connection {
     uint64_t body_limit; /* this request's: settings->body_limit or what request_head_check set */
     bool reading_paused; /* read_event removed: parsing is on hold and input is large */
     bool close_after_output; /* close once output is written (no keep-alive, errors) */
+    bool input_ended;        /* the client shut down its sending side: no more bytes come */
     bool lingering;          /* output done and shut down; reading until the client closes */
     bool closing;            /* close at the end of the outermost callback */
     bool parsing;            /* http_connection_input_parse runs: it goes on and flushes */

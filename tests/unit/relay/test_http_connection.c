@@ -429,6 +429,35 @@ Test(http_connection, a_client_that_shuts_down_its_sending_side_gets_its_answer)
     harness_destroy(harness);
 }
 
+/* The same with pipelined requests (printf 'req1req2req3' | nc -N): every request that arrived
+ * before the shutdown is answered, in order, then the connection closes. Each of these writes
+ * is parked for the spool commit, so the shutdown is read while the first waits; the ones
+ * behind it were dropped unanswered (and unstored) when the first answer went out. */
+Test(http_connection, pipelined_requests_before_a_shutdown_are_all_answered)
+{
+    struct harness *harness = harness_create();
+    harness->mode = HARNESS_PARK;
+    harness_open(harness);
+    harness_send_text(harness, "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\na"
+                               "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\nb"
+                               "POST /write HTTP/1.1\r\nContent-Length: 1\r\n\r\nc");
+    cr_assert_eq(shutdown(harness->client, SHUT_WR), 0);
+    for (int i = 0; i < 3; i++) {
+        harness_pump(harness);
+        cr_assert_not_null(harness->parked, "request %d was not handed over", i + 1);
+        cr_assert_eq(harness->handled, i + 1);
+        harness_parked_answer(harness);
+    }
+    harness_pump(harness);
+    harness_output_expect(harness, "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n"
+                                   "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n"
+                                   "HTTP/1.1 204 No Content\r\nDate: fixed\r\n\r\n");
+    cr_assert(harness->client_saw_end, "the connection closes after the last answer");
+    cr_assert_eq(harness->close_callbacks, 0);
+    cr_assert_eq(harness->list.count, 0);
+    harness_destroy(harness);
+}
+
 /* Trailers after a chunked body are not headers of the request, nor of the next one (a trailer
  * "Authorization" must not authenticate the request behind it). */
 Test(http_connection, trailers_do_not_become_headers)
