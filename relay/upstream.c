@@ -281,6 +281,22 @@ static int64_t upstream_header_date(const char *value, size_t length)
     return when == (time_t)-1 ? -1 : (int64_t)when;
 }
 
+long upstream_retry_after_seconds(const char *value, size_t length)
+{
+    size_t i = 0;
+    while (i < length && value[i] == ' ')
+        i++;
+    if (i == length || value[i] < '0' || value[i] > '9')
+        return -1;
+    long seconds = 0;
+    for (; i < length && value[i] >= '0' && value[i] <= '9'; i++) {
+        seconds = seconds * 10 + (value[i] - '0');
+        if (seconds > UPSTREAM_RETRY_AFTER_MAX_SECONDS)
+            seconds = UPSTREAM_RETRY_AFTER_MAX_SECONDS; /* and the digits after it are read on */
+    }
+    return seconds;
+}
+
 static size_t upstream_header_read(char *data, size_t size, size_t count, void *argument)
 {
     struct upstream_request *request = argument;
@@ -288,20 +304,16 @@ static size_t upstream_header_read(char *data, size_t size, size_t count, void *
     static const char name[] = "retry-after:";
     static const char date_name[] = "date:";
     if (length > sizeof name && strncasecmp(data, name, sizeof name - 1) == 0) {
-        long seconds = 0;
-        size_t i = sizeof name - 1;
-        while (i < length && data[i] == ' ')
+        const char *value = data + sizeof name - 1;
+        size_t value_length = length - (sizeof name - 1);
+        long seconds = upstream_retry_after_seconds(value, value_length);
+        size_t i = 0;
+        while (i < value_length && value[i] == ' ')
             i++;
-        bool digits = false;
-        for (; i < length && data[i] >= '0' && data[i] <= '9' && seconds < 86400; i++) {
-            seconds = seconds * 10 + (data[i] - '0');
-            digits = true;
-        }
-        if (digits) {
+        if (seconds >= 0)
             request->retry_after_seconds = seconds;
-        } else if (i < length) { /* an HTTP-date (RFC 9110 10.2.3) */
-            request->retry_after_date = upstream_header_date(data + i, length - i);
-        }
+        else if (i < value_length) /* an HTTP-date (RFC 9110 10.2.3) */
+            request->retry_after_date = upstream_header_date(value + i, value_length - i);
     } else if (length > sizeof date_name &&
                strncasecmp(data, date_name, sizeof date_name - 1) == 0) {
         request->answer_date =
@@ -321,8 +333,10 @@ static void upstream_retry_after_date_apply(struct upstream_request *request)
                       ? request->answer_date
                       : clock_realtime_ns(request->upstream->set->environment.clock) / 1000000000;
     int64_t when = request->retry_after_date;
-    request->retry_after_seconds =
-        when <= now ? 0 : (when - now < 86400 ? (long)(when - now) : 86400);
+    request->retry_after_seconds = when <= now ? 0
+                                               : (when - now < UPSTREAM_RETRY_AFTER_MAX_SECONDS
+                                                      ? (long)(when - now)
+                                                      : UPSTREAM_RETRY_AFTER_MAX_SECONDS);
 }
 
 /* The bucket a v2 upstream gets for routing: a routing rule for "db" or "db/rp", else the bucket

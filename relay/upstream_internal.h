@@ -110,4 +110,12 @@ struct upstream_set {
     uint64_t kicked_sequence; /* the committed sequence at the last upstream_set_kick */
 };
 
+/* The longest an upstream's Retry-After holds delivery back: a day, whatever the upstream asks. */
+#define UPSTREAM_RETRY_AFTER_MAX_SECONDS 86400
+
+/* The seconds of a Retry-After header's value (value borrowed, length bytes, leading spaces
+ * allowed) given as delay-seconds, capped at UPSTREAM_RETRY_AFTER_MAX_SECONDS; -1 when it does not
+ * start with a digit (an HTTP-date, or nothing usable). */
+long upstream_retry_after_seconds(const char *value, size_t length);
+
 #endif
