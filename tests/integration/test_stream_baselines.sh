@@ -12,6 +12,11 @@ source "$(dirname "$0")/upstream_helpers.sh"
 unset RELAY_TOKENS RELAY_USERS INFLUX_TOKEN INFLUX_ORG INFLUX_USERNAME INFLUX_PASSWORD
 trap 'relay_stop; rm -rf "$work_dir"' EXIT
 
+# Writes line protocol (seconds) to the relay; prints the HTTP status.
+readings_post() {
+    curl -s -o /dev/null -w '%{http_code}' --data-binary "$1" "$relay_url/write?db=lampfi&precision=s"
+}
+
 dir=$work_dir/relay
 relay_stream_config_write "$dir" "" "  checkpoint_interval: 200ms"
 if ! relay_start "$dir"; then
@@ -19,9 +24,7 @@ if ! relay_start "$dir"; then
     finish
     exit
 fi
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
-    $'kWh,domain=input_number,entity_id=strom value=100 1709035200\nkWh,domain=input_number,entity_id=strom value=110 1709121600\nkWh,domain=input_number,entity_id=strom value=125 1709229600' \
-    "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post $'kWh,domain=input_number,entity_id=strom value=100 1709035200\nkWh,domain=input_number,entity_id=strom value=110 1709121600\nkWh,domain=input_number,entity_id=strom value=125 1709229600')
 expect_equal "three readings accepted" 204 "$code"
 relay_stream_wait 3 || check_fail "the stream read the readings"
 
@@ -80,7 +83,7 @@ gas_readings=$work_dir/gas.csv
 body=$(sed -n 's/^gas,\([^,]*\),\(.*\)$/\1 \2/p' "$gas_readings" | while read -r time value; do
     echo "m³,domain=input_number,entity_id=gas value=$value $(date -ud "$time" +%s)"
 done)
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$body" "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "$body")
 expect_equal "gas: five readings accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read gas's readings"
 expect_status "meter-batch reconcile on 2024-03-08 (three days after gas's last reading)" 0 \
@@ -91,9 +94,7 @@ gas_detector() { curl -s "$relay_url/api/v1/meters/gas" | json_eval "d.detector.
 eventually_deadline=$((SECONDS + 10))
 eventually "gas: the night's baselines are applied" 1 \
     bash -c "grep -c '\"msg\":\"detector baselines re-seeded\"' '$relay_log'"
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
-    "m³,domain=input_number,entity_id=gas value=180 $(date -ud 2024-03-09T12:00:00Z +%s)" \
-    "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "m³,domain=input_number,entity_id=gas value=180 $(date -ud 2024-03-09T12:00:00Z +%s)")
 expect_equal "gas: the reading of 03-09 accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read gas's reading of 03-09"
 echo "gas,2024-03-09T12:00:00Z,180" >>"$gas_readings"
@@ -118,7 +119,7 @@ wasser_readings=$work_dir/wasser.csv
 body=$(sed -n 's/^wasser,\(2024-03-0[567][^,]*\),\(.*\)$/\1 \2/p' "$wasser_readings" | while read -r time value; do
     echo "m³,domain=input_number,entity_id=wasser value=$value $(date -ud "$time" +%s)"
 done)
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$body" "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "$body")
 expect_equal "wasser: the new meter's three readings accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read wasser's readings"
 wasser() { curl -s "$relay_url/api/v1/meters/wasser" | json_eval "$1"; }
@@ -133,9 +134,7 @@ eventually "wasser: the stream takes the batch's register offset" "525 550 545" 
     bash -c "curl -s '$relay_url/api/v1/meters/wasser' | node -e 'let s=\"\";process.stdin.on(\"data\",c=>s+=c).on(\"end\",()=>{const d=JSON.parse(s);console.log(d.offset+\" \"+d.last_reading.value+\" \"+d.last_midnight.value)})'"
 expect_equal "wasser: the log says so once" 1 \
     "$(grep -c '"msg":"register offset taken from the batch.*"meter":"wasser","offset_before":0,"offset":525' "$relay_log")"
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
-    "m³,domain=input_number,entity_id=wasser value=35 $(date -ud 2024-03-08T12:00:00Z +%s)" \
-    "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "m³,domain=input_number,entity_id=wasser value=35 $(date -ud 2024-03-08T12:00:00Z +%s)")
 expect_equal "wasser: the reading of 03-08 accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read wasser's reading of 03-08"
 echo "wasser,2024-03-08T12:00:00Z,35" >>"$wasser_readings"
@@ -168,9 +167,7 @@ baselines_write "$(cat "$work_dir/migrated-night/baselines.json")"
 eventually_deadline=$((SECONDS + 10))
 eventually "the file's two meters wait for their first readings" 1 \
     bash -c "grep -c '\"msg\":\"detector baselines re-seeded\".*\"meters_in_file\":2,\"meters_applied\":0,\"meters_waiting\":2' '$relay_log'"
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
-    "m³,domain=input_number,entity_id=kaltwasser value=25 $(date -ud 2024-03-07T12:00:00Z +%s)" \
-    "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "m³,domain=input_number,entity_id=kaltwasser value=25 $(date -ud 2024-03-07T12:00:00Z +%s)")
 expect_equal "kaltwasser: its first reading accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read kaltwasser's reading"
 expect_equal "kaltwasser: the first reading continues the batch's register (offset 525), with its detector" \
@@ -179,9 +176,7 @@ expect_equal "kaltwasser: the first reading continues the batch's register (offs
 relay_stop
 mv "$relay_log" "$dir/second.log"
 relay_start "$dir" || check_fail "meter-relay starts again"
-code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary \
-    "m³,domain=input_number,entity_id=warmwasser value=21 $(date -ud 2024-03-07T12:00:00Z +%s)" \
-    "$relay_url/write?db=lampfi&precision=s")
+code=$(readings_post "m³,domain=input_number,entity_id=warmwasser value=21 $(date -ud 2024-03-07T12:00:00Z +%s)")
 expect_equal "warmwasser: its first reading, after a restart, accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read warmwasser's reading"
 expect_equal "warmwasser: after a restart its baseline still waited (offset 239)" "239 260" \

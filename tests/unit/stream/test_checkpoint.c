@@ -374,6 +374,16 @@ static void old_checkpoint_write(uint8_t version, size_t old_size, const struct 
     buffer_release(&image);
 }
 
+/* Loads the checkpoint old_checkpoint_write wrote, which must load, into table. */
+static struct stream_checkpoint_position old_checkpoint_load(struct stream_meter_table *table)
+{
+    char error[512] = "";
+    struct stream_checkpoint_position read = {0};
+    cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, table, error, sizeof error), 0,
+                 "%s", error);
+    return read;
+}
+
 /* A checkpoint of the layout before stream_meter.offset_t (version 3) loads: the meters keep their
  * bytes, and a meter with an offset gets its last reading as the time of it (unknown, and the
  * safe guess for a re-seed). */
@@ -387,11 +397,8 @@ Test(stream_checkpoint, a_checkpoint_without_the_offset_time_loads)
     struct stream_meter without = {.flags = STREAM_METER_LAST, .last_t = 1700000000000000001};
     old_checkpoint_write(3, old_size, &with_offset, &without);
 
-    char error[512] = "";
     struct stream_meter_table table = {0};
-    struct stream_checkpoint_position read = {0};
-    cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0,
-                 "%s", error);
+    struct stream_checkpoint_position read = old_checkpoint_load(&table);
     cr_expect_eq(read.position, 7);
     cr_expect_eq(read.derived_sequence, 3);
     cr_assert_eq(table.count, 2);
@@ -417,11 +424,8 @@ Test(stream_checkpoint, a_checkpoint_without_the_reading_before_last_loads)
     struct stream_meter b_state = {.flags = STREAM_METER_LAST, .last_t = 1700000000000000001};
     old_checkpoint_write(4, old_size, &a_state, &b_state);
 
-    char error[512] = "";
     struct stream_meter_table table = {0};
-    struct stream_checkpoint_position read = {0};
-    cr_assert_eq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0,
-                 "%s", error);
+    struct stream_checkpoint_position read = old_checkpoint_load(&table);
     cr_assert_eq(table.count, 2);
     const struct stream_meter *a = &stream_meter_table_find(&table, "a", 1)->meter;
     cr_expect_eq(memcmp(a, &a_state, old_size), 0);
@@ -433,6 +437,7 @@ Test(stream_checkpoint, a_checkpoint_without_the_reading_before_last_loads)
 
     /* Version 4 with the size of another layout is refused, not misread. */
     old_checkpoint_write(4, offsetof(struct stream_meter, offset_t), &a_state, &b_state);
+    char error[512] = "";
     cr_expect_neq(stream_checkpoint_load(directory, "UTC", &read, &table, error, sizeof error), 0);
     cr_expect(strstr(error, "layout") != NULL, "%s", error);
     stream_meter_table_release(&table);
