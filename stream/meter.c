@@ -466,6 +466,16 @@ static void meter_hold(struct stream_meter *meter, uint32_t flags, int64_t t, do
     meter->held_t = t;
 }
 
+/* Applies the held readings once their drop is decided: the first, and the newest of those at the
+ * very same value after it. */
+static void meter_held_apply(struct stream_meter *meter, const struct stream_meter_context *context,
+                             const struct meter_output *output)
+{
+    meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
+    if (meter->held_t > meter->pending_t)
+        meter_advance(meter, context, output, meter->held_t, meter->pending_raw);
+}
+
 /* A reading arrived while a small dip to or above the reading before last is held: back at or
  * above the last value, the dip was noise; still below it but not below the dip, the readings
  * continue from the reading before last and the last one was the outlier (a typed 1395.5 for
@@ -483,9 +493,7 @@ static bool meter_dip_decide(struct stream_meter *meter, const struct stream_met
         return true;
     }
     meter_last_discard(meter, context, output);
-    meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
-    if (meter->held_t > meter->pending_t)
-        meter_advance(meter, context, output, meter->held_t, meter->pending_raw);
+    meter_held_apply(meter, context, output);
     return true;
 }
 
@@ -515,9 +523,7 @@ static bool meter_pending_decide(struct stream_meter *meter,
         meter_last_discard(meter, context, output);
     else
         meter_drop_book(meter, output);
-    meter_advance(meter, context, output, meter->pending_t, meter->pending_raw);
-    if (meter->held_t > meter->pending_t)
-        meter_advance(meter, context, output, meter->held_t, meter->pending_raw);
+    meter_held_apply(meter, context, output);
     return true;
 }
 
