@@ -215,7 +215,6 @@ static int baselines_load(struct stream_processor *processor, bool apply, char *
     waiting_free(processor->waiting, processor->waiting_count);
     processor->waiting = load.waiting;
     processor->waiting_count = load.count;
-    processor->waiting_capacity = load.capacity;
     processor->waiting_loaded = true;
     return meters;
 }

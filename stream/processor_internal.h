@@ -82,7 +82,7 @@ struct stream_processor {
      * meter's first reading after that takes its own (a relay started after meter-batch imported
      * the history, a meter that reads monthly). */
     struct processor_waiting_baseline *waiting;
-    size_t waiting_count, waiting_capacity;
+    size_t waiting_count;
     bool waiting_loaded; /* the list is of the file last applied (false: still to be read) */
     struct processor_checkpoint_job job;
     enum processor_reseed_phase reseed_phase;
