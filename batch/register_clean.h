@@ -2,10 +2,10 @@
  * (stream/meter.h), i.e. readings after its rules for dips, glitches, resets and replacements.
  * A dip to >= 90 % of the last value is noise and dropped; a transient drop that comes back is a
  * glitch and dropped; a drop that stays is a reset or replacement, and the register continues
- * from where it stood (offset += old - new), unless the drop lands at or above the reading before
- * the last, which makes the last reading the outlier (a typed digit too many), dropped. So a
- * transient 0 never becomes a day of consumption, nor a typo years of it, in the batch as in the
- * stream. */
+ * from where it stood (offset += old - new). Except when the readings after a drop or dip go on at
+ * or above the reading before the last: then the last reading was the outlier (a typo), dropped.
+ * So a transient 0 never becomes a day of consumption, nor a typo months of it, in the batch as in
+ * the stream. */
 #ifndef NEBENKOSTEN_BATCH_REGISTER_CLEAN_H
 #define NEBENKOSTEN_BATCH_REGISTER_CLEAN_H
 
