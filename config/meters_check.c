@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_internal.h"
 #include "config/suggest.h"
@@ -143,10 +144,23 @@ static void meters_units_check(struct config_loader *loader, const struct config
     double factor;
     for (size_t p = 0; p < meter->period_count; p++) {
         const struct config_period *period = &meter->periods[p];
+        snprintf(path, sizeof path, "meters[%zu].periods[%zu].source_unit", index, p);
+        /* The sources' values are taken in source_unit (by default the master's): a source
+         * meter whose own unit differs would be summed unconverted, m³ counted as kWh. */
+        for (size_t s = 0; period->source_unit && s < period->source_meter_count; s++) {
+            size_t source = meters_index(config, period->source_meters[s]);
+            const char *unit = source == SIZE_MAX ? NULL : config->meters[source].output_unit;
+            if (unit && strcasecmp(unit, period->source_unit) != 0)
+                config_report_path(loader, CONFIG_SEVERITY_WARNING, path,
+                                   "\"%s\", but source meter \"%s\" is in \"%s\" (its "
+                                   "output_unit): its values are taken as %s, unconverted; set "
+                                   "source_unit: %s to convert them",
+                                   period->source_unit, period->source_meters[s], unit,
+                                   period->source_unit, unit);
+        }
         if (!period->source_unit || !meter->output_unit ||
             config_unit_factor(config, period->source_unit, meter->output_unit, &factor) == 0)
             continue;
-        snprintf(path, sizeof path, "meters[%zu].periods[%zu].source_unit", index, p);
         config_report_path(loader, CONFIG_SEVERITY_ERROR, path,
                            "\"%s\" cannot be converted to the output_unit \"%s\" (convertible: "
                            "Wh, kWh, MWh, GWh, m³, l; gas m³ and energy via gas_conversion)",

@@ -147,6 +147,31 @@ Test(meters, master_periods_are_ordered_and_do_not_overlap)
                            "12:00:00\" is not a date; expected YYYY-MM-DD such as 2024-01-31");
 }
 
+/* A master's period takes its sources' values in source_unit (by default the master's unit): a
+ * source counting in another unit is said, as it would be summed unconverted. */
+Test(meters, a_source_in_another_unit_than_its_period_warns)
+{
+    struct config_diagnostics diagnostics = {0};
+    struct config *config =
+        load_meters("meters:\n" PHYSICAL("gas", "m³")
+                        PHYSICAL("power", "kWh") "- meter_id: energy\n"
+                                                 "  type: master\n"
+                                                 "  output_unit: kWh\n"
+                                                 "  periods:\n"
+                                                 "  - start_date: 2024-01-01\n"
+                                                 "    composition_type: sum\n"
+                                                 "    source_meters: [power, gas]\n",
+                    &diagnostics);
+    cr_assert_eq(diagnostics.warning_count, 1);
+    cr_expect_str_eq(diagnostics.warnings[0],
+                     "meters.yaml:8:5: meters[2].periods[0].source_unit: \"kWh\", but source meter "
+                     "\"gas\" is in "
+                     "\"m³\" (its output_unit): its values are taken as kWh, unconverted; set "
+                     "source_unit: m³ to convert them");
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+}
+
 Test(meters, references_must_name_defined_meters)
 {
     TEST_EXPECT_ONLY_ERROR(
