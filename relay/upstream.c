@@ -307,13 +307,10 @@ static size_t upstream_header_read(char *data, size_t size, size_t count, void *
         const char *value = data + sizeof name - 1;
         size_t value_length = length - (sizeof name - 1);
         long seconds = upstream_retry_after_seconds(value, value_length);
-        size_t i = 0;
-        while (i < value_length && value[i] == ' ')
-            i++;
         if (seconds >= 0)
             request->retry_after_seconds = seconds;
-        else if (i < value_length) /* an HTTP-date (RFC 9110 10.2.3) */
-            request->retry_after_date = upstream_header_date(value + i, value_length - i);
+        else /* an HTTP-date (RFC 9110 10.2.3), or -1 when none */
+            request->retry_after_date = upstream_header_date(value, value_length);
     } else if (length > sizeof date_name &&
                strncasecmp(data, date_name, sizeof date_name - 1) == 0) {
         request->answer_date =

@@ -138,6 +138,21 @@ static int waiting_compare(const void *a, const void *b)
                   ((const struct processor_waiting_baseline *)b)->meter_id);
 }
 
+/* A meter id as the table holds it (not NUL-terminated), looked up among the waiting ones. */
+struct waiting_key {
+    const char *id;
+    size_t length;
+};
+
+/* key against a waiting baseline, in the order waiting_compare sorts them (strcmp's). */
+static int waiting_key_compare(const void *key_pointer, const void *element)
+{
+    const struct waiting_key *key = key_pointer;
+    const char *other = ((const struct processor_waiting_baseline *)element)->meter_id;
+    int order = strncmp(key->id, other, key->length);
+    return order != 0 ? order : (other[key->length] != '\0' ? -1 : 0);
+}
+
 static void baseline_wait(struct baseline_load *load, const char *meter_id,
                           const struct stream_baseline *baseline)
 {
@@ -257,23 +272,10 @@ void processor_baseline_seed(struct stream_processor *processor, struct stream_m
 {
     if (processor->waiting_count == 0)
         return;
-    /* The slot's id is not NUL-terminated: a binary search by hand, in strcmp's order. */
-    const char *id = stream_meter_table_id(&processor->meters, slot);
-    size_t length = slot->id_length, low = 0, high = processor->waiting_count;
-    const struct processor_waiting_baseline *found = NULL;
-    while (low < high && !found) {
-        size_t middle = low + (high - low) / 2;
-        const char *other = processor->waiting[middle].meter_id;
-        int order = strncmp(id, other, length);
-        if (order == 0 && other[length] != '\0')
-            order = -1; /* id is a prefix of other */
-        if (order == 0)
-            found = &processor->waiting[middle];
-        else if (order < 0)
-            high = middle;
-        else
-            low = middle + 1;
-    }
+    const struct waiting_key key = {stream_meter_table_id(&processor->meters, slot),
+                                    slot->id_length};
+    const struct processor_waiting_baseline *found = bsearch(
+        &key, processor->waiting, processor->waiting_count, sizeof *found, waiting_key_compare);
     if (!found)
         return;
     if (stream_meter_baseline_seed(&slot->meter, &found->baseline, first_reading_ns) &&
