@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config/config_internal.h"
 #include "config/suggest.h"
@@ -150,7 +149,9 @@ static void meters_units_check(struct config_loader *loader, const struct config
         for (size_t s = 0; period->source_unit && s < period->source_meter_count; s++) {
             size_t source = meters_index(config, period->source_meters[s]);
             const char *unit = source == SIZE_MAX ? NULL : config->meters[source].output_unit;
-            if (unit && strcasecmp(unit, period->source_unit) != 0)
+            /* By factor, not by name: m3 and m³ are one unit. */
+            if (unit && (config_unit_factor(config, unit, period->source_unit, &factor) != 0 ||
+                         factor != 1.0))
                 config_report_path(loader, CONFIG_SEVERITY_WARNING, path,
                                    "\"%s\", but source meter \"%s\" is in \"%s\" (its "
                                    "output_unit): its values are taken as %s, unconverted; set "

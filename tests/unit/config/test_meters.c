@@ -172,6 +172,27 @@ Test(meters, a_source_in_another_unit_than_its_period_warns)
     config_diagnostics_free(&diagnostics);
 }
 
+/* The same unit under another name (m3 for m³) is no difference: nothing to warn about. */
+Test(meters, a_source_in_the_same_unit_under_another_name_does_not_warn)
+{
+    struct config_diagnostics diagnostics = {0};
+    struct config *config =
+        load_meters("meters:\n" PHYSICAL("gas_old", "m3")
+                        PHYSICAL("gas_new", "m^3") "- meter_id: gas\n"
+                                                   "  type: master\n"
+                                                   "  output_unit: m³\n"
+                                                   "  periods:\n"
+                                                   "  - start_date: 2024-01-01\n"
+                                                   "    composition_type: sum\n"
+                                                   "    source_meters: [gas_old, gas_new]\n",
+                    &diagnostics);
+    cr_assert_not_null(config);
+    cr_expect_eq(diagnostics.warning_count, 0, "first warning: %s",
+                 diagnostics.warning_count ? diagnostics.warnings[0] : "");
+    config_free(config);
+    config_diagnostics_free(&diagnostics);
+}
+
 Test(meters, references_must_name_defined_meters)
 {
     TEST_EXPECT_ONLY_ERROR(
