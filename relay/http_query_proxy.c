@@ -299,7 +299,7 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
 void http_query_proxy_forward(struct relay *relay, struct http_request *request, const char *query,
                               bool credentials_given)
 {
-    const struct config_upstream *upstream = http_query_upstream(relay_config(relay));
+    const struct config_upstream *upstream = http_query_upstream(relay_started_config(relay));
     struct http_query_proxy *proxy = calloc(1, sizeof *proxy);
     if (!proxy) {
         http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
@@ -446,7 +446,7 @@ static int http_query_creation_start(struct relay *relay, const struct config_up
 
 void http_query_proxy_database_create(struct relay *relay, const char *database)
 {
-    const struct config_relay *config = &relay_config(relay)->relay;
+    const struct config_relay *config = &relay_started_config(relay)->relay;
     for (size_t i = 0; i < config->upstream_count; i++) {
         const struct config_upstream *upstream = &config->upstreams[i];
         if (upstream->api != CONFIG_API_V1)

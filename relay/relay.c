@@ -38,8 +38,9 @@ struct relay_waiter {
 };
 
 struct relay {
-    const struct config *config; /* the running one: the caller's, or owned_config */
-    struct config *owned_config; /* loaded by a SIGHUP reload; NULL before the first */
+    const struct config *config;         /* the running one: the caller's, or owned_config */
+    const struct config *started_config; /* the caller's: what is read only at start */
+    struct config *owned_config;         /* loaded by a SIGHUP reload; NULL before the first */
     bool reload_enabled;
     char *reload_path; /* owned; NULL = the default locations */
     struct event *hangup_signal;
@@ -80,6 +81,11 @@ struct relay {
 const struct config *relay_config(const struct relay *relay)
 {
     return relay->config;
+}
+
+const struct config *relay_started_config(const struct relay *relay)
+{
+    return relay->started_config;
 }
 
 struct logger *relay_logger(struct relay *relay)
@@ -568,6 +574,8 @@ static void relay_reload_restart_keys_log(struct relay *relay, const struct conf
         {"relay.max_connections", old->max_connections != new->max_connections},
         /* The forwarder copies its upstreams at start (relay/upstream.h). */
         {"relay.upstreams", relay_upstreams_changed(old, new)},
+        /* /query asks one of those running upstreams (relay_started_config). */
+        {"relay.query_upstream", relay_text_differs(old->query_upstream, new->query_upstream)},
         /* The stream processor copies its settings at start (stream/processor.h). */
         {"stream.enabled", relay->config->stream.enabled != fresh->stream.enabled},
         {"stream.checkpoint_interval",
@@ -740,7 +748,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
         error_message_set(error, error_size, "out of memory creating the relay");
         return -1;
     }
-    relay->config = config;
+    relay->config = relay->started_config = config;
     relay->logger = logger;
     relay->clock = clock ? *clock : clock_system();
     relay->started_ns = clock_realtime_ns(&relay->clock);

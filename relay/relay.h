@@ -50,6 +50,10 @@ void relay_destroy(struct relay *relay);
 
 /* Accessors for the HTTP handlers; results are borrowed from relay. */
 const struct config *relay_config(const struct relay *relay);
+/* The configuration the relay started with. What is read only at start comes from here (the
+ * upstreams: /query asks the upstream the forwarder delivers to until a restart, with the
+ * credentials it delivers with), whatever a reload brought since. */
+const struct config *relay_started_config(const struct relay *relay);
 struct logger *relay_logger(struct relay *relay);
 const struct clock *relay_clock(const struct relay *relay);
 struct spool *relay_spool(struct relay *relay);

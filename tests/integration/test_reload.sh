@@ -5,6 +5,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 source "$here/relay_helpers.sh"
+source "$here/../upstream/fault_upstream.sh"
+trap 'relay_stop; fault_upstream_stop; rm -rf "$work_dir"' EXIT
 unset RELAY_TOKENS RELAY_USERS
 
 line='kWh,entity_id=haupt_strom value=1 1700000000000000000'
@@ -94,6 +96,31 @@ if relay_start "$dir"; then
     expect_equal "clean exit after reloads" 0 "$relay_exit_status"
 else
     check_fail "relay starts"
+fi
+
+# /query asks the upstream the forwarder runs with: a reload that points the upstream elsewhere
+# waits for the restart there too (it answered from the new URL with the new credentials).
+dir=$work_dir/query
+if fault_upstream_start "$dir/fake"; then
+    relay_config_write "$dir"
+    sed -i "s|^  url: http://127.0.0.1:9$|  url: $fault_upstream_url|" "$dir/config.yaml"
+    if relay_start "$dir"; then
+        query_answer() { curl -s "$relay_url/query?q=SHOW+MEASUREMENTS&db=d"; }
+        expect_contains "/query reaches the upstream" "fault upstream: no route /query" \
+            "$(query_answer)"
+        sed -i "s|^  url: $fault_upstream_url$|  url: http://127.0.0.1:9|" "$dir/config.yaml"
+        kill -HUP "$relay_pid"
+        log_wait '"key":"relay.upstreams"' ||
+            check_fail "a changed upstream URL waits for a restart" "$(tail -n 5 "$relay_log")"
+        expect_contains "after the reload /query still asks the running upstream" \
+            "fault upstream: no route /query" "$(query_answer)"
+        relay_stop
+    else
+        check_fail "relay starts with the fake upstream"
+    fi
+    fault_upstream_stop
+else
+    check_fail "fault upstream starts"
 fi
 
 # The stream processor copies its reading rules, limits and seasonal patterns at start: a change
