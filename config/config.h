@@ -102,6 +102,9 @@ struct config_sync {
     int64_t interval_ms; /* CONFIG_SYNC_INTERVAL only */
 };
 
+/* "always", "interval" or "none": the mode's name in config.yaml, /health and /metrics. */
+const char *config_sync_mode_name(enum config_sync_mode mode);
+
 struct config_spool {
     char *dir;
     struct config_sync sync;

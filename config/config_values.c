@@ -336,15 +336,26 @@ static int config_sync_parse(const char *text, size_t length, void *field, char 
     return -1;
 }
 
+const char *config_sync_mode_name(enum config_sync_mode mode)
+{
+    switch (mode) {
+    case CONFIG_SYNC_ALWAYS:
+        return "always";
+    case CONFIG_SYNC_INTERVAL:
+        return "interval";
+    case CONFIG_SYNC_NONE:
+        return "none";
+    }
+    return "unknown";
+}
+
 static void config_sync_format(const void *field, char *out, size_t out_size)
 {
     const struct config_sync *sync = field;
-    if (sync->mode == CONFIG_SYNC_ALWAYS)
-        snprintf(out, out_size, "always");
-    else if (sync->mode == CONFIG_SYNC_NONE)
-        snprintf(out, out_size, "none");
-    else
+    if (sync->mode == CONFIG_SYNC_INTERVAL)
         snprintf(out, out_size, "interval:%lld", (long long)sync->interval_ms);
+    else
+        snprintf(out, out_size, "%s", config_sync_mode_name(sync->mode));
 }
 
 const struct config_scalar_type config_sync_type = {

@@ -472,19 +472,6 @@ cleanup:
     evhttp_clear_headers(&parameters);
 }
 
-static const char *http_metrics_sync_mode(enum config_sync_mode mode)
-{
-    switch (mode) {
-    case CONFIG_SYNC_ALWAYS:
-        return "always";
-    case CONFIG_SYNC_INTERVAL:
-        return "interval";
-    case CONFIG_SYNC_NONE:
-        return "none";
-    }
-    return "unknown";
-}
-
 void http_metrics_handle(struct relay *relay, struct http_request *request)
 {
     struct spool *spool = relay_spool(relay);
@@ -494,8 +481,12 @@ void http_metrics_handle(struct relay *relay, struct http_request *request)
         .spool_committed_sequence = spool_committed_sequence(spool),
         .spool_read_only = spool_is_read_only(spool),
         /* The running mode: a reload leaves it until the restart, whatever the file says. */
-        .sync_mode = http_metrics_sync_mode(spool_sync_mode(spool)),
+        .sync_mode = config_sync_mode_name(spool_sync_mode(spool)),
     };
+    struct relay_reload_status reload;
+    relay_reload_status_read(relay, &reload);
+    snapshot.config_reload_failed = reload.failed;
+    snapshot.config_loaded_ns = reload.loaded_ns;
     metrics_allocator_read(&snapshot);
     size_t length = 0;
     char *text = metrics_render(relay_metrics(relay), &snapshot, &length);

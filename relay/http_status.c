@@ -36,6 +36,45 @@ void http_ping_handle(struct relay *relay, struct http_request *request, const c
     http_reply_json_object(request, 200, object);
 }
 
+/* RFC 3339 in UTC with nanoseconds, as InfluxDB writes times. */
+static void http_time_format(int64_t nanoseconds, char *out, size_t size)
+{
+    time_t seconds = (time_t)(nanoseconds / NANOSECONDS_PER_SECOND);
+    struct tm utc;
+    out[0] = '\0';
+    if (gmtime_r(&seconds, &utc))
+        snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", utc.tm_year + 1900,
+                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                 (int64_t)(nanoseconds % NANOSECONDS_PER_SECOND));
+}
+
+/* A reload that failed shows here until one succeeds: the log line alone is easily missed, and
+ * the file on disk is then not what runs. Writes go on, so it warns but does not fail. */
+static void http_health_configuration_add(const struct relay *relay, cJSON *checks)
+{
+    struct relay_reload_status reload;
+    relay_reload_status_read(relay, &reload);
+    char loaded[64], failed[64], message[1024];
+    http_time_format(reload.loaded_ns, loaded, sizeof loaded);
+    if (reload.failed) {
+        http_time_format(reload.failed_ns, failed, sizeof failed);
+        snprintf(message, sizeof message,
+                 "the reload at %s failed: %s%s; the configuration loaded at %s runs on until "
+                 "the file is fixed and reloaded",
+                 failed, reload.error, reload.error_count > 1 ? " (and more errors)" : "", loaded);
+    } else {
+        snprintf(message, sizeof message, "loaded at %s", loaded);
+    }
+    cJSON *check = cJSON_CreateObject();
+    if (!check)
+        return;
+    cJSON_AddStringToObject(check, "name", "configuration");
+    cJSON_AddStringToObject(check, "status", reload.failed ? "warn" : "pass");
+    cJSON_AddStringToObject(check, "message", message);
+    if (!cJSON_AddItemToArray(checks, check))
+        cJSON_Delete(check);
+}
+
 void http_health_handle(struct relay *relay, struct http_request *request)
 {
     struct spool *spool = relay_spool(relay);
@@ -88,6 +127,7 @@ void http_health_handle(struct relay *relay, struct http_request *request)
                             : refused || quarantined || orphan_count > 0 ? "warn"
                                                                          : "pass");
     cJSON_AddStringToObject(check, "message", spool_message);
+    cJSON_AddStringToObject(check, "sync", config_sync_mode_name(spool_sync_mode(spool)));
     if (!checks || !cJSON_AddItemToArray(checks, check))
         cJSON_Delete(check);
     if (checks && relay_upstreams(relay))
@@ -97,6 +137,8 @@ void http_health_handle(struct relay *relay, struct http_request *request)
     for (size_t i = 0; checks && i < extension_count; i++)
         if (extensions[i].health_add)
             extensions[i].health_add(extensions[i].argument, checks);
+    if (checks)
+        http_health_configuration_add(relay, checks);
     /* version is the InfluxDB version clients expect; build is what actually runs. */
     cJSON_AddStringToObject(object, "version", HTTP_INFLUXDB_VERSION);
     cJSON_AddStringToObject(object, "commit", NEBENKOSTEN_COMMIT);
@@ -136,14 +178,8 @@ static void http_duration_format(int64_t nanoseconds, char *out, size_t size)
 
 void http_ready_handle(struct relay *relay, struct http_request *request)
 {
-    int64_t started = relay_started_ns(relay);
-    time_t seconds = (time_t)(started / NANOSECONDS_PER_SECOND);
-    struct tm utc;
-    char started_text[64] = "";
-    if (gmtime_r(&seconds, &utc))
-        snprintf(started_text, sizeof started_text, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z",
-                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                 utc.tm_sec, (int64_t)(started % NANOSECONDS_PER_SECOND));
+    char started_text[64];
+    http_time_format(relay_started_ns(relay), started_text, sizeof started_text);
     char up[64];
     http_duration_format(relay_uptime_ns(relay), up, sizeof up);
     cJSON *object = cJSON_CreateObject();

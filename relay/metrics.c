@@ -217,6 +217,14 @@ char *metrics_render(const struct metrics *metrics, const struct metrics_snapsho
                          "The configured spool sync mode (the labelled one is 1).");
     fprintf(out, "nebenkosten_spool_sync_mode{mode=\"%s\"} 1\n",
             snapshot->sync_mode ? snapshot->sync_mode : "unknown");
+    /* The names Prometheus uses for its own reloads, so existing alert rules fit. */
+    metrics_gauge_write(out, "nebenkosten_config_last_reload_successful", "gauge",
+                        "0 while the last SIGHUP reload failed (the previous configuration runs).",
+                        snapshot->config_reload_failed ? 0 : 1);
+    metrics_header_write(out, "nebenkosten_config_last_reload_success_timestamp_seconds", "gauge",
+                         "When the running configuration was loaded (start or reload), Unix time.");
+    fprintf(out, "nebenkosten_config_last_reload_success_timestamp_seconds %.3f\n",
+            (double)snapshot->config_loaded_ns / 1e9);
     metrics_histogram_write(out, "nebenkosten_spool_fsync_seconds",
                             "Duration of spool commits including their fdatasync.",
                             &metrics->fsync);

@@ -36,8 +36,10 @@ struct metrics_snapshot {
     uint64_t spool_segments;
     uint64_t spool_committed_sequence;
     bool spool_read_only;
-    const char *sync_mode; /* borrowed: "always", "interval" or "none" */
-    bool has_allocator;    /* jemalloc figures below are valid */
+    const char *sync_mode;     /* borrowed: "always", "interval" or "none" */
+    bool config_reload_failed; /* the last SIGHUP reload failed: the previous file runs on */
+    int64_t config_loaded_ns;  /* wall clock of the start or the last successful reload */
+    bool has_allocator;        /* jemalloc figures below are valid */
     uint64_t allocated_bytes;
     uint64_t resident_bytes;
 };

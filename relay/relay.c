@@ -42,6 +42,10 @@ struct relay {
     const struct config *started_config; /* the caller's: what is read only at start */
     struct config *owned_config;         /* loaded by a SIGHUP reload; NULL before the first */
     bool reload_enabled;
+    int64_t config_loaded_ns; /* start or last successful reload (wall clock) */
+    int64_t reload_failed_ns; /* the last reload failed at; 0 when it did not */
+    char *reload_error;       /* owned: that reload's first error */
+    size_t reload_error_count;
     char *reload_path; /* owned; NULL = the default locations */
     struct event *hangup_signal;
     struct logger *logger;
@@ -155,6 +159,17 @@ const struct relay_extension *relay_extensions(const struct relay *relay, size_t
 {
     *count = relay->extension_count;
     return relay->extensions;
+}
+
+void relay_reload_status_read(const struct relay *relay, struct relay_reload_status *status)
+{
+    *status = (struct relay_reload_status){
+        .failed = relay->reload_failed_ns != 0,
+        .loaded_ns = relay->config_loaded_ns,
+        .failed_ns = relay->reload_failed_ns,
+        .error = relay->reload_error ? relay->reload_error : "out of memory",
+        .error_count = relay->reload_error_count,
+    };
 }
 
 int64_t relay_started_ns(const struct relay *relay)
@@ -629,11 +644,22 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
         log_error(relay->logger, "configuration reload failed; the running configuration stays",
                   LOG_STRING("error", diagnostics.error_count ? diagnostics.errors[0] : "unknown"),
                   LOG_INTEGER("errors", (int64_t)diagnostics.error_count));
+        /* Kept for /health and /metrics: the log line alone scrolls away unseen. */
+        free(relay->reload_error);
+        relay->reload_error =
+            strdup(diagnostics.error_count ? diagnostics.errors[0] : "unknown error");
+        relay->reload_error_count = diagnostics.error_count;
+        relay->reload_failed_ns = clock_realtime_ns(&relay->clock);
         config_diagnostics_free(&diagnostics);
         relay_notify(relay,
                      "READY=1\nSTATUS=configuration reload failed; running the previous one");
         return;
     }
+    free(relay->reload_error);
+    relay->reload_error = NULL;
+    relay->reload_error_count = 0;
+    relay->reload_failed_ns = 0;
+    relay->config_loaded_ns = clock_realtime_ns(&relay->clock);
     for (size_t i = 0; i < diagnostics.warning_count; i++)
         log_warning(relay->logger, "configuration", LOG_STRING("warning", diagnostics.warnings[i]));
     config_diagnostics_free(&diagnostics);
@@ -751,7 +777,7 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     relay->config = relay->started_config = config;
     relay->logger = logger;
     relay->clock = clock ? *clock : clock_system();
-    relay->started_ns = clock_realtime_ns(&relay->clock);
+    relay->started_ns = relay->config_loaded_ns = clock_realtime_ns(&relay->clock);
     relay->started_monotonic_ns = clock_monotonic_ns(&relay->clock);
     if (getrandom(&relay->random_state, sizeof relay->random_state, 0) !=
         (ssize_t)sizeof relay->random_state)
@@ -884,6 +910,7 @@ void relay_destroy(struct relay *relay)
     cJSON_Delete(relay->databases);
     config_free(relay->owned_config);
     free(relay->reload_path);
+    free(relay->reload_error);
     free(relay->notify_socket);
     free(relay);
 }

@@ -69,6 +69,15 @@ struct http_client *relay_http_client(struct relay *relay);
 struct upstream_set *relay_upstreams(struct relay *relay);
 /* The databases created with CREATE DATABASE (cJSON array of strings, in memory only). */
 struct cJSON *relay_databases(struct relay *relay);
+/* The outcome of the last SIGHUP reload, for /health and /metrics. */
+struct relay_reload_status {
+    bool failed;        /* the last reload failed: the previous configuration runs on */
+    int64_t loaded_ns;  /* wall clock of the start or of the last successful reload */
+    int64_t failed_ns;  /* wall clock of the failed reload */
+    const char *error;  /* borrowed: its first error ("config.yaml:2:9: ..."), when failed */
+    size_t error_count; /* its errors, when failed */
+};
+void relay_reload_status_read(const struct relay *relay, struct relay_reload_status *status);
 /* Wall-clock start time (ns) for /ready. */
 int64_t relay_started_ns(const struct relay *relay);
 /* Time since the start (ns) on the monotonic clock: /ready's up. The difference of wall-clock

@@ -5,6 +5,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 source "$here/relay_helpers.sh"
+source "$here/upstream_helpers.sh"
 source "$here/../upstream/fault_upstream.sh"
 trap 'relay_stop; fault_upstream_stop; rm -rf "$work_dir"' EXIT
 unset RELAY_TOKENS RELAY_USERS
@@ -49,12 +50,24 @@ if relay_start "$dir"; then
     expect_contains "the report names the file and line" "config.yaml:2:" \
         "$(grep 'configuration reload failed' "$relay_log")"
     expect_equal "a broken file changes nothing" 204 "$(write_status second-token)"
+    # configuration_check FIELD: that field of /health's configuration check.
+    configuration_check() {
+        curl -s "$relay_url/health" | json_eval "d.checks.find((c) => c.name === 'configuration')?.$1"
+    }
+    expect_equal "/health warns of the failed reload" warn "$(configuration_check status)"
+    expect_contains "... naming its error and that the previous configuration runs on" \
+        "failed: $dir/config.yaml:2:" "$(configuration_check message)"
+    expect_equal "/metrics: the last reload did not succeed" 0 \
+        "$(relay_metric nebenkosten_config_last_reload_successful)"
 
     sed 's/listen: 127.0.0.1:0/listen: 127.0.0.1:1/' "$dir/config.good" >"$dir/config.yaml"
     kill -HUP "$relay_pid"
     log_wait '"key":"relay.listen"' ||
         check_fail "a changed listen address waits for a restart" "$(tail -n 5 "$relay_log")"
     expect_equal "still listening where it started" 204 "$(write_status second-token)"
+    expect_equal "a good reload clears the warning" pass "$(configuration_check status)"
+    expect_equal "/metrics: the last reload succeeded" 1 \
+        "$(relay_metric nebenkosten_config_last_reload_successful)"
 
     # The spool takes its sync mode at start: /metrics shows the mode it runs, not the file's.
     sed 's|^    dir: spool$|    dir: spool\n    sync: none|' "$dir/config.good" >"$dir/config.yaml"
@@ -63,6 +76,8 @@ if relay_start "$dir"; then
         check_fail "a changed sync mode waits for a restart" "$(tail -n 5 "$relay_log")"
     expect_contains "/metrics shows the sync mode the spool runs" \
         'nebenkosten_spool_sync_mode{mode="always"} 1' "$(curl -s "$relay_url/metrics" | grep '^nebenkosten_spool_sync_mode')"
+    expect_equal "... and so does /health" always \
+        "$(curl -s "$relay_url/health" | json_eval "d.checks.find((c) => c.name === 'spool').sync")"
 
     # The logger takes its rotation settings at start too: a change is reported, not ignored.
     sed 's|^  format: json$|  format: json\n  max_bytes: 1MiB\n  backup_count: 3|' "$dir/config.good" \

@@ -85,7 +85,9 @@ Test(metrics_render, exact_text_of_a_small_state)
                                         .spool_segments = 2,
                                         .spool_committed_sequence = 9,
                                         .spool_read_only = true,
-                                        .sync_mode = "always"};
+                                        .sync_mode = "always",
+                                        .config_reload_failed = true,
+                                        .config_loaded_ns = INT64_C(1700000000250000000)};
     char *text = test_render(metrics, &snapshot);
     const char *expected =
         "# HELP nebenkosten_http_requests_total HTTP requests answered, by route and status "
@@ -120,6 +122,14 @@ Test(metrics_render, exact_text_of_a_small_state)
         "1).\n"
         "# TYPE nebenkosten_spool_sync_mode gauge\n"
         "nebenkosten_spool_sync_mode{mode=\"always\"} 1\n"
+        "# HELP nebenkosten_config_last_reload_successful 0 while the last SIGHUP reload failed "
+        "(the previous configuration runs).\n"
+        "# TYPE nebenkosten_config_last_reload_successful gauge\n"
+        "nebenkosten_config_last_reload_successful 0\n"
+        "# HELP nebenkosten_config_last_reload_success_timestamp_seconds When the running "
+        "configuration was loaded (start or reload), Unix time.\n"
+        "# TYPE nebenkosten_config_last_reload_success_timestamp_seconds gauge\n"
+        "nebenkosten_config_last_reload_success_timestamp_seconds 1700000000.250\n"
         "# HELP nebenkosten_spool_fsync_seconds Duration of spool commits including their "
         "fdatasync.\n"
         "# TYPE nebenkosten_spool_fsync_seconds histogram\n"
