@@ -20,6 +20,7 @@
 
 #include "config/error.h"
 #include "relay/http_client.h"
+#include "relay/reload_keys.h"
 #include "relay/upstream.h"
 
 /* After shutdown answered everyone, the loop runs this long so the answers reach the clients. */
@@ -479,152 +480,6 @@ static void relay_signal_event(evutil_socket_t signal_number, short what, void *
     relay_shutdown_finish(relay);
 }
 
-static bool relay_text_differs(const char *old, const char *new)
-{
-    return (old == NULL) != (new == NULL) || (old && strcmp(old, new) != 0);
-}
-
-/* Did anything the forwarder copied at start change: the list, an upstream's settings, its
- * routing or its credentials (the secrets files are read again on reload)? */
-static bool relay_upstreams_changed(const struct config_relay *old, const struct config_relay *new)
-{
-    if (old->upstream_count != new->upstream_count)
-        return true;
-    for (size_t i = 0; i < old->upstream_count; i++) {
-        const struct config_upstream *a = &old->upstreams[i], *b = &new->upstreams[i];
-        if (relay_text_differs(a->name, b->name) || relay_text_differs(a->url, b->url) ||
-            a->api != b->api || relay_text_differs(a->org, b->org) ||
-            relay_text_differs(a->token, b->token) ||
-            relay_text_differs(a->username, b->username) ||
-            relay_text_differs(a->password, b->password) || a->batch_lines != b->batch_lines ||
-            a->batch_bytes != b->batch_bytes || a->gzip != b->gzip ||
-            a->requests_in_flight != b->requests_in_flight ||
-            a->batch_wait_ms != b->batch_wait_ms || a->tls_verify != b->tls_verify ||
-            a->connect_timeout_ms != b->connect_timeout_ms ||
-            a->request_timeout_ms != b->request_timeout_ms ||
-            a->backoff_initial_ms != b->backoff_initial_ms ||
-            a->backoff_max_ms != b->backoff_max_ms || a->pause_retry_ms != b->pause_retry_ms ||
-            a->route_count != b->route_count)
-            return true;
-        for (size_t r = 0; r < a->route_count; r++)
-            if (relay_text_differs(a->routes[r].source, b->routes[r].source) ||
-                relay_text_differs(a->routes[r].bucket, b->routes[r].bucket))
-                return true;
-    }
-    return false;
-}
-
-static bool relay_limits_differ(const struct config_meter_limits *a,
-                                const struct config_meter_limits *b)
-{
-    return relay_text_differs(a->meter_id, b->meter_id) ||
-           a->max_rate_per_hour != b->max_rate_per_hour || a->stuck_days != b->stuck_days ||
-           a->stale_after_ms != b->stale_after_ms || a->leak_check != b->leak_check;
-}
-
-static bool relay_stream_limits_changed(const struct config_stream *old,
-                                        const struct config_stream *new)
-{
-    if (old->limit_count != new->limit_count)
-        return true;
-    for (size_t i = 0; i < old->limit_count; i++)
-        if (relay_limits_differ(&old->limits[i], &new->limits[i]))
-            return true;
-    return false;
-}
-
-static bool relay_stream_readings_changed(const struct config_stream *old,
-                                          const struct config_stream *new)
-{
-    if (old->reading_count != new->reading_count)
-        return true;
-    for (size_t i = 0; i < old->reading_count; i++) {
-        const struct config_reading_rule *a = &old->readings[i], *b = &new->readings[i];
-        if (relay_text_differs(a->measurement, b->measurement) ||
-            relay_text_differs(a->id_tag, b->id_tag) || relay_text_differs(a->field, b->field) ||
-            a->tag_count != b->tag_count)
-            return true;
-        for (size_t t = 0; t < a->tag_count; t++)
-            if (relay_text_differs(a->tags[t].key, b->tags[t].key) ||
-                relay_text_differs(a->tags[t].value, b->tags[t].value))
-                return true;
-    }
-    return false;
-}
-
-static bool relay_patterns_changed(const struct config *old, const struct config *new)
-{
-    if (old->pattern_count != new->pattern_count)
-        return true;
-    for (size_t i = 0; i < old->pattern_count; i++) {
-        const struct config_pattern *a = &old->patterns[i], *b = &new->patterns[i];
-        if (relay_text_differs(a->meter_id, b->meter_id) || a->month_count != b->month_count)
-            return true;
-        for (size_t month = 0; month < a->month_count; month++)
-            if (a->monthly_percentages[month] != b->monthly_percentages[month])
-                return true;
-    }
-    return false;
-}
-
-/* Settings read once at start: a reload logs that they wait for a restart. */
-static void relay_reload_restart_keys_log(struct relay *relay, const struct config *fresh)
-{
-    const struct config_relay *old = &relay->config->relay;
-    const struct config_relay *new = &fresh->relay;
-    bool streaming = relay->config->stream.enabled;
-    struct {
-        const char *key;
-        bool changed;
-    } keys[] = {
-        {"relay.listen", strcmp(old->listen.host ? old->listen.host : "",
-                                new->listen.host ? new->listen.host : "") != 0 ||
-                             old->listen.port != new->listen.port},
-        {"relay.spool.dir", strcmp(old->spool.dir, new->spool.dir) != 0},
-        {"relay.spool.sync", old->spool.sync.mode != new->spool.sync.mode ||
-                                 old->spool.sync.interval_ms != new->spool.sync.interval_ms},
-        {"relay.spool.segment_bytes", old->spool.segment_bytes != new->spool.segment_bytes},
-        {"relay.spool.max_bytes", old->spool.max_bytes != new->spool.max_bytes},
-        {"relay.spool.min_free_bytes", old->spool.min_free_bytes != new->spool.min_free_bytes},
-        {"relay.max_connections", old->max_connections != new->max_connections},
-        /* The forwarder copies its upstreams at start (relay/upstream.h). */
-        {"relay.upstreams", relay_upstreams_changed(old, new)},
-        /* /query asks one of those running upstreams (relay_started_config). */
-        {"relay.query_upstream", relay_text_differs(old->query_upstream, new->query_upstream)},
-        /* The stream processor copies its settings at start (stream/processor.h). */
-        {"stream.enabled", relay->config->stream.enabled != fresh->stream.enabled},
-        {"stream.checkpoint_interval",
-         relay->config->stream.checkpoint_interval_ms != fresh->stream.checkpoint_interval_ms},
-        /* Without these a running stream would silently go on without a new meter's rule,
-         * limits or pattern (the README promises the warning; the batch reads them every run). */
-        {"stream.readings",
-         streaming && relay_stream_readings_changed(&relay->config->stream, &fresh->stream)},
-        {"stream.default_limits",
-         streaming && relay_limits_differ(&relay->config->stream.default_limits,
-                                          &fresh->stream.default_limits)},
-        {"stream.limits",
-         streaming && relay_stream_limits_changed(&relay->config->stream, &fresh->stream)},
-        {"seasonal_patterns", streaming && relay_patterns_changed(relay->config, fresh)},
-        {"analytics.timezone",
-         strcmp(relay->config->analytics.timezone, fresh->analytics.timezone) != 0},
-        {"influxdb.bucket_processed",
-         strcmp(relay->config->influxdb.bucket_processed, fresh->influxdb.bucket_processed) != 0},
-        /* The logger copies its rotation settings at start too (config/log.h). */
-        {"logging", relay->config->logging.level != fresh->logging.level ||
-                        relay->config->logging.format != fresh->logging.format ||
-                        relay->config->logging.max_bytes != fresh->logging.max_bytes ||
-                        relay->config->logging.backup_count != fresh->logging.backup_count ||
-                        strcmp(relay->config->logging.file ? relay->config->logging.file : "",
-                               fresh->logging.file ? fresh->logging.file : "") != 0},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (keys[i].changed)
-            log_warning(relay->logger,
-                        "changed in the configuration file; the running value stays until the "
-                        "next restart",
-                        LOG_STRING("key", keys[i].key));
-}
-
 /* SIGHUP: reopen the log file (logrotate), then reload the configuration file and the secrets
  * it names. A file with errors changes nothing; what can change live (authentication, tokens and
  * users, base path, body limits, timeouts) takes effect with the next request. */
@@ -663,7 +518,15 @@ static void relay_hangup_event(evutil_socket_t signal_number, short what, void *
     for (size_t i = 0; i < diagnostics.warning_count; i++)
         log_warning(relay->logger, "configuration", LOG_STRING("warning", diagnostics.warnings[i]));
     config_diagnostics_free(&diagnostics);
-    relay_reload_restart_keys_log(relay, fresh);
+    /* Against the start, not the previous reload: that is what runs, and a file changed back
+     * to it no longer waits for anything. */
+    const char *waiting[RELOAD_KEYS_MAX];
+    size_t waiting_count = reload_keys_changed(relay->started_config, fresh, waiting);
+    for (size_t i = 0; i < waiting_count; i++)
+        log_warning(relay->logger,
+                    "changed in the configuration file; the running value stays until the next "
+                    "restart",
+                    LOG_STRING("key", waiting[i]));
     /* Nothing keeps a pointer into the running configuration across events (the spool and the
      * logger copied what they need), so the previous reload's copy can go now. */
     config_free(relay->owned_config);

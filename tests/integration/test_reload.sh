@@ -88,6 +88,10 @@ if relay_start "$dir"; then
     else
         check_fail "changed log rotation settings wait for a restart" "$(tail -n 3 "$relay_log")"
     fi
+    # That file has the sync mode of the start again: nothing waits for a restart there now
+    # (compared with the previous reload, it read as changed back and was reported again).
+    expect_equal "a setting changed back to the running value is not reported" 1 \
+        "$(grep -c '"key":"relay.spool.sync"' "$relay_log")"
 
     # The forwarder takes its upstreams at start: a changed list is reported, not half-applied.
     sed 's|^  auth: token$|  auth: token\n  upstreams:\n    - name: added\n      url: http://127.0.0.1:9|' \
