@@ -11,12 +11,14 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -347,6 +349,21 @@ static int http_connection_target_split(struct http_request *request)
     return request->path ? 0 : -1;
 }
 
+/* http-parser decodes "chunked" only, yet takes "gzip, chunked" as chunked and would hand the
+ * still gzipped bytes on as the body; a second Transfer-Encoding header could frame the body
+ * differently for a proxy in front. RFC 9112 6.1 asks for 501, as Go's server (InfluxDB) answers.
+ */
+static bool http_connection_transfer_coding_unsupported(const struct http_request *request)
+{
+    size_t count = 0;
+    const struct evkeyval *header;
+    TAILQ_FOREACH(header, &request->input_headers, next)
+    if (strcasecmp(header->key, "Transfer-Encoding") == 0 &&
+        (++count > 1 || strcasecmp(header->value, "chunked") != 0))
+        return true;
+    return false;
+}
+
 static int http_connection_body_begin(struct http_connection *connection);
 
 static int http_connection_headers_complete(http_parser *parser)
@@ -367,6 +384,9 @@ static int http_connection_headers_complete(http_parser *parser)
     request->keep_alive = http_should_keep_alive(parser) != 0;
     if (http_connection_target_split(request) != 0)
         return http_connection_refuse(connection, 400, "cannot parse the request URI");
+    if (http_connection_transfer_coding_unsupported(request))
+        return http_connection_refuse(connection, 501,
+                                      "unsupported transfer encoding: only chunked is served");
     int refusal = connection->handlers->request_head_check
                       ? connection->handlers->request_head_check(
                             request, connection->handlers->argument, &connection->body_limit)

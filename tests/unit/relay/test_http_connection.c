@@ -588,6 +588,24 @@ static void refusal_check(struct harness *harness, const char *text, const char 
     cr_assert(harness->client_saw_end, "the connection is shut down after a refusal");
 }
 
+/* Only chunked is decoded: a body under another coding (or two codings) is refused, not read as
+ * if it were plain. */
+Test(http_connection, a_transfer_coding_other_than_chunked_is_refused_with_501)
+{
+    const char *requests[] = {
+        "POST /write HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST /write HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        "POST /write HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+        struct harness *harness = harness_create();
+        refusal_check(harness, requests[i], "HTTP/1.1 501 Not Implemented",
+                      "unsupported transfer encoding: only chunked is served");
+        harness_destroy(harness);
+    }
+}
+
 Test(http_connection, an_unknown_expectation_is_refused_with_417)
 {
     struct harness *harness = harness_create();
