@@ -313,8 +313,11 @@ static int baseline_directory_sync(const char *path)
 int stream_baseline_write(const char *path, const struct stream_baseline_entry *entries,
                           size_t count, char *error, size_t error_size)
 {
+    /* The process id in the name: two meter-batch runs at once (the relay's job and a cron entry)
+     * would otherwise truncate and rename each other's temporary file. */
     char temporary[PATH_MAX];
-    if (snprintf(temporary, sizeof temporary, "%s.tmp", path) >= (int)sizeof temporary)
+    if (snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof temporary)
         return baseline_fail(error, error_size, "%s: path too long", path);
     int fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)

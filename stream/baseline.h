@@ -70,8 +70,8 @@ int stream_baseline_compute(struct stream_baseline *baseline, const int64_t *mid
                             const struct stream_calendar *calendar, char *error, size_t error_size);
 
 /* Writes entries (count of them, borrowed) to path (borrowed) atomically: a temporary file next to
- * it, fsync, rename over path, fsync of the directory. Returns 0, or -1 with a message naming the
- * file and the failure in error. */
+ * it (path.tmp.PID: runs at once do not share it), fsync, rename over path, fsync of the directory.
+ * Returns 0, or -1 with a message naming the file and the failure in error. */
 int stream_baseline_write(const char *path, const struct stream_baseline_entry *entries,
                           size_t count, char *error, size_t error_size);
 

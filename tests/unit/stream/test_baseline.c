@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stream/baseline.h"
@@ -19,7 +20,7 @@ static void directory_make(void)
 
 static void directory_remove(void)
 {
-    static const char *const names[] = {"baselines.json", "baselines.json.tmp", "bad.json"};
+    static const char *const names[] = {"baselines.json", "bad.json"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", directory, names[i]);
@@ -378,4 +379,43 @@ Test(stream_baseline, a_new_meter_starts_from_the_batch)
     cr_expect_not(stream_meter_baseline_seed(&older, &batch, noon));
     cr_expect_eq(older.offset, 0.0);
     cr_expect_eq(older.detector.level.count, 40);
+}
+
+/* Two meter-batch runs at once (the relay's nightly job and a cron entry at the same minute) both
+ * write the baselines file: each must succeed and leave a whole file, not rename the other's
+ * temporary file away from under it (which failed the slower run with "No such file"). */
+Test(stream_baseline, two_writers_at_once_both_succeed)
+{
+    int64_t midnights[DAYS];
+    double consumption[DAYS];
+    bool flagged[DAYS];
+    series_make(midnights, consumption, flagged);
+    struct stream_calendar utc = stream_calendar_utc();
+    struct stream_baseline baseline;
+    char error[512] = "";
+    cr_assert_eq(stream_baseline_compute(&baseline, midnights, consumption, flagged, DAYS, NULL,
+                                         &utc, error, sizeof error),
+                 0);
+    const struct stream_baseline_entry entries[] = {{"a", &baseline}, {"b", &baseline}};
+    char path[128];
+    snprintf(path, sizeof path, "%s/baselines.json", directory);
+    enum { ROUNDS = 300 };
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    int failures = 0;
+    /* The child writes one meter, the parent two: a mixed file would not load. */
+    size_t count = child == 0 ? 1 : 2;
+    for (int i = 0; i < ROUNDS; i++)
+        if (stream_baseline_write(path, entries, count, error, sizeof error) != 0)
+            failures++;
+    if (child == 0)
+        _exit(failures > 255 ? 255 : failures);
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's writes failed %d times",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    cr_expect_eq(failures, 0, "the parent's writes failed %d times: %s", failures, error);
+    int delivered = 0;
+    int loaded = stream_baseline_file_load(path, count_meters, &delivered, error, sizeof error);
+    cr_expect(loaded == 1 || loaded == 2, "the file left is whole: %d (%s)", loaded, error);
 }
