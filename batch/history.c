@@ -16,12 +16,21 @@
 #define HISTORY_TIME_MAX "9223372036854775806"
 #define HISTORY_TIME_MIN "-9223372036854775806"
 
+/* A meter's values that were not numbers, for the warning after its rule's query. */
+struct history_not_numeric {
+    char *meter_id; /* owned */
+    uint64_t count;
+    int64_t first_ns; /* INT64_MAX while none had a readable time */
+};
+
 /* What the row and record callbacks need. */
 struct history_read {
     const struct config_reading_rule *rule;
     struct batch_readings *readings;
     struct batch_history_counts *counts;
     uint64_t points; /* of this rule */
+    struct history_not_numeric *not_numeric;
+    size_t not_numeric_count, not_numeric_capacity;
     char error[256]; /* set when a callback stops the query */
 };
 
@@ -148,6 +157,45 @@ static int history_reading_add(struct history_read *read, const char *id, const 
     return 0;
 }
 
+/* Counts a value that is not a number (a string or boolean field) under its meter: the meter
+ * misses that reading, or is missing altogether, and the user must hear which one. */
+static int history_not_numeric_note(struct history_read *read, const char *id,
+                                    const char *time_text)
+{
+    read->counts->not_numeric++;
+    int64_t t_ns;
+    if (batch_timestamp_parse(time_text, strlen(time_text), &t_ns) != 0)
+        t_ns = INT64_MAX;
+    /* Rows come series by series: only the last meter noted is looked at, so a flood of ids
+     * costs no search (a meter in several measurements gets a line for each). */
+    if (read->not_numeric_count > 0) {
+        struct history_not_numeric *meter = &read->not_numeric[read->not_numeric_count - 1];
+        if (strcmp(meter->meter_id, id) == 0) {
+            meter->count++;
+            if (t_ns < meter->first_ns)
+                meter->first_ns = t_ns;
+            return 0;
+        }
+    }
+    if (read->not_numeric_count == read->not_numeric_capacity) {
+        size_t capacity = read->not_numeric_capacity ? read->not_numeric_capacity * 2 : 8;
+        struct history_not_numeric *grown = realloc(read->not_numeric, capacity * sizeof *grown);
+        if (!grown)
+            goto out_of_memory;
+        read->not_numeric = grown;
+        read->not_numeric_capacity = capacity;
+    }
+    char *copy = strdup(id);
+    if (!copy)
+        goto out_of_memory;
+    read->not_numeric[read->not_numeric_count++] =
+        (struct history_not_numeric){.meter_id = copy, .count = 1, .first_ns = t_ns};
+    return 0;
+out_of_memory:
+    snprintf(read->error, sizeof read->error, "meter %.80s: out of memory", id);
+    return -1;
+}
+
 static int history_row(const char *measurement, const cJSON *tags, const cJSON *columns,
                        const cJSON *values, void *argument)
 {
@@ -167,10 +215,8 @@ static int history_row(const char *measurement, const cJSON *tags, const cJSON *
                  measurement, read->rule->field);
         return -1;
     }
-    if (!cJSON_IsNumber(value)) {
-        read->counts->not_numeric++;
-        return 0;
-    }
+    if (!cJSON_IsNumber(value))
+        return history_not_numeric_note(read, id->valuestring, time->valuestring);
     return history_reading_add(read, id->valuestring, time->valuestring, value->valuedouble);
 }
 
@@ -202,10 +248,8 @@ static int history_record(const struct flux_csv_record *record, void *argument)
     double value = strtod(text, &end);
     bool number = strcmp(type, "double") == 0 || strcmp(type, "long") == 0 ||
                   strcmp(type, "unsignedLong") == 0 || type[0] == '\0';
-    if (!number || end == text || *end != '\0' || !isfinite(value)) {
-        read->counts->not_numeric++;
-        return 0;
-    }
+    if (!number || end == text || *end != '\0' || !isfinite(value))
+        return history_not_numeric_note(read, id, record->values[time_index]);
     return history_reading_add(read, id, record->values[time_index], value);
 }
 
@@ -236,6 +280,21 @@ static int history_rule_read(struct influx_client *client, const struct config *
     else if (logger && result == 0)
         log_info(logger, "history query done", LOG_STRING("query", query.data),
                  LOG_INTEGER("points", (int64_t)read.points));
+    for (size_t i = 0; i < read.not_numeric_count; i++) {
+        const struct history_not_numeric *meter = &read.not_numeric[i];
+        char first[BATCH_TIMESTAMP_SIZE] = "";
+        if (meter->first_ns != INT64_MAX)
+            batch_timestamp_format(meter->first_ns, first);
+        if (logger && result == 0)
+            log_warning(logger,
+                        "values that are not numbers (a string or boolean field) are left out; "
+                        "the meter misses those readings",
+                        LOG_STRING("meter", meter->meter_id),
+                        LOG_INTEGER("values", (int64_t)meter->count), LOG_STRING("first", first),
+                        LOG_STRING("field", rule->field));
+        free(meter->meter_id);
+    }
+    free(read.not_numeric);
     buffer_release(&query);
     return result == 0 ? 0 : -1;
 }

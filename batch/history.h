@@ -13,7 +13,8 @@
  * domain=input_number and field value, each meter's history sorted by time, of several readings
  * with the same timestamp the last kept): batch_readings_finish sorts and drops the duplicates.
  * Only numbers count (float, integer, unsigned); string and boolean values are counted and left
- * out, like points without the id tag. When rules overlap, a point matched by several of them
+ * out, like points without the id tag, and each meter that had any is named in a warning (with
+ * how many and the first time). When rules overlap, a point matched by several of them
  * under the same meter id counts once, as the first rule's reading, as in the stream (the rules
  * are queried last to first, and of readings with the same meter and timestamp the one added last
  * wins). */
@@ -43,7 +44,8 @@ struct batch_history_counts {
 
 /* Reads every reading at or after since_ns (BATCH_HISTORY_ALL: all) into readings (borrowed,
  * zero-initialised or holding readings already) and finishes it. config is borrowed; logger
- * (borrowed, may be NULL) gets the retries and one line per query. Fills *counts (borrowed).
+ * (borrowed, may be NULL) gets the retries, one line per query and the warnings about values
+ * that are not numbers. Fills *counts (borrowed).
  * Returns 0, or -1 with error (what failed and where, InfluxDB's or curl's words); readings then
  * holds what was read so far and is the caller's to free. */
 int batch_history_read(const struct config *config, int64_t since_ns, struct logger *logger,
