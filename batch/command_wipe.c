@@ -1,6 +1,8 @@
-/* meter-batch wipe-processed --yes: deletes everything meter-batch and the stream wrote to the
+/* meter-batch wipe-processed --yes: deletes the series meter-batch and the stream wrote to the
  * processed bucket (the reference pipeline's destructive reset), so the next reconcile starts from
- * a clean slate, e.g. after meters were reconfigured and old series would linger. Talks to
+ * a clean slate, e.g. after meters were reconfigured and old series would linger. The stream's
+ * meter_event points only with --events: reconcile does not write events, so they would be gone
+ * for good, and they are stamped at the reading's time, which no time zone change moves. Talks to
  * influxdb.url directly: deletions are not line protocol and cannot go through the spool. */
 #include <getopt.h>
 #include <stdbool.h>
@@ -15,10 +17,10 @@
 static void wipe_usage_print(FILE *out)
 {
     fprintf(out,
-            "usage: meter-batch [-c FILE] wipe-processed --yes\n"
+            "usage: meter-batch [-c FILE] wipe-processed --yes [--events]\n"
             "\n"
-            "Deletes every point of the processed measurements (meter_interpolated_daily,\n"
-            "meter_interpolated_monthly, meter_consumption, meter_anomaly, meter_event) from\n"
+            "Deletes every point of the processed series (meter_interpolated_daily,\n"
+            "meter_interpolated_monthly, meter_consumption, meter_anomaly) from\n"
             "influxdb.bucket_processed on influxdb.url; raw readings are not touched. Run\n"
             "`meter-batch reconcile` afterwards to write the series again. Without --yes nothing\n"
             "is deleted.\n"
@@ -26,21 +28,25 @@ static void wipe_usage_print(FILE *out)
             "options:\n"
             "  -c FILE   configuration\n"
             "  --yes     really delete\n"
+            "  --events  also delete meter_event (resets, replacements, late readings, ... the\n"
+            "            stream recorded); reconcile does not write them again\n"
             "  --help    this text\n"
             "Exit status: 0 deleted, 1 a deletion failed, 2 usage error or --yes missing.\n");
 }
 
 int batch_command_wipe_processed(int argc, char **argv)
 {
-    enum { OPTION_YES = 1, OPTION_HELP };
+    enum { OPTION_YES = 1, OPTION_EVENTS, OPTION_HELP };
     static const struct option options[] = {
         {"yes", no_argument, NULL, OPTION_YES},
+        {"events", no_argument, NULL, OPTION_EVENTS},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, OPTION_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
     bool yes = false;
+    bool events = false;
     optind = 1;
     opterr = 0;
     int option;
@@ -51,6 +57,9 @@ int batch_command_wipe_processed(int argc, char **argv)
             break;
         case OPTION_YES:
             yes = true;
+            break;
+        case OPTION_EVENTS:
+            events = true;
             break;
         case OPTION_HELP:
             wipe_usage_print(stdout);
@@ -96,6 +105,8 @@ int batch_command_wipe_processed(int argc, char **argv)
     size_t failures = 0;
     for (size_t i = 0; i < batch_processed_measurement_count; i++) {
         const char *measurement = batch_processed_measurements[i];
+        if (!events && strcmp(measurement, "meter_event") == 0)
+            continue;
         char statement[256];
         int result;
         if (config->influxdb.api == CONFIG_API_V1) {
@@ -116,7 +127,8 @@ int batch_command_wipe_processed(int argc, char **argv)
     }
     if (failures == 0) {
         log_info(logger, "processed series deleted", LOG_STRING("bucket", bucket),
-                 LOG_STRING("url", config->influxdb.url));
+                 LOG_STRING("url", config->influxdb.url),
+                 LOG_STRING("meter_event", events ? "deleted" : "kept (--events deletes them)"));
         status = 0;
     }
 cleanup:

@@ -14,7 +14,7 @@ static const struct command batch_commands[] = {
     {"tibber", batch_command_tibber,
      "fetch Tibber's hourly consumption, cost and prices into the raw bucket"},
     {"wipe-processed", batch_command_wipe_processed,
-     "delete every processed series (asks for --yes); reconcile writes them again"},
+     "delete the processed series (asks for --yes); reconcile writes them again"},
     {"check-config", config_command_check,
      "print the effective configuration (secrets masked) or every error"},
 };

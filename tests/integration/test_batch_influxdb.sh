@@ -126,10 +126,18 @@ expect_equal "the run's own flags are all there" "points $expected_points" "$(co
 # Through the relay: it spools the points and delivers them; the baselines file re-seeds the
 # stream at its next checkpoint.
 expect_status "wipe-processed without --yes refuses" 2 batch wipe-processed -c "$dir/config.yaml"
+# An event the stream wrote: reconcile never writes events, so the wipe keeps them unless asked.
+curl -s -o /dev/null --data-binary 'meter_event,meter_id=haupt_strom,kind=replacement value=25,detail="drop" 1733788800000000000' \
+    "$influxdb_url/write?db=lampfi_processed&precision=ns"
 expect_status "wipe-processed --yes" 0 batch wipe-processed --yes -c "$dir/config.yaml"
 # InfluxDB 1.6 may still list a dropped measurement whose series spanned many shards in SHOW
 # MEASUREMENTS (its in-memory index); its points are gone, which is what counts.
 expect_equal "the processed points are gone" '{"results":[{"statement_id":0}]}' \
+    "$(influxdb_query lampfi_processed 'SELECT count(*) FROM /meter_(interpolated|consumption|anomaly).*/')"
+expect_contains "the stream's events stay" '"values":[[0,1]]' \
+    "$(influxdb_query lampfi_processed 'SELECT count(value) FROM meter_event')"
+expect_status "wipe-processed --yes --events" 0 batch wipe-processed --yes --events -c "$dir/config.yaml"
+expect_equal "... deletes them too" '{"results":[{"statement_id":0}]}' \
     "$(influxdb_query lampfi_processed 'SELECT count(*) FROM /meter_.*/')"
 if relay_start "$dir"; then
     expect_status "reconcile through the relay" 0 batch reconcile --compat reference \
