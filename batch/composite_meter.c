@@ -158,7 +158,20 @@ static int reference_compose(const struct config *config, const struct config_me
     return 0;
 }
 
-/* The default mode's master register: moved by the sources' converted day-to-day increases. */
+static bool source_listed(const struct batch_series *const *list, size_t count,
+                          const struct batch_series *source)
+{
+    for (size_t i = 0; i < count; i++)
+        if (list[i] == source)
+            return true;
+    return false;
+}
+
+/* The default mode's master register: moved by the sources' converted day-to-day increases. A
+ * period takes its end day whole: its sources' increases up to the midnight after end_date (a
+ * meter removed that day reads its last value there), so the day a meter is swapped keeps the old
+ * meter's part of it. The next period starting at that midnight adds only its other sources'
+ * increases there, so a source in both counts once. */
 static int default_compose(const struct config *config, const struct config_meter *master,
                            batch_series_lookup lookup, void *argument,
                            const struct stream_calendar *calendar, struct logger *logger,
@@ -167,6 +180,8 @@ static int default_compose(const struct config *config, const struct config_mete
     bool have_register = false;
     double register_value = 0.0;
     const struct batch_series **sources = NULL;
+    const struct batch_series **previous = NULL; /* the period before's sources */
+    size_t previous_count = 0;
     double *factors = NULL;
     int64_t *instants = NULL;
     int result = -1;
@@ -188,7 +203,7 @@ static int default_compose(const struct config *config, const struct config_mete
         int64_t start = batch_daily_midnight(calendar, period->start_date);
         int64_t end = period->end_date >= CONFIG_DATE_OPEN_END
                           ? INT64_MAX
-                          : batch_daily_midnight(calendar, period->end_date);
+                          : batch_daily_midnight(calendar, period->end_date + 1);
         const char *unit = period->source_unit ? period->source_unit : master->output_unit;
         double factor;
         if (config_unit_factor(config, unit, master->output_unit, &factor) != 0) {
@@ -200,7 +215,9 @@ static int default_compose(const struct config *config, const struct config_mete
         size_t wanted = period->composition_type == CONFIG_COMPOSITION_SUM
                             ? period->source_meter_count
                             : (period->source_meter_count > 0 ? 1 : 0);
-        free(sources);
+        free(previous);
+        previous = sources;
+        sources = NULL;
         free(factors);
         sources = calloc(wanted + 1, sizeof *sources);
         factors = calloc(wanted + 1, sizeof *factors);
@@ -233,13 +250,15 @@ static int default_compose(const struct config *config, const struct config_mete
         for (size_t k = 0; k < n; k++) {
             if (k > 0 && instants[k] == instants[k - 1])
                 continue;
+            /* The midnight the period before ended on: its sources' increases are in already. */
+            bool shared = first_day && out->count > 0 && out->t_ns[out->count - 1] == instants[k];
             double increase = 0.0, composed = 0.0;
             for (size_t s = 0; s < source_count; s++) {
                 ptrdiff_t at = batch_series_find(sources[s], instants[k]);
                 if (at < 0)
                     continue;
                 composed += factors[s] * sources[s]->values[at];
-                if (at > 0)
+                if (at > 0 && !(shared && source_listed(previous, previous_count, sources[s])))
                     increase += factors[s] * (sources[s]->values[at] - sources[s]->values[at - 1]);
             }
             if (first_day && !(have_register && period->apply_offset_from_previous_period))
@@ -248,9 +267,12 @@ static int default_compose(const struct config *config, const struct config_mete
                 register_value += increase;
             first_day = false;
             have_register = true;
-            if (batch_series_append(out, instants[k], register_value) != 0)
+            if (shared)
+                out->values[out->count - 1] = register_value;
+            else if (batch_series_append(out, instants[k], register_value) != 0)
                 goto cleanup;
         }
+        previous_count = source_count;
     }
     result = 0;
     goto cleanup;
@@ -259,6 +281,7 @@ out_of_memory:
 cleanup:
     free(order);
     free(sources);
+    free(previous);
     free(factors);
     free(instants);
     return result;

@@ -209,6 +209,24 @@ static int default_evaluate(const struct batch_rows *rows, const double *percent
     return 0;
 }
 
+/* The removal day's midnight after: the meter's last reading up to it if one came on that day,
+ * else the register at the removal day's start. Nothing is extrapolated past the removal: the
+ * time of day it happened is not known. */
+static void removal_day_hold(const struct batch_rows *rows, struct batch_daily_series *out)
+{
+    int64_t day_start = out->t_ns[out->count - 2], day_end = out->t_ns[out->count - 1];
+    double held = out->values[out->count - 2];
+    for (size_t i = rows->count; i > 0; i--) {
+        if (rows->t_ns[i - 1] > day_end)
+            continue;
+        if (rows->t_ns[i - 1] >= day_start)
+            held = rows->values[i - 1];
+        break;
+    }
+    /* A register does not run backwards: never below the day's start. */
+    out->values[out->count - 1] = fmax(held, out->values[out->count - 2]);
+}
+
 static int default_build(const struct config_meter *meter, const double *percentages,
                          const struct batch_meter_readings *readings,
                          const struct batch_daily_settings *settings,
@@ -249,9 +267,17 @@ static int default_build(const struct config_meter *meter, const double *percent
             start_day = first_day;
     }
     int64_t end_day = settings->end_day;
+    bool removal_day = false;
     if (meter && meter->deinstallation_date != CONFIG_DATE_UNSET &&
-        meter->deinstallation_date < end_day)
+        meter->deinstallation_date < end_day) {
         end_day = meter->deinstallation_date;
+        /* The meter counted on the day it was removed, until it was: the series ends at the
+         * midnight after, so that day's consumption is not lost between it and its successor. */
+        if (end_day >= start_day) {
+            end_day++;
+            removal_day = true;
+        }
+    }
     if (end_day < start_day) {
         out->status = "no day of the analysis period between installation and removal";
         goto cleanup;
@@ -261,6 +287,8 @@ static int default_build(const struct config_meter *meter, const double *percent
         goto cleanup;
     if (default_evaluate(&rows, percentages, out) != 0)
         goto cleanup;
+    if (removal_day && out->count >= 2)
+        removal_day_hold(&rows, out);
     out->status = "ok";
     result = 0;
 cleanup:

@@ -199,6 +199,80 @@ Test(composite_meter, a_summed_source_that_starts_later)
     set_free(&set);
 }
 
+/* The swap of the reference fixture main: the old meter removed on Nov 4 reads 134 at the
+ * midnight after (its series ends on its last reading), the new one is installed on Nov 5 and has
+ * no day before. The old meter's 4 units of Nov 4 are kept, not lost between the periods. */
+Test(composite_meter, the_removal_day_of_the_old_meter_is_kept)
+{
+    struct series_set set = {0};
+    struct config_meter master;
+    struct config_period periods[2];
+    char *old_id[1], *new_id[1];
+    static const double old_values[] = {100, 110, 120, 130, 134};
+    static const double new_values[] = {0, 10};
+    set_add(&set, "gas_old", 0, old_values, 5);
+    set_add(&set, "gas_new", 4, new_values, 2);
+    /* replacement_setup's periods: old until Nov 4, new from Nov 5 with the offset. */
+    struct series_set unused = {0};
+    replacement_setup(&unused, &master, periods, old_id, new_id);
+    set_free(&unused);
+    struct config config = config_make();
+    struct batch_series daily, monthly;
+    cr_assert_eq(batch_master_compose(&config, &master, CONFIG_COMPAT_NONE, set_lookup, set_lookup,
+                                      &set, NULL, NULL, &daily, &monthly),
+                 0);
+    static const double accurate[] = {100, 110, 120, 130, 134, 144};
+    cr_assert_eq(daily.count, 6);
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_eq(daily.values[i], accurate[i], "day %zu", i);
+    batch_series_free(&daily);
+    batch_series_free(&monthly);
+    set_free(&set);
+}
+
+/* A meter in two periods in a row (the composition changes, the meter stays): its increase on
+ * the first period's end day counts once, and the source joining adds its own. */
+Test(composite_meter, a_source_in_two_periods_counts_its_boundary_day_once)
+{
+    struct series_set set = {0};
+    static const double stays[] = {1000, 1010, 1020, 1030};
+    static const double joins[] = {50, 52, 55, 60};
+    set_add(&set, "stays", 0, stays, 4);
+    set_add(&set, "joins", 0, joins, 4);
+    char *first_sources[] = {"stays"}, *second_sources[] = {"stays", "joins"};
+    struct config_period periods[2] = {
+        {.start_date = tz_days_from_civil(2024, 1, 1),
+         .end_date = tz_days_from_civil(2024, 11, 2),
+         .composition_type = CONFIG_COMPOSITION_SUM,
+         .source_meters = first_sources,
+         .source_meter_count = 1},
+        {.start_date = tz_days_from_civil(2024, 11, 3),
+         .end_date = CONFIG_DATE_OPEN_END,
+         .composition_type = CONFIG_COMPOSITION_SUM,
+         .source_meters = second_sources,
+         .source_meter_count = 2,
+         .apply_offset_from_previous_period = true},
+    };
+    struct config_meter master = {.meter_id = "total",
+                                  .type = CONFIG_METER_MASTER,
+                                  .output_unit = "kWh",
+                                  .periods = periods,
+                                  .period_count = 2};
+    struct config config = config_make();
+    struct batch_series daily, monthly;
+    cr_assert_eq(batch_master_compose(&config, &master, CONFIG_COMPAT_NONE, set_lookup, set_lookup,
+                                      &set, NULL, NULL, &daily, &monthly),
+                 0);
+    /* Nov 3: stays' 10 of Nov 2 once, plus joins' 3; Nov 4: 10 + 5. */
+    static const double accurate[] = {1000, 1010, 1023, 1038};
+    cr_assert_eq(daily.count, 4);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(daily.values[i], accurate[i], "day %zu", i);
+    batch_series_free(&daily);
+    batch_series_free(&monthly);
+    set_free(&set);
+}
+
 Test(composite_meter, virtual_meters_convert_subtract_and_clip)
 {
     struct series_set set = {0};

@@ -288,6 +288,32 @@ Test(daily_default, removal_and_the_analysis_period_bound_the_grid)
     batch_daily_series_free(&series);
 }
 
+/* A meter removed on Nov 26 at 09:00 after its last reading: the series ends at the midnight
+ * after, on that reading, so the morning's 4.5 units are not lost between it and its successor.
+ * Without a reading on the removal day it holds the day's start: no time of removal, no guess. */
+Test(daily_default, the_removal_day_ends_on_the_last_reading)
+{
+    struct meter_fixture fixture;
+    int64_t t[] = {at(2024, 11, 20, 0), at(2024, 11, 26, 9)};
+    double v[] = {100.0, 160.0 + 4.5};
+    fixture_init(&fixture, t, v, 2);
+    fixture.meter.installation_date = day_of(2024, 1, 1);
+    fixture.meter.deinstallation_date = day_of(2024, 11, 26);
+    struct batch_daily_series series =
+        build(&fixture, NULL, CONFIG_COMPAT_NONE, day_of(2024, 11, 1), day_of(2024, 12, 31));
+    cr_assert_eq(series.days[series.count - 1], day_of(2024, 11, 27));
+    assert_close(value_on(&series, day_of(2024, 11, 26)), 100.0 + 6 * 24 * 64.5 / 153, 1e-12);
+    cr_assert_eq(value_on(&series, day_of(2024, 11, 27)), 164.5, "the last reading, not more");
+    batch_daily_series_free(&series);
+
+    fixture.items[1].t_ns = at(2024, 11, 25, 12); /* the last reading a day and a half before */
+    series = build(&fixture, NULL, CONFIG_COMPAT_NONE, day_of(2024, 11, 1), day_of(2024, 12, 31));
+    cr_assert_eq(series.days[series.count - 1], day_of(2024, 11, 27));
+    cr_assert_eq(value_on(&series, day_of(2024, 11, 27)), value_on(&series, day_of(2024, 11, 26)),
+                 "no reading on the removal day: held");
+    batch_daily_series_free(&series);
+}
+
 /* An installation_date after 2262-04-11 (the configuration takes dates to 9999-12-31): no day
  * of the analysis period, in both modes, without an overflow on the way. */
 Test(daily_series, an_installation_after_2262_has_no_day)
