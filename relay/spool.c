@@ -257,9 +257,9 @@ int spool_open(const struct spool_options *options, struct spool **out,
             goto fail;
     }
     result = spool->offline ? 0 : spool_segment_prepare(spool);
-    if (result == -EIO) {
+    if (result != 0 && result != -ENOSPC) {
         error_message_set(error, error_size, "%s: cannot pre-create the next segment: %s",
-                          spool->segment_dir, strerror(EIO));
+                          spool->segment_dir, strerror(-result));
         goto fail;
     }
     result = reserve_create(spool);
@@ -360,7 +360,8 @@ static int segment_roll_over(struct spool *spool)
     if (!spool->has_prepared) {
         int result = spool_segment_prepare(spool);
         if (result != 0)
-            return result == -ENOSPC ? -ENOSPC : spool_fail(spool, "segment creation failed", EIO);
+            return result == -ENOSPC ? -ENOSPC
+                                     : spool_fail(spool, "segment creation failed", -result);
     }
     if (spool->sync_mode != CONFIG_SYNC_NONE && spool->synced_sequence < spool->next_sequence - 1) {
         if (io->fdatasync(io->context, spool->active_fd) != 0)
@@ -626,8 +627,9 @@ static int next_segment_prepare(struct spool *spool)
 {
     if (spool->has_prepared || spool->read_only || spool->offline)
         return 0;
-    if (spool_segment_prepare(spool) == -EIO)
-        return spool_fail(spool, "cannot pre-create the next spool segment", EIO);
+    int result = spool_segment_prepare(spool);
+    if (result != 0 && result != -ENOSPC)
+        return spool_fail(spool, "cannot pre-create the next spool segment", -result);
     return 0;
 }
 

@@ -193,8 +193,9 @@ int spool_segment_path(const struct spool *spool, uint64_t id, char *out, size_t
 /* fsync of a directory. Returns 0 or -errno. */
 int spool_directory_sync(const struct spool *spool, const char *directory);
 /* Creates segment id (header with first_sequence, preallocated to segment_bytes, fdatasync,
- * directory fsync, prefetched); returns its fd or a negative errno (-ENOSPC, -EIO). *segment is
- * filled. */
+ * directory fsync, prefetched); returns its fd, -ENOSPC (disk full), or the negative errno of the
+ * step that failed (-EIO, -EMFILE, ...), so that the fatal error names its real cause. *segment
+ * is filled. */
 int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequence,
                          struct spool_segment *segment);
 /* Allocates segment fd (borrowed) up to segment_bytes from offset from, so a commit's fdatasync
@@ -218,7 +219,8 @@ int spool_segment_push(struct spool *spool, const struct spool_segment *segment)
  * Large commits get none: they would write their bytes twice. Best effort: a failed write ends it
  * for this segment (the records' own writes report the disk's errors). */
 void spool_segment_write_ahead(struct spool *spool);
-/* Makes sure a pre-created segment exists. Returns 0, -ENOSPC (none now, retried later), -EIO. */
+/* Makes sure a pre-created segment exists. Returns 0, -ENOSPC (none now, retried later), or
+ * another negative errno (fatal; spool_segment_create says which). */
 int spool_segment_prepare(struct spool *spool);
 
 /* What a scan of one segment file found. */

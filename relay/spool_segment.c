@@ -139,14 +139,14 @@ int spool_segment_create(struct spool *spool, uint64_t id, uint64_t first_sequen
         int error = errno;
         log_error(spool->logger, "cannot create a spool segment", LOG_STRING("path", path),
                   LOG_STRING("error", strerror(error)));
-        return error == ENOSPC || error == EDQUOT ? -ENOSPC : -EIO;
+        return error == ENOSPC || error == EDQUOT ? -ENOSPC : -error;
     }
     struct iovec iov = {.iov_base = bytes, .iov_len = sizeof bytes};
     ssize_t written = io->pwritev(io->context, fd, &iov, 1, 0);
     int result = 0;
     if (written != (ssize_t)sizeof bytes) {
         int error = written < 0 ? errno : ENOSPC;
-        result = error == ENOSPC || error == EDQUOT ? -ENOSPC : -EIO;
+        result = error == ENOSPC || error == EDQUOT ? -ENOSPC : -error;
         log_warning(spool->logger, "cannot write a spool segment header", LOG_STRING("path", path),
                     LOG_STRING("error", strerror(error)));
         goto fail;

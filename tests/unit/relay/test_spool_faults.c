@@ -389,3 +389,63 @@ Test(spool_faults, flush_with_sync_none_syncs_the_segments_closed_unsynced)
                   (unsigned long)unsynced.inodes[i]);
     spool_close(spool);
 }
+
+/* The whole log file at path (owned by the caller), or an empty string. */
+static char *log_file_read(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    char *text = calloc(1, 1 << 16);
+    cr_assert_not_null(text);
+    if (file) {
+        size_t length = fread(text, 1, (1 << 16) - 1, file);
+        text[length] = '\0';
+        fclose(file);
+    }
+    return text;
+}
+
+/* A segment that cannot be created for want of descriptors (EMFILE) must say so: the operator
+ * raises LimitNOFILE, which "Input/output error" would never make them do. */
+Test(spool_faults, segment_creation_failure_names_its_cause_at_open)
+{
+    struct spool_options options = fault_options();
+    fault.create_segment_errno = EMFILE;
+    struct spool *spool = NULL;
+    char error[512] = "";
+    int result = spool_open(&options, &spool, NULL, error, sizeof error);
+    cr_assert_neq(result, 0);
+    cr_assert_null(spool);
+    cr_assert(strstr(error, strerror(EMFILE)) != NULL, "the error names EMFILE: %s", error);
+    cr_assert(strstr(error, strerror(EIO)) == NULL, "not EIO: %s", error);
+}
+
+Test(spool_faults, segment_creation_failure_names_its_cause_when_the_relay_stops)
+{
+    char log_path[4096];
+    snprintf(log_path, sizeof log_path, "%s/relay.log", directory);
+    struct log_options log_options = {.level = LOG_LEVEL_INFO, .file = log_path};
+    char error[512] = "";
+    struct logger *logger = log_open(&log_options, NULL, error, sizeof error);
+    cr_assert_not_null(logger, "%s", error);
+    struct spool_options options = fault_options();
+    options.segment_bytes = 4096;
+    options.logger = logger;
+    struct spool *spool = test_spool_open(&options, NULL);
+    fault.create_segment_errno = EMFILE;
+    /* The pre-created segment becomes the active one; creating its successor fails. */
+    uint64_t n = 1;
+    while (spool->segment_count < 2)
+        test_append(spool, n++);
+    cr_assert_eq(spool_commit(spool, NULL), -EIO);
+    cr_assert(spool_has_failed(spool));
+    spool_close(spool);
+    log_close(logger);
+    char *text = log_file_read(log_path);
+    char line[1024] = "";
+    const char *fatal = strstr(text, "cannot pre-create the next spool segment");
+    if (fatal)
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(fatal, "\n"), fatal);
+    free(text);
+    cr_assert_neq(line[0], '\0', "the fatal line is logged");
+    cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the fatal line names EMFILE: %s", line);
+}

@@ -29,7 +29,20 @@ struct fault_io {
     int pwritev_calls;
     off_t pwritev_last_offset; /* of the last pwritev tried */
     size_t pwritev_last_bytes;
+    int create_segment_errno; /* != 0: creating a segment file (O_CREAT, *.seg) fails with it */
 };
+
+static inline int fault_open(void *context, const char *path, int flags, mode_t mode)
+{
+    struct fault_io *fault = context;
+    size_t length = strlen(path);
+    if (fault->create_segment_errno != 0 && (flags & O_CREAT) && length > 4 &&
+        strcmp(path + length - 4, ".seg") == 0) {
+        errno = fault->create_segment_errno;
+        return -1;
+    }
+    return fault->real.open(NULL, path, flags, mode);
+}
 
 static inline ssize_t fault_pwritev(void *context, int fd, const struct iovec *iov, int count,
                                     off_t offset)
@@ -91,6 +104,7 @@ static inline struct spool_io fault_io_make(struct fault_io *fault)
     memset(fault, 0, sizeof *fault);
     fault->real = spool_io_system();
     struct spool_io io = fault->real;
+    io.open = fault_open;
     io.pwritev = fault_pwritev;
     io.fdatasync = fault_fdatasync;
     io.statvfs = fault_statvfs;
