@@ -30,16 +30,25 @@ int spool_directory_sync(const struct spool *spool, const char *directory)
 {
     const struct spool_io *io = &spool->io;
     int fd = io->open(io->context, directory, O_RDONLY | O_DIRECTORY, 0);
-    if (fd < 0)
-        return -errno;
-    int result = 0;
-    if (io->fsync(io->context, fd) != 0)
-        result = -EIO;
-    if (io->close(io->context, fd) != 0 && result == 0)
-        result = -EIO;
+    int result = 0, error = 0;
+    if (fd < 0) {
+        error = errno;
+        result = -error;
+    } else {
+        if (io->fsync(io->context, fd) != 0) {
+            error = errno;
+            result = -EIO;
+        }
+        if (io->close(io->context, fd) != 0 && result == 0) {
+            error = errno;
+            result = -EIO;
+        }
+    }
+    /* The cause as the system call gave it: an EMFILE here needs a higher descriptor limit, not
+     * a disk check. */
     if (result != 0)
         log_error(spool->logger, "fsync of a spool directory failed; the relay stops",
-                  LOG_STRING("directory", directory), LOG_STRING("error", strerror(EIO)));
+                  LOG_STRING("directory", directory), LOG_STRING("error", strerror(error)));
     return result;
 }
 

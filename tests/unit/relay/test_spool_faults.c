@@ -390,8 +390,8 @@ Test(spool_faults, flush_with_sync_none_syncs_the_segments_closed_unsynced)
     spool_close(spool);
 }
 
-/* The whole log file at path (owned by the caller), or an empty string. */
-static char *log_file_read(const char *path)
+/* The first line of the log file at path holding message into line (empty when none). */
+static void log_line_copy(const char *path, const char *message, char *line, size_t size)
 {
     FILE *file = fopen(path, "r");
     char *text = calloc(1, 1 << 16);
@@ -401,7 +401,22 @@ static char *log_file_read(const char *path)
         text[length] = '\0';
         fclose(file);
     }
-    return text;
+    line[0] = '\0';
+    const char *found = strstr(text, message);
+    if (found)
+        snprintf(line, size, "%.*s", (int)strcspn(found, "\n"), found);
+    free(text);
+}
+
+/* A logger writing to <directory>/relay.log, whose path goes to path (4096 bytes). */
+static struct logger *test_logger_open(char *path)
+{
+    snprintf(path, 4096, "%s/relay.log", directory);
+    struct log_options log_options = {.level = LOG_LEVEL_INFO, .file = path};
+    char error[512] = "";
+    struct logger *logger = log_open(&log_options, NULL, error, sizeof error);
+    cr_assert_not_null(logger, "%s", error);
+    return logger;
 }
 
 /* A segment that cannot be created for want of descriptors (EMFILE) must say so: the operator
@@ -409,7 +424,9 @@ static char *log_file_read(const char *path)
 Test(spool_faults, segment_creation_failure_names_its_cause_at_open)
 {
     struct spool_options options = fault_options();
-    fault.create_segment_errno = EMFILE;
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_CREAT;
+    fault.open_fail_suffix = ".seg";
     struct spool *spool = NULL;
     char error[512] = "";
     int result = spool_open(&options, &spool, NULL, error, sizeof error);
@@ -422,16 +439,14 @@ Test(spool_faults, segment_creation_failure_names_its_cause_at_open)
 Test(spool_faults, segment_creation_failure_names_its_cause_when_the_relay_stops)
 {
     char log_path[4096];
-    snprintf(log_path, sizeof log_path, "%s/relay.log", directory);
-    struct log_options log_options = {.level = LOG_LEVEL_INFO, .file = log_path};
-    char error[512] = "";
-    struct logger *logger = log_open(&log_options, NULL, error, sizeof error);
-    cr_assert_not_null(logger, "%s", error);
+    struct logger *logger = test_logger_open(log_path);
     struct spool_options options = fault_options();
     options.segment_bytes = 4096;
     options.logger = logger;
     struct spool *spool = test_spool_open(&options, NULL);
-    fault.create_segment_errno = EMFILE;
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_CREAT;
+    fault.open_fail_suffix = ".seg";
     /* The pre-created segment becomes the active one; creating its successor fails. */
     uint64_t n = 1;
     while (spool->segment_count < 2)
@@ -440,12 +455,41 @@ Test(spool_faults, segment_creation_failure_names_its_cause_when_the_relay_stops
     cr_assert(spool_has_failed(spool));
     spool_close(spool);
     log_close(logger);
-    char *text = log_file_read(log_path);
-    char line[1024] = "";
-    const char *fatal = strstr(text, "cannot pre-create the next spool segment");
-    if (fatal)
-        snprintf(line, sizeof line, "%.*s", (int)strcspn(fatal, "\n"), fatal);
-    free(text);
+    char line[1024];
+    log_line_copy(log_path, "cannot pre-create the next spool segment", line, sizeof line);
     cr_assert_neq(line[0], '\0', "the fatal line is logged");
     cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the fatal line names EMFILE: %s", line);
+}
+
+/* A directory that cannot be opened for its fsync (EMFILE) after delivered segments were deleted
+ * fails the spool: the log must say why, or the operator only ever sees "spool I/O error". */
+Test(spool_faults, directory_sync_failure_names_its_cause)
+{
+    char log_path[4096];
+    struct logger *logger = test_logger_open(log_path);
+    struct spool_options options = fault_options();
+    options.segment_bytes = 4096;
+    options.logger = logger;
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), 0);
+    uint64_t n = 1;
+    while (spool->segment_count < 2)
+        test_append(spool, n++);
+    test_commit(spool, n - 1);
+    cr_assert_eq(test_read_all(cursor, 1), n - 1);
+    spool_cursor_acknowledge(cursor, n - 1);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_DIRECTORY;
+    fault.open_fail_suffix = "/seg";
+    size_t released = 0;
+    cr_assert_eq(spool_segments_release(spool, &released), -EIO);
+    cr_assert_eq(released, 1, "the first segment was deleted before the directory fsync");
+    cr_assert(spool_has_failed(spool));
+    spool_close(spool);
+    log_close(logger);
+    char line[1024];
+    log_line_copy(log_path, "fsync of a spool directory failed", line, sizeof line);
+    cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the log names EMFILE: [%s]", line);
 }

@@ -29,16 +29,22 @@ struct fault_io {
     int pwritev_calls;
     off_t pwritev_last_offset; /* of the last pwritev tried */
     size_t pwritev_last_bytes;
-    int create_segment_errno; /* != 0: creating a segment file (O_CREAT, *.seg) fails with it */
+    /* != 0: an open with every flag of open_fail_flags of a path ending in open_fail_suffix
+     * fails with it. */
+    int open_fail_errno;
+    int open_fail_flags;
+    const char *open_fail_suffix;
 };
 
 static inline int fault_open(void *context, const char *path, int flags, mode_t mode)
 {
     struct fault_io *fault = context;
     size_t length = strlen(path);
-    if (fault->create_segment_errno != 0 && (flags & O_CREAT) && length > 4 &&
-        strcmp(path + length - 4, ".seg") == 0) {
-        errno = fault->create_segment_errno;
+    const char *suffix = fault->open_fail_suffix ? fault->open_fail_suffix : "";
+    size_t suffix_length = strlen(suffix);
+    if (fault->open_fail_errno != 0 && (flags & fault->open_fail_flags) == fault->open_fail_flags &&
+        length >= suffix_length && strcmp(path + length - suffix_length, suffix) == 0) {
+        errno = fault->open_fail_errno;
         return -1;
     }
     return fault->real.open(NULL, path, flags, mode);
