@@ -101,7 +101,14 @@ static uint64_t free_space_estimate(const struct spool *spool)
                : 0;
 }
 
-/* Creates the reserve file at its full size. Returns 0, -ENOSPC (removed again), -EIO. */
+/* -ENOSPC for a full disk or quota, else -error. */
+static int space_error(int error)
+{
+    return error == ENOSPC || error == EDQUOT ? -ENOSPC : -error;
+}
+
+/* Creates the reserve file at its full size. Returns 0, -ENOSPC (removed again), or the negative
+ * errno of the step that failed (fatal; the caller names it). */
 static int reserve_create(struct spool *spool)
 {
     const struct spool_io *io = &spool->io;
@@ -109,14 +116,14 @@ static int reserve_create(struct spool *spool)
         return 0;
     int fd = io->open(io->context, spool->reserve_path, O_RDWR | O_CREAT, 0640);
     if (fd < 0)
-        return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+        return space_error(errno);
     int result = 0;
     struct stat status;
     if (io->fstat(io->context, fd, &status) != 0) {
-        result = -EIO;
+        result = -errno;
     } else if ((uint64_t)status.st_size < spool->reserve_bytes) {
         if (io->fallocate(io->context, fd, 0, (off_t)spool->reserve_bytes) != 0)
-            result = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+            result = space_error(errno);
         else if (io->fsync(io->context, fd) != 0)
             result = -EIO;
     }
@@ -263,9 +270,9 @@ int spool_open(const struct spool_options *options, struct spool **out,
         goto fail;
     }
     result = reserve_create(spool);
-    if (result == -EIO) {
-        error_message_set(error, error_size, "%s: cannot create the reserve file",
-                          spool->reserve_path);
+    if (result != 0 && result != -ENOSPC) {
+        error_message_set(error, error_size, "%s: cannot create the reserve file: %s",
+                          spool->reserve_path, strerror(-result));
         goto fail;
     }
     if (result == -ENOSPC)
@@ -385,10 +392,10 @@ static int read_only_leave(struct spool *spool)
     if (spool->free_bytes < spool->min_free_bytes + spool->reserve_bytes)
         return -EROFS;
     int result = reserve_create(spool);
-    if (result == -EIO)
-        return spool_fail(spool, "cannot recreate the spool reserve file", EIO);
-    if (result != 0)
+    if (result == -ENOSPC)
         return -EROFS;
+    if (result != 0)
+        return spool_fail(spool, "cannot recreate the spool reserve file", -result);
     spool->read_only = false;
     log_info(spool->logger, "spool writable again: free space returned",
              LOG_STRING("dir", spool->dir));

@@ -493,3 +493,46 @@ Test(spool_faults, directory_sync_failure_names_its_cause)
     log_line_copy(log_path, "fsync of a spool directory failed", line, sizeof line);
     cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the log names EMFILE: [%s]", line);
 }
+
+/* The reserve file that cannot be created says why, at open and when the spool leaves read-only
+ * ingestion (where the relay stops). */
+Test(spool_faults, reserve_creation_failure_names_its_cause_at_open)
+{
+    struct spool_options options = fault_options();
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_CREAT;
+    fault.open_fail_suffix = "/reserve";
+    struct spool *spool = NULL;
+    char error[512] = "";
+    cr_assert_neq(spool_open(&options, &spool, NULL, error, sizeof error), 0);
+    cr_assert_null(spool);
+    cr_assert(strstr(error, strerror(EMFILE)) != NULL, "the error names EMFILE: %s", error);
+}
+
+Test(spool_faults, reserve_creation_failure_names_its_cause_when_leaving_read_only)
+{
+    char log_path[4096];
+    struct logger *logger = test_logger_open(log_path);
+    struct spool_options options = fault_options();
+    options.logger = logger;
+    struct spool *spool = test_spool_open(&options, NULL);
+    test_append(spool, 1);
+    fault.pwritev_countdown = 1;
+    fault.pwritev_errno = ENOSPC;
+    char payload[64];
+    size_t length = test_payload(payload, 2);
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    cr_assert_eq(spool_append(spool, &routing, payload, length, &sequence), -ENOSPC);
+    cr_assert(spool_is_read_only(spool));
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_CREAT;
+    fault.open_fail_suffix = "/reserve";
+    cr_assert_eq(spool_read_only_retry(spool), -EIO);
+    cr_assert(spool_has_failed(spool));
+    spool_close(spool);
+    log_close(logger);
+    char line[1024];
+    log_line_copy(log_path, "cannot recreate the spool reserve file", line, sizeof line);
+    cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the log names EMFILE: [%s]", line);
+}
