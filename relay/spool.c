@@ -376,14 +376,17 @@ static int segment_roll_over(struct spool *spool)
         spool->synced_sequence = spool->next_sequence - 1;
         spool->last_sync_ns = clock_monotonic_ns(&spool->clock);
     }
-    if (io->close(io->context, spool->active_fd) != 0)
-        return spool_fail(spool, "close of a full spool segment failed", errno);
+    /* Listed first: a failure leaves the spool as it was. close() releases the descriptor even
+     * when it reports an error, so the full segment's is forgotten before it is closed. */
     int result = spool_segment_push(spool, &spool->prepared);
     if (result != 0)
         return result;
+    int full_fd = spool->active_fd;
     spool->active_fd = spool->prepared_fd;
     spool->prepared_fd = -1;
     spool->has_prepared = false;
+    if (io->close(io->context, full_fd) != 0)
+        return spool_fail(spool, "close of a full spool segment failed", errno);
     return 0;
 }
 

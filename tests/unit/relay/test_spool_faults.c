@@ -536,3 +536,28 @@ Test(spool_faults, reserve_creation_failure_names_its_cause_when_leaving_read_on
     log_line_copy(log_path, "cannot recreate the spool reserve file", line, sizeof line);
     cr_assert(strstr(line, strerror(EMFILE)) != NULL, "the log names EMFILE: [%s]", line);
 }
+
+/* close() of a full segment that reports an error has still released the descriptor: the spool
+ * must not close that number again at shutdown, when it may be a client's socket by then. */
+Test(spool_faults, failed_close_of_a_full_segment_is_not_closed_twice)
+{
+    struct spool_options options = fault_options();
+    options.segment_bytes = 4096;
+    struct spool *spool = test_spool_open(&options, NULL);
+    uint64_t n = 1;
+    char payload[64];
+    struct spool_routing routing = test_routing();
+    uint64_t sequence = 0;
+    int result = 0;
+    fault.close_fail_armed = 1;
+    fault.close_fail_fd = spool->active_fd;
+    while (spool->segment_count < 2 && result == 0) {
+        size_t length = test_payload(payload, n);
+        result = spool_append(spool, &routing, payload, length, &sequence);
+        n++;
+    }
+    cr_assert_eq(result, -EIO, "the failed close of the full segment fails the spool");
+    cr_assert(spool_has_failed(spool));
+    spool_close(spool);
+    cr_assert_eq(fault.close_ebadf_count, 0, "a descriptor was closed twice");
+}

@@ -34,7 +34,25 @@ struct fault_io {
     int open_fail_errno;
     int open_fail_flags;
     const char *open_fail_suffix;
+    /* When armed, closing close_fail_fd closes it but reports EIO (as NFS may), once. */
+    int close_fail_armed;
+    int close_fail_fd;
+    int close_ebadf_count; /* closes of a descriptor that was not open: double closes */
 };
+
+static inline int fault_close(void *context, int fd)
+{
+    struct fault_io *fault = context;
+    int result = fault->real.close(NULL, fd);
+    if (result != 0 && errno == EBADF)
+        fault->close_ebadf_count++;
+    if (result == 0 && fault->close_fail_armed && fd == fault->close_fail_fd) {
+        fault->close_fail_armed = 0;
+        errno = EIO;
+        return -1;
+    }
+    return result;
+}
 
 static inline int fault_open(void *context, const char *path, int flags, mode_t mode)
 {
@@ -111,6 +129,7 @@ static inline struct spool_io fault_io_make(struct fault_io *fault)
     fault->real = spool_io_system();
     struct spool_io io = fault->real;
     io.open = fault_open;
+    io.close = fault_close;
     io.pwritev = fault_pwritev;
     io.fdatasync = fault_fdatasync;
     io.statvfs = fault_statvfs;
