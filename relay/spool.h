@@ -250,7 +250,8 @@ struct spool_cursor;
  * SPOOL_CONSUMER_NAME_MAX bytes). Its position is the stored cursor file's, else just before the
  * oldest record; a missing cursor file is created (4 KiB, synced). Returns 0 and the cursor in
  * *out (owned by the spool; close with spool_cursor_close or let spool_close do it), -EINVAL (bad
- * name), -EBUSY (already open), -ENOMEM, -EIO. */
+ * name), -EBUSY (already open), -ENOMEM, -EIO, or the errno of a cursor file that cannot be
+ * opened (-EACCES, -EMFILE...). */
 int spool_cursor_open(struct spool *spool, const char *consumer, struct spool_cursor **out);
 
 /* Closes cursor (NULL is fine) without storing it; its stored position keeps counting for

@@ -113,9 +113,12 @@ static int consumer_file_open(struct spool *spool, struct spool_consumer *consum
         return -ENAMETOOLONG;
     int fd = io->open(io->context, path, O_RDWR | (create ? O_CREAT : 0), 0640);
     if (fd < 0) {
+        /* Returned as it is: the callers' messages name it (EACCES and EMFILE are no disk
+         * errors). */
+        int error = errno;
         log_error(spool->logger, "cannot open a spool cursor file", LOG_STRING("path", path),
-                  LOG_STRING("error", strerror(errno)));
-        return -EIO;
+                  LOG_STRING("error", strerror(error)));
+        return -error;
     }
     uint8_t image[SPOOL_CURSOR_FILE_BYTES];
     memset(image, 0, sizeof image);

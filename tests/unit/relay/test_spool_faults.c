@@ -561,3 +561,30 @@ Test(spool_faults, failed_close_of_a_full_segment_is_not_closed_twice)
     spool_close(spool);
     cr_assert_eq(fault.close_ebadf_count, 0, "a descriptor was closed twice");
 }
+
+/* A cursor file the relay may not open (left owned by root by a run as root: EACCES) says so in
+ * the error that stops the start, which is all an operator sees on the terminal. */
+Test(spool_faults, cursor_open_failure_names_its_cause)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), 0);
+    spool_close(spool);
+
+    fault.open_fail_errno = EACCES;
+    fault.open_fail_flags = O_RDWR;
+    fault.open_fail_suffix = "/upstream.cur";
+    char error[512] = "";
+    spool = NULL;
+    cr_assert_neq(spool_open(&options, &spool, NULL, error, sizeof error), 0);
+    cr_assert(strstr(error, strerror(EACCES)) != NULL, "the error names EACCES: %s", error);
+
+    fault.open_fail_errno = 0;
+    spool = test_spool_open(&options, NULL);
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_RDWR | O_CREAT;
+    fault.open_fail_suffix = "/stream.cur";
+    cr_assert_eq(spool_cursor_open(spool, "stream", &cursor), -EMFILE);
+    spool_close(spool);
+}
