@@ -122,6 +122,7 @@ static int consumer_file_open(struct spool *spool, struct spool_consumer *consum
     }
     uint8_t image[SPOOL_CURSOR_FILE_BYTES];
     memset(image, 0, sizeof image);
+    int result = -EIO;
     ssize_t got = io->pread(io->context, fd, image, sizeof image, 0);
     if (got < 0) {
         log_error(spool->logger, "cannot read a spool cursor file", LOG_STRING("path", path),
@@ -131,11 +132,15 @@ static int consumer_file_open(struct spool *spool, struct spool_consumer *consum
     if (got < (ssize_t)sizeof image) {
         /* New (or cut short): give it its full size now so slot writes never extend it. */
         if (io->ftruncate(io->context, fd, SPOOL_CURSOR_FILE_BYTES) != 0 ||
-            io->fsync(io->context, fd) != 0 || spool_directory_sync(spool, spool->cursor_dir)) {
+            io->fsync(io->context, fd) != 0) {
             log_error(spool->logger, "cannot create a spool cursor file", LOG_STRING("path", path),
                       LOG_STRING("error", strerror(errno)));
             goto fail;
         }
+        /* It logs its cause itself; an open of the directory that failed (EMFILE) is returned
+         * as it is, as for the file's own open. */
+        if ((result = spool_directory_sync(spool, spool->cursor_dir)) != 0)
+            goto fail;
     }
     if (spool_cursor_image_decode(image, &consumer->durable, &consumer->generation) != 0) {
         consumer->durable = 0;
@@ -151,7 +156,7 @@ static int consumer_file_open(struct spool *spool, struct spool_consumer *consum
 fail:
     if (io->close(io->context, fd) != 0)
         log_warning(spool->logger, "close of a spool cursor file failed", LOG_STRING("path", path));
-    return -EIO;
+    return result;
 }
 
 int spool_consumers_load(struct spool *spool, char *error, size_t error_size)

@@ -588,3 +588,19 @@ Test(spool_faults, cursor_open_failure_names_its_cause)
     cr_assert_eq(spool_cursor_open(spool, "stream", &cursor), -EMFILE);
     spool_close(spool);
 }
+
+/* A new cursor file whose directory cannot be opened for the fsync that makes it durable
+ * (EMFILE): the error names that, not EIO. */
+Test(spool_faults, cursor_creation_directory_sync_failure_names_its_cause)
+{
+    struct spool_options options = fault_options();
+    struct spool *spool = test_spool_open(&options, NULL);
+    fault.open_fail_errno = EMFILE;
+    fault.open_fail_flags = O_DIRECTORY;
+    fault.open_fail_suffix = "/cursor";
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), -EMFILE);
+    fault.open_fail_errno = 0;
+    cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), 0, "a later attempt works");
+    spool_close(spool);
+}
