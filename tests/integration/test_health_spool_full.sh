@@ -47,7 +47,7 @@ http_request full "$relay_url/health"
 expect_equal "/health of a full spool: 200 (the upstream is the problem, not the relay)" 200 "$http_code"
 spool_check=$(json_eval 'JSON.stringify(d.checks.find((c) => c.name === "spool"))' <<<"$http_body")
 expect_equal "/health: the spool check says writes are refused and why" \
-    '{"name":"spool","status":"warn","message":"refusing writes: spool is full (spool.max_bytes reached); waiting for delivery"}' \
+    '{"name":"spool","status":"warn","message":"refusing writes: spool is full (spool.max_bytes reached); waiting for delivery","sync":"always"}' \
     "$spool_check"
 
 influxdb_restart
@@ -59,7 +59,7 @@ spool_check_get() {
     curl -s "$relay_url/health" | json_eval 'JSON.stringify(d.checks.find((c) => c.name === "spool"))'
 }
 eventually "/health after delivery: the spool check passes again" \
-    '{"name":"spool","status":"pass","message":"accepting writes"}' spool_check_get
+    '{"name":"spool","status":"pass","message":"accepting writes","sync":"always"}' spool_check_get
 expect_equal "every accepted point is in InfluxDB" $((accepted * 1000)) \
     "$(influxdb_query home 'SELECT count(i) FROM q' | json_eval 'd.results[0].series[0].values[0][1]')"
 # The spool check passes as soon as the spool is below max_bytes, which one cursor store can reach

@@ -51,7 +51,7 @@ if relay_start "$dir"; then
         curl -s "$relay_url/health" | json_eval 'JSON.stringify(d.checks.find((c) => c.name === "spool"))'
     }
     expect_equal "/health: the spool check names the cursor of no configured upstream" \
-        '{"name":"spool","status":"warn","message":"accepting writes; the cursor of \"influxdb\", read by no configured upstream or stream processor, keeps spool segments from being deleted: if it is gone for good, stop the relay and delete its cursor file"}' \
+        '{"name":"spool","status":"warn","message":"accepting writes; the cursor of \"influxdb\", read by no configured upstream or stream processor, keeps spool segments from being deleted: if it is gone for good, stop the relay and delete its cursor file","sync":"always"}' \
         "$(spool_check_get)"
     relay_stop
 else
