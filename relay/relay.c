@@ -57,6 +57,7 @@ struct relay {
     struct http_client *client;
     struct upstream_set *upstreams;
     struct event *commit_event;
+    struct event *spool_failed_event; /* the spool failed outside a commit */
     bool commit_armed;
     struct event *commit_completed_event; /* the sync thread finished an fdatasync */
     uint64_t commit_before;               /* committed sequence when the commit in flight began */
@@ -575,15 +576,34 @@ static void relay_recovery_log(struct relay *relay, const struct spool_recovery_
              LOG_NUMBER("duration_ms", (double)report->duration_ns / 1e6));
 }
 
+static void relay_spool_failed_event(evutil_socket_t fd, short what, void *argument)
+{
+    (void)fd;
+    (void)what;
+    struct relay *relay = argument;
+    relay_fail(relay, spool_error_reason(-EIO));
+}
+
+/* spool_options.failed: a cursor store (the forwarder's each second, a stream checkpoint) or a
+ * segment deletion can fail the spool while no write comes to fail a commit; an idle relay would
+ * run on with a dead spool. The stop runs on the next loop pass, outside the failing call. */
+static void relay_spool_failed(void *argument)
+{
+    struct relay *relay = argument;
+    if (relay->spool_failed_event)
+        event_active(relay->spool_failed_event, 0, 0);
+}
+
 static int relay_events_create(struct relay *relay, char *error, size_t error_size)
 {
     relay->commit_event = event_new(relay->base, -1, 0, relay_commit_event, relay);
+    relay->spool_failed_event = event_new(relay->base, -1, 0, relay_spool_failed_event, relay);
     relay->terminate_signal = evsignal_new(relay->base, SIGTERM, relay_signal_event, relay);
     relay->interrupt_signal = evsignal_new(relay->base, SIGINT, relay_signal_event, relay);
     relay->hangup_signal = evsignal_new(relay->base, SIGHUP, relay_hangup_event, relay);
     relay->reopen_signal = evsignal_new(relay->base, SIGUSR1, relay_reopen_event, relay);
-    if (!relay->commit_event || !relay->terminate_signal || !relay->interrupt_signal ||
-        !relay->hangup_signal || !relay->reopen_signal ||
+    if (!relay->commit_event || !relay->spool_failed_event || !relay->terminate_signal ||
+        !relay->interrupt_signal || !relay->hangup_signal || !relay->reopen_signal ||
         event_add(relay->terminate_signal, NULL) != 0 ||
         event_add(relay->interrupt_signal, NULL) != 0 ||
         event_add(relay->hangup_signal, NULL) != 0 || event_add(relay->reopen_signal, NULL) != 0) {
@@ -671,6 +691,8 @@ int relay_create(const struct config *config, struct logger *logger, const struc
     spool_options_from_config(&options, &config->relay.spool);
     options.clock = &relay->clock;
     options.logger = logger;
+    options.failed = relay_spool_failed;
+    options.failed_argument = relay;
     struct spool_recovery_report report = {0};
     int status = spool_open(&options, &relay->spool, &report, error, error_size);
     if (status != 0)
@@ -751,6 +773,9 @@ void relay_destroy(struct relay *relay)
     curl_global_cleanup();
     if (relay->commit_event)
         event_free(relay->commit_event);
+    if (relay->spool_failed_event)
+        event_free(relay->spool_failed_event);
+    relay->spool_failed_event = NULL; /* spool_close below may still fail the spool */
     if (relay->commit_completed_event)
         event_free(relay->commit_completed_event);
     if (relay->sync_timer)

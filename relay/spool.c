@@ -196,6 +196,8 @@ int spool_open(const struct spool_options *options, struct spool **out,
     spool->io = options->io ? *options->io : spool_io_system();
     spool->clock = options->clock ? *options->clock : clock_system();
     spool->logger = options->logger;
+    spool->failed_notify = options->failed;
+    spool->failed_argument = options->failed_argument;
     spool->sync_mode = options->sync_mode;
     spool->sync_interval_ns = options->sync_interval_ms * 1000000LL;
     spool->max_bytes = options->max_bytes;
@@ -321,11 +323,20 @@ void spool_close(struct spool *spool)
     free(spool);
 }
 
+void spool_failed_mark(struct spool *spool)
+{
+    if (spool->failed)
+        return;
+    spool->failed = true;
+    if (spool->failed_notify)
+        spool->failed_notify(spool->failed_argument);
+}
+
 static int spool_fail(struct spool *spool, const char *what, int error)
 {
     log_error(spool->logger, what, LOG_STRING("dir", spool->dir),
               LOG_STRING("error", strerror(error)));
-    spool->failed = true;
+    spool_failed_mark(spool);
     return -EIO;
 }
 

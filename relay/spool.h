@@ -95,6 +95,11 @@ struct spool_options {
     const struct spool_io *io; /* copied; NULL = spool_io_system() */
     const struct clock *clock; /* copied; NULL = clock_system() */
     struct logger *logger;     /* borrowed, must outlive the spool; NULL = stderr */
+    /* Told once when the spool fails (EIO, a failed fsync, a cursor that cannot be stored), from
+     * inside the call that failed, whoever made it: a cursor store of an idle relay fails no
+     * commit that would tell the relay to stop. Only schedule the stop there. NULL = not told. */
+    void (*failed)(void *argument);
+    void *failed_argument;
 };
 
 /* Fills options from the configuration (config borrowed; options->dir points into it) with the

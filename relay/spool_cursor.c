@@ -436,11 +436,13 @@ int spool_cursor_store(struct spool_cursor *cursor)
     struct iovec iov = {.iov_base = slot, .iov_len = sizeof slot};
     off_t offset = (generation % 2) ? SPOOL_CURSOR_SLOT_OFFSET : 0;
     const struct spool_io *io = &spool->io;
-    if (io->pwritev(io->context, consumer->fd, &iov, 1, offset) != (ssize_t)sizeof slot ||
-        io->fdatasync(io->context, consumer->fd) != 0) {
+    ssize_t written = io->pwritev(io->context, consumer->fd, &iov, 1, offset);
+    if (written != (ssize_t)sizeof slot || io->fdatasync(io->context, consumer->fd) != 0) {
+        /* A short write sets no errno: the one left would name an older failure. */
+        int error = written >= 0 && written != (ssize_t)sizeof slot ? ENOSPC : errno;
         log_error(spool->logger, "cannot store a spool cursor; the relay stops",
-                  LOG_STRING("consumer", consumer->name), LOG_STRING("error", strerror(errno)));
-        spool->failed = true;
+                  LOG_STRING("consumer", consumer->name), LOG_STRING("error", strerror(error)));
+        spool_failed_mark(spool);
         return -EIO;
     }
     consumer->durable = cursor->acknowledged;
@@ -484,7 +486,7 @@ int spool_segments_release(struct spool *spool, size_t *released)
     if (released)
         *released = count;
     if (spool_directory_sync(spool, spool->segment_dir) != 0) {
-        spool->failed = true;
+        spool_failed_mark(spool);
         return -EIO;
     }
     return 0;

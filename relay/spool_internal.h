@@ -122,6 +122,8 @@ struct spool {
     struct spool_io io;
     struct clock clock;
     struct logger *logger;
+    void (*failed_notify)(void *argument); /* spool_options.failed */
+    void *failed_argument;
     enum config_sync_mode sync_mode;
     int64_t sync_interval_ns;
     uint64_t max_bytes;
@@ -190,6 +192,8 @@ void spool_sync_thread_stop(struct spool *spool);
 int spool_path_join(char *out, size_t out_size, const char *directory, const char *name);
 /* Segment file path of id into out. */
 int spool_segment_path(const struct spool *spool, uint64_t id, char *out, size_t out_size);
+/* Marks the spool failed (every later write and commit gets -EIO) and tells the owner once. */
+void spool_failed_mark(struct spool *spool);
 /* fsync of a directory. Returns 0 or -errno. */
 int spool_directory_sync(const struct spool *spool, const char *directory);
 /* Creates segment id (header with first_sequence, preallocated to segment_bytes, fdatasync,

@@ -172,7 +172,7 @@ static void processor_record_apply(struct stream_processor *processor,
         /* Spooled lines were validated at ingest and always carry a time. */
         if (status != LINEPROTO_POINT || !point.has_time ||
             !stream_reading_match(processor->rules, &point, &processor->scratch, &reading, &miss)) {
-            if (status == LINEPROTO_POINT)
+            if (status == LINEPROTO_POINT && point.has_time) /* miss is set only then */
                 processor->misses[miss]++;
             continue;
         }

@@ -604,3 +604,39 @@ Test(spool_faults, cursor_creation_directory_sync_failure_names_its_cause)
     cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), 0, "a later attempt works");
     spool_close(spool);
 }
+
+static void failed_count(void *argument)
+{
+    ++*(int *)argument;
+}
+
+/* A cursor store that fails (the forwarder's each second, on an idle relay) fails the spool with
+ * no commit to report it: the owner is told, once, so the relay stops instead of running on. */
+Test(spool_faults, the_owner_is_told_once_when_a_cursor_store_fails_the_spool)
+{
+    int told = 0;
+    struct spool_options options = fault_options();
+    options.failed = failed_count;
+    options.failed_argument = &told;
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream", &cursor), 0);
+    test_append(spool, 1);
+    test_commit(spool, 1);
+    cr_assert_eq(test_read_all(cursor, 1), 1);
+    spool_cursor_acknowledge(cursor, 1);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    cr_assert_eq(told, 0, "nothing failed yet");
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    cr_assert_eq(test_read_all(cursor, 2), 1);
+    spool_cursor_acknowledge(cursor, 2);
+    fault.fdatasync_countdown = 1;
+    cr_assert_eq(spool_cursor_store(cursor), -EIO);
+    cr_assert(spool_has_failed(spool));
+    cr_assert_eq(told, 1);
+    cr_assert_eq(spool_cursor_store(cursor), -EIO);
+    cr_assert_eq(spool_commit(spool, NULL), -EIO);
+    cr_assert_eq(told, 1, "told once, not at every failure after");
+    spool_close(spool);
+}
