@@ -295,5 +295,9 @@ uint64_t spool_cursor_durable(const struct spool_cursor *cursor);
 /* When the position was last stored, also by an earlier run (realtime ns, the modification time
  * of the cursor file, which only a store or its creation changes); 0 when unknown. */
 int64_t spool_cursor_stored_ns(const struct spool_cursor *cursor);
+/* Sets what spool_cursor_stored_ns reads at the next start to realtime_ns: at shutdown, when the
+ * oldest waiting record began to wait, which can be later than the last store (a record that came
+ * after an idle time). Returns 0 or a negative errno. */
+int spool_cursor_stored_ns_set(struct spool_cursor *cursor, int64_t realtime_ns);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/error.h"
 #include "relay/crc32c.h"
@@ -420,6 +421,21 @@ int64_t spool_cursor_stored_ns(const struct spool_cursor *cursor)
     if (spool->io.fstat(spool->io.context, spool->consumers[cursor->consumer].fd, &status) != 0)
         return 0;
     return (int64_t)status.st_mtim.tv_sec * 1000000000 + status.st_mtim.tv_nsec;
+}
+
+int spool_cursor_stored_ns_set(struct spool_cursor *cursor, int64_t realtime_ns)
+{
+    if (realtime_ns <= 0)
+        return -EINVAL;
+    /* Only the modification time changes: the slots, and so the position, stay as stored. Not
+     * through spool_io: a time that cannot be set only makes the age look older, as before. */
+    const struct timespec times[2] = {
+        {.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+        {.tv_sec = (time_t)(realtime_ns / 1000000000), .tv_nsec = (long)(realtime_ns % 1000000000)},
+    };
+    if (futimens(cursor->spool->consumers[cursor->consumer].fd, times) != 0)
+        return -errno;
+    return 0;
 }
 
 int spool_cursor_store(struct spool_cursor *cursor)

@@ -994,6 +994,26 @@ int upstream_set_destroy(struct upstream_set *set)
     if (!set)
         return 0;
     int result = upstream_set_cursors_store(set);
+    /* The next start takes the cursor file's time as when the oldest waiting record began to
+     * wait: without this it was the last advance, and a record that came after an idle hour
+     * looked an hour old after every restart. */
+    int64_t realtime = clock_realtime_ns(set->environment.clock);
+    int64_t monotonic = clock_monotonic_ns(set->environment.clock);
+    for (size_t i = 0; i < set->count; i++) {
+        const struct upstream *upstream = &set->upstreams[i];
+        if (!upstream->cursor || upstream_backlog_count(upstream) == 0)
+            continue;
+        int status = spool_cursor_stored_ns_set(
+            upstream->cursor, realtime - (monotonic > upstream->waiting_since_ns
+                                              ? monotonic - upstream->waiting_since_ns
+                                              : 0));
+        if (status != 0)
+            log_warning(set->environment.logger,
+                        "cannot keep when the upstream's backlog began to wait; after the restart "
+                        "its oldest-unsent age counts from its last delivery",
+                        LOG_STRING("upstream", upstream->name),
+                        LOG_STRING("error", strerror(-status)));
+    }
     for (size_t i = 0; i < set->count; i++)
         upstream_release(&set->upstreams[i]);
     if (set->store_timer)

@@ -110,6 +110,9 @@ struct upstream_set {
     uint64_t kicked_sequence; /* the committed sequence at the last upstream_set_kick */
 };
 
+/* Committed records past the upstream's acknowledged position (upstream borrowed). */
+uint64_t upstream_backlog_count(const struct upstream *upstream);
+
 /* The longest an upstream's Retry-After holds delivery back: a day, whatever the upstream asks. */
 #define UPSTREAM_RETRY_AFTER_MAX_SECONDS 86400
 

@@ -11,7 +11,7 @@ static const char *const upstream_state_names[] = {"ok", "backoff", "paused"};
 
 /* Committed records past the upstream's acknowledged position (records addressed only to other
  * consumers count too: the cursor steps over them only when it reads that far). */
-static uint64_t upstream_backlog(const struct upstream *upstream)
+uint64_t upstream_backlog_count(const struct upstream *upstream)
 {
     uint64_t committed = spool_committed_sequence(upstream->set->environment.spool);
     uint64_t acknowledged = spool_cursor_acknowledged(upstream->cursor);
@@ -49,7 +49,7 @@ int upstream_set_metrics_write(const struct upstream_set *set, struct buffer *ou
             return -ENOMEM;
         for (size_t i = 0; i < set->count; i++) {
             const struct upstream *upstream = &set->upstreams[i];
-            uint64_t backlog = upstream_backlog(upstream);
+            uint64_t backlog = upstream_backlog_count(upstream);
             uint64_t value = 0;
             switch (f) {
             case 0:
@@ -108,7 +108,7 @@ void upstream_set_health_add(const struct upstream_set *set, cJSON *checks)
             return;
         char name[256], message[UPSTREAM_ERROR_SIZE + 64];
         snprintf(name, sizeof name, "upstream:%s", upstream->name);
-        uint64_t backlog = upstream_backlog(upstream);
+        uint64_t backlog = upstream_backlog_count(upstream);
         if (upstream->state == UPSTREAM_OK)
             snprintf(message, sizeof message, "delivering; %" PRIu64 " records waiting", backlog);
         else

@@ -278,3 +278,29 @@ Test(spool_cursor, cursors_nobody_opened_are_reported_and_still_hold_segments)
     cr_assert_gt(spool_segment_count(spool), 2);
     spool_close(spool);
 }
+
+Test(spool_cursor, a_set_stored_time_is_read_after_reopening_and_keeps_the_position)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "up", &cursor), 0);
+    test_append(spool, 1);
+    test_append(spool, 2);
+    test_commit(spool, 2);
+    cr_assert_eq(test_read_all(cursor, 1), 2);
+    spool_cursor_acknowledge(cursor, 1);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    /* 2023-11-14T22:13:20.123456789Z: nothing a store made just now can have. */
+    const int64_t waiting_since = 1700000000123456789;
+    cr_assert_eq(spool_cursor_stored_ns_set(cursor, waiting_since), 0);
+    cr_assert_eq(spool_cursor_stored_ns(cursor), waiting_since);
+    cr_assert_eq(spool_cursor_stored_ns_set(cursor, 0), -EINVAL);
+    spool_close(spool);
+
+    spool = test_spool_open(&options, NULL);
+    cr_assert_eq(spool_cursor_open(spool, "up", &cursor), 0);
+    cr_assert_eq(spool_cursor_stored_ns(cursor), waiting_since, "the time survives a restart");
+    cr_assert_eq(spool_cursor_acknowledged(cursor), 1, "the position is the stored one");
+    spool_close(spool);
+}
