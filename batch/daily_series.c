@@ -225,6 +225,9 @@ static void removal_day_hold(const struct batch_rows *rows, struct batch_daily_s
     }
     /* A register does not run backwards: never below the day's start. */
     out->values[out->count - 1] = fmax(held, out->values[out->count - 2]);
+    /* Held, not extrapolated: the quality report must not count it as a forward day. */
+    if (rows->count > 0 && day_end > rows->t_ns[rows->count - 1] && out->forward_days > 0)
+        out->forward_days--;
 }
 
 static int default_build(const struct config_meter *meter, const double *percentages,

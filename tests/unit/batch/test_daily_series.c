@@ -304,6 +304,7 @@ Test(daily_default, the_removal_day_ends_on_the_last_reading)
     cr_assert_eq(series.days[series.count - 1], day_of(2024, 11, 27));
     assert_close(value_on(&series, day_of(2024, 11, 26)), 100.0 + 6 * 24 * 64.5 / 153, 1e-12);
     cr_assert_eq(value_on(&series, day_of(2024, 11, 27)), 164.5, "the last reading, not more");
+    cr_assert_eq(series.forward_days, 0, "held, not extrapolated");
     batch_daily_series_free(&series);
 
     fixture.items[1].t_ns = at(2024, 11, 25, 12); /* the last reading a day and a half before */
@@ -311,6 +312,7 @@ Test(daily_default, the_removal_day_ends_on_the_last_reading)
     cr_assert_eq(series.days[series.count - 1], day_of(2024, 11, 27));
     cr_assert_eq(value_on(&series, day_of(2024, 11, 27)), value_on(&series, day_of(2024, 11, 26)),
                  "no reading on the removal day: held");
+    cr_assert_eq(series.forward_days, 1, "Nov 26 is extrapolated, Nov 27 held");
     batch_daily_series_free(&series);
 }
 
