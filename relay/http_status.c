@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <time.h>
 
+#include "relay/dead_letter.h"
 #include "relay/http_server.h"
 #include "relay/relay.h"
 #include "relay/upstream.h"
@@ -36,18 +36,6 @@ void http_ping_handle(struct relay *relay, struct http_request *request, const c
     http_reply_json_object(request, 200, object);
 }
 
-/* RFC 3339 in UTC with nanoseconds, as InfluxDB writes times. */
-static void http_time_format(int64_t nanoseconds, char *out, size_t size)
-{
-    time_t seconds = (time_t)(nanoseconds / NANOSECONDS_PER_SECOND);
-    struct tm utc;
-    out[0] = '\0';
-    if (gmtime_r(&seconds, &utc))
-        snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", utc.tm_year + 1900,
-                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                 (int64_t)(nanoseconds % NANOSECONDS_PER_SECOND));
-}
-
 /* A reload that failed shows here until one succeeds: the log line alone is easily missed, and
  * the file on disk is then not what runs. Writes go on, so it warns but does not fail. */
 static void http_health_configuration_add(const struct relay *relay, cJSON *checks)
@@ -55,9 +43,9 @@ static void http_health_configuration_add(const struct relay *relay, cJSON *chec
     struct relay_reload_status reload;
     relay_reload_status_read(relay, &reload);
     char loaded[64], failed[64], message[1024];
-    http_time_format(reload.loaded_ns, loaded, sizeof loaded);
+    dead_letter_time_format(reload.loaded_ns, loaded, sizeof loaded);
     if (reload.failed) {
-        http_time_format(reload.failed_ns, failed, sizeof failed);
+        dead_letter_time_format(reload.failed_ns, failed, sizeof failed);
         snprintf(message, sizeof message,
                  "the reload at %s failed: %s%s; the configuration loaded at %s runs on until "
                  "the file is fixed and reloaded",
@@ -179,7 +167,7 @@ static void http_duration_format(int64_t nanoseconds, char *out, size_t size)
 void http_ready_handle(struct relay *relay, struct http_request *request)
 {
     char started_text[64];
-    http_time_format(relay_started_ns(relay), started_text, sizeof started_text);
+    dead_letter_time_format(relay_started_ns(relay), started_text, sizeof started_text);
     char up[64];
     http_duration_format(relay_uptime_ns(relay), up, sizeof up);
     cJSON *object = cJSON_CreateObject();

@@ -293,7 +293,8 @@ bool spool_consumer_known(const struct spool *spool, const char *consumer);
 /* The position last made durable by spool_cursor_store (or loaded at open). */
 uint64_t spool_cursor_durable(const struct spool_cursor *cursor);
 /* When the position was last stored, also by an earlier run (realtime ns, the modification time
- * of the cursor file, which only a store or its creation changes); 0 when unknown. */
+ * of the cursor file, which only a store, its creation or spool_cursor_stored_ns_set changes); 0
+ * when unknown. */
 int64_t spool_cursor_stored_ns(const struct spool_cursor *cursor);
 /* Sets what spool_cursor_stored_ns reads at the next start to realtime_ns: at shutdown, when the
  * oldest waiting record began to wait, which can be later than the last store (a record that came

@@ -972,8 +972,8 @@ int upstream_set_create(const struct config_relay *config,
                                                 : "");
             goto failure;
         }
-        /* The cursor file changes only when the position is stored, so its time is when the
-         * upstream last advanced, also before a restart: counting from now made the backlog of
+        /* The cursor file's time is when the backlog began to wait (set at a clean stop), else
+         * the upstream's last advance (after a kill -9): counting from now made the backlog of
          * an outage look fresh after every restart. Its age on the wall clock is carried over to
          * the monotonic one. */
         int64_t now = clock_realtime_ns(environment->clock);
@@ -1004,9 +1004,7 @@ int upstream_set_destroy(struct upstream_set *set)
         if (!upstream->cursor || upstream_backlog_count(upstream) == 0)
             continue;
         int status = spool_cursor_stored_ns_set(
-            upstream->cursor, realtime - (monotonic > upstream->waiting_since_ns
-                                              ? monotonic - upstream->waiting_since_ns
-                                              : 0));
+            upstream->cursor, realtime - upstream_waiting_ns(upstream, monotonic));
         if (status != 0)
             log_warning(set->environment.logger,
                         "cannot keep when the upstream's backlog began to wait; after the restart "

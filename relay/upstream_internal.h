@@ -112,6 +112,9 @@ struct upstream_set {
 
 /* Committed records past the upstream's acknowledged position (upstream borrowed). */
 uint64_t upstream_backlog_count(const struct upstream *upstream);
+/* How long the oldest unsent record has waited at monotonic_ns (0 when it came later); what
+ * oldest_unsent_seconds shows when there is a backlog. */
+int64_t upstream_waiting_ns(const struct upstream *upstream, int64_t monotonic_ns);
 
 /* The longest an upstream's Retry-After holds delivery back: a day, whatever the upstream asks. */
 #define UPSTREAM_RETRY_AFTER_MAX_SECONDS 86400

@@ -11,6 +11,12 @@ static const char *const upstream_state_names[] = {"ok", "backoff", "paused"};
 
 /* Committed records past the upstream's acknowledged position (records addressed only to other
  * consumers count too: the cursor steps over them only when it reads that far). */
+int64_t upstream_waiting_ns(const struct upstream *upstream, int64_t monotonic_ns)
+{
+    return monotonic_ns > upstream->waiting_since_ns ? monotonic_ns - upstream->waiting_since_ns
+                                                     : 0;
+}
+
 uint64_t upstream_backlog_count(const struct upstream *upstream)
 {
     uint64_t committed = spool_committed_sequence(upstream->set->environment.spool);
@@ -85,9 +91,7 @@ int upstream_set_metrics_write(const struct upstream_set *set, struct buffer *ou
                                 : 0;
                 break;
             default:
-                value = backlog && now > upstream->waiting_since_ns
-                            ? (uint64_t)((now - upstream->waiting_since_ns) / 1000000000)
-                            : 0;
+                value = backlog ? (uint64_t)(upstream_waiting_ns(upstream, now) / 1000000000) : 0;
                 break;
             }
             length = snprintf(line, sizeof line, "%s{upstream=\"%s\"} %" PRIu64 "\n",
