@@ -233,9 +233,11 @@ void stream_time_format(int64_t t_ns, char *buffer, size_t size);
 
 /* Adds to object (a cJSON object, borrowed) what the HTTP API shows of meter (borrowed): the last
  * reading (time, raw and register value), the register offset, the last midnight and its
- * register, today's consumption so far, the counters, the open flags (pending drop, spike_rate,
+ * register, today's consumption so far (null when the last reading is of an earlier day than
+ * now_ns in calendar, borrowed), the counters, the open flags (pending drop, spike_rate,
  * stuck, leak, and stale given the wall-clock now_ns) and the detector baselines. Allocation
  * failures leave members out. */
-void stream_meter_describe(const struct stream_meter *meter, int64_t now_ns, struct cJSON *object);
+void stream_meter_describe(const struct stream_meter *meter, const struct stream_calendar *calendar,
+                           int64_t now_ns, struct cJSON *object);
 
 #endif

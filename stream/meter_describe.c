@@ -87,7 +87,8 @@ static void describe_detector_add(const struct stream_detector *detector, cJSON 
     cJSON_AddNumberToObject(baseline, "flagged_run", detector->flagged_run);
 }
 
-void stream_meter_describe(const struct stream_meter *meter, int64_t now_ns, struct cJSON *object)
+void stream_meter_describe(const struct stream_meter *meter, const struct stream_calendar *calendar,
+                           int64_t now_ns, struct cJSON *object)
 {
     if (meter->flags & STREAM_METER_LAST) {
         cJSON *last = cJSON_AddObjectToObject(object, "last_reading");
@@ -106,8 +107,13 @@ void stream_meter_describe(const struct stream_meter *meter, int64_t now_ns, str
             describe_time_add(midnight, "time", meter->daily_t);
             cJSON_AddNumberToObject(midnight, "value", meter->daily_value);
         }
-        cJSON_AddNumberToObject(object, "today_consumption",
-                                meter->last_value - meter->daily_value);
+        /* A meter silent since an earlier day has no reading of today: the rise since its last
+         * midnight belongs to that day, and shown as today's it would look like a live figure. */
+        if (now_ns < stream_calendar_next_midnight(calendar, meter->daily_t))
+            cJSON_AddNumberToObject(object, "today_consumption",
+                                    meter->last_value - meter->daily_value);
+        else
+            cJSON_AddNullToObject(object, "today_consumption");
     }
     describe_counters_add(meter, object);
     describe_flags_add(meter, now_ns, object);

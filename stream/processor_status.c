@@ -167,7 +167,7 @@ static cJSON *meter_json(const struct stream_processor *processor,
     snprintf(id, sizeof id, "%.*s", (int)slot->id_length,
              stream_meter_table_id(&processor->meters, slot));
     cJSON_AddStringToObject(object, "meter_id", id);
-    stream_meter_describe(&slot->meter, now, object);
+    stream_meter_describe(&slot->meter, &processor->calendar, now, object);
     return object;
 }
 

@@ -71,7 +71,7 @@ Test(stream_meter_describe, shows_the_register_today_counters_flags_and_baseline
     cr_assert(meter.flags & STREAM_METER_PENDING, "the drop to 2 is held");
 
     cJSON *object = cJSON_CreateObject();
-    stream_meter_describe(&meter, test_utc_ns(2024, 3, 2, 16), object);
+    stream_meter_describe(&meter, &utc, test_utc_ns(2024, 3, 2, 16), object);
     expect_string(object, "last_reading.time", "2024-03-02T12:00:00Z");
     cr_expect_eq(number(object, "last_reading.raw"), 9.0);
     cr_expect_eq(number(object, "last_reading.value"), 1006.0, "9 + offset 997");
@@ -99,20 +99,29 @@ Test(stream_meter_describe, shows_the_register_today_counters_flags_and_baseline
 
     /* Seven hours after the newest reading the meter is stale. */
     object = cJSON_CreateObject();
-    stream_meter_describe(&meter, test_utc_ns(2024, 3, 2, 21), object);
+    stream_meter_describe(&meter, &utc, test_utc_ns(2024, 3, 2, 21), object);
     cr_expect(flag(object, "stale"));
+    cr_expect_eq(number(object, "today_consumption"), 6.0, "still the day of the last reading");
+    cJSON_Delete(object);
+
+    /* The next day, with no reading yet, today's consumption is not known. */
+    object = cJSON_CreateObject();
+    stream_meter_describe(&meter, &utc, test_utc_ns(2024, 3, 3, 0), object);
+    cr_expect(cJSON_IsNull(member(object, "today_consumption")));
+    expect_string(object, "last_midnight.time", "2024-03-02T00:00:00Z");
     cJSON_Delete(object);
     free(out.items);
 }
 
 Test(stream_meter_describe, shows_the_detector_baselines)
 {
+    struct stream_calendar utc = stream_calendar_utc();
     struct stream_meter meter = {0};
     struct stream_detector_verdict verdict;
     for (int i = 0; i < 40; i++)
         stream_detector_day_close(&meter.detector, i % 2 ? 12.0 : 10.0, 0.0, &verdict);
     cJSON *object = cJSON_CreateObject();
-    stream_meter_describe(&meter, 0, object);
+    stream_meter_describe(&meter, &utc, 0, object);
     cr_expect_eq(number(object, "detector.days"), 40);
     cr_expect_eq(number(object, "detector.count"), 40);
     cr_expect(fabs(number(object, "detector.mean") - 11.0) < 1e-12);
