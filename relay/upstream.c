@@ -614,12 +614,15 @@ static void upstream_batch_finish(struct upstream *upstream, struct upstream_req
     while (upstream->span_first < upstream->span_count &&
            upstream->spans[upstream->span_first].state == UPSTREAM_SPAN_DONE)
         upstream->span_first++;
-    if (upstream->span_first > before)
-        spool_cursor_acknowledge(upstream->cursor,
-                                 upstream->spans[upstream->span_first - 1].sequence);
     if (!upstream->waiting)
         upstream->failures = 0;
-    upstream->waiting_since_ns = clock_monotonic_ns(upstream->set->environment.clock);
+    /* A later batch answered while an earlier one is still in flight moves nothing: the oldest
+     * unsent record goes on waiting. */
+    if (upstream->span_first > before) {
+        spool_cursor_acknowledge(upstream->cursor,
+                                 upstream->spans[upstream->span_first - 1].sequence);
+        upstream->waiting_since_ns = clock_monotonic_ns(upstream->set->environment.clock);
+    }
 }
 
 /* The request's batch goes back to be sent again (after a failure): it comes first again. */

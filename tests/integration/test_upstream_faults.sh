@@ -677,6 +677,21 @@ eventually "oldest-unsent: delivered once the upstream answers" \
     $'idle n=1i 1700000000000000001\nwaiting n=2i 1700000000000000002' fake_lines
 metric_check "no backlog, age 0" 0 'nebenkosten_upstream_oldest_unsent_seconds{upstream="fake"}'
 
+# With two requests in flight, a later batch delivered while the first still waits for its answer
+# does not advance the upstream: the first record's age goes on counting.
+scenario_start oldest-unsent-in-flight "$(upstream_yaml fake batch_lines=1 requests_in_flight=2 \
+    batch_wait=0)"
+fault_upstream_script '[{"match":"slow","delay_ms":8000}]' >/dev/null
+relay_write '/write?db=a' 'slow n=1i 1700000000000000001'
+fake_wait_requests 1
+sleep 3
+relay_write '/write?db=a' 'quick n=2i 1700000000000000002'
+writes_check
+metric_check "the later record delivered, the first not yet" 1 \
+    'nebenkosten_upstream_sent_records_total{upstream="fake"}'
+oldest_unsent_check "oldest-unsent-in-flight: the first record has still waited 3 s" 2 5
+metric_check "both delivered" 2 'nebenkosten_upstream_sent_records_total{upstream="fake"}'
+
 relay_stop
 fault_upstream_stop
 expect_equal "the fake upstream exits 0" 0 "$fault_upstream_exit_status"
