@@ -124,13 +124,31 @@ static void future_readings_log(const struct batch_meter_readings *meter, size_t
                 LOG_STRING("first", first));
 }
 
+static void unset_clock_readings_log(const struct batch_meter_readings *meter, size_t count,
+                                     int64_t first_ns, void *argument)
+{
+    const struct batch_run *run = argument;
+    char first[BATCH_TIMESTAMP_SIZE];
+    batch_timestamp_format(first_ns, first);
+    log_warning(run->logger,
+                "readings dated before 2001 are left out (the device's clock was not set); "
+                "delete them from the raw bucket",
+                LOG_STRING("meter", meter->meter_id), LOG_INTEGER("readings", (int64_t)count),
+                LOG_STRING("first", first));
+}
+
 /* A reading dated after now is no measurement: the reference's Flux range stops at now(), and
- * InfluxQL has no such bound. The default mode allows the stream's day for clocks ahead. */
-static void future_readings_drop(struct batch_run *run)
+ * InfluxQL has no such bound. The default mode allows the stream's day for clocks ahead, and
+ * leaves out what the stream leaves out as dated before the device's clock was set; the
+ * reference takes those. */
+static void misdated_readings_drop(struct batch_run *run)
 {
     int64_t limit_ns = (int64_t)time(NULL) * STREAM_CALENDAR_NS_PER_SECOND;
-    if (run->compat != CONFIG_COMPAT_REFERENCE)
+    if (run->compat != CONFIG_COMPAT_REFERENCE) {
         limit_ns += STREAM_FUTURE_READING_TOLERANCE_NS;
+        run->summary.unset_clock_readings = batch_readings_drop_before(
+            &run->readings, STREAM_EARLIEST_READING_NS, unset_clock_readings_log, run);
+    }
     run->summary.future_readings =
         batch_readings_drop_after(&run->readings, limit_ns, future_readings_log, run);
 }
@@ -166,7 +184,7 @@ static int history_read(struct batch_run *run)
     log_info(run->logger, "history read", LOG_STRING("source", run->source),
              LOG_INTEGER("meters", (int64_t)run->readings.meter_count),
              LOG_INTEGER("readings", (int64_t)total));
-    future_readings_drop(run);
+    misdated_readings_drop(run);
     return 0;
 }
 

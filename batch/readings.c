@@ -219,6 +219,31 @@ size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_
     return total;
 }
 
+size_t batch_readings_drop_before(struct batch_readings *readings, int64_t limit_ns,
+                                  void (*dropped)(const struct batch_meter_readings *meter,
+                                                  size_t count, int64_t first_ns, void *argument),
+                                  void *argument)
+{
+    batch_readings_finish(readings);
+    size_t total = 0;
+    for (size_t m = 0; m < readings->meter_count; m++) {
+        struct batch_meter_readings *meter = &readings->meters[m];
+        size_t count = 0;
+        while (count < meter->count && meter->readings[count].t_ns < limit_ns)
+            count++;
+        if (count == 0)
+            continue;
+        int64_t first_ns = meter->readings[0].t_ns;
+        memmove(meter->readings, meter->readings + count,
+                (meter->count - count) * sizeof *meter->readings);
+        meter->count -= count;
+        total += count;
+        if (dropped)
+            dropped(meter, count, first_ns, argument);
+    }
+    return total;
+}
+
 void batch_readings_free(struct batch_readings *readings)
 {
     for (size_t m = 0; m < readings->meter_count; m++) {

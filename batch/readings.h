@@ -52,6 +52,12 @@ size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_
                                                  size_t count, int64_t first_ns, void *argument),
                                  void *argument);
 
+/* The same for the readings dated before limit_ns (first_ns: the earliest of them). */
+size_t batch_readings_drop_before(struct batch_readings *readings, int64_t limit_ns,
+                                  void (*dropped)(const struct batch_meter_readings *meter,
+                                                  size_t count, int64_t first_ns, void *argument),
+                                  void *argument);
+
 /* Frees what readings owns and zeroes it. */
 void batch_readings_free(struct batch_readings *readings);
 

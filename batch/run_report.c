@@ -184,6 +184,8 @@ struct cJSON *batch_run_report_build(const struct batch_run_summary *summary,
     cJSON *totals = cJSON_AddObjectToObject(report, "totals");
     cJSON_AddNumberToObject(totals, "readings", (double)summary->readings);
     cJSON_AddNumberToObject(totals, "future_readings_left_out", (double)summary->future_readings);
+    cJSON_AddNumberToObject(totals, "unset_clock_readings_left_out",
+                            (double)summary->unset_clock_readings);
     cJSON *meters = cJSON_AddArrayToObject(report, "meters");
     if (result) {
         date_format(result->start_day, date, sizeof date);

@@ -19,10 +19,11 @@ struct batch_run_summary {
     const char *error;   /* NULL when succeeded */
     const char *compat;  /* "reference" or "none" */
     int64_t today_day;
-    const char *source;      /* "csv:PATH" or "influxdb:URL bucket" */
-    const char *destination; /* "csv:DIR" or "influxdb:URL bucket" */
-    size_t readings;         /* raw readings read */
-    size_t future_readings;  /* of them, dated after the run's clock and left out */
+    const char *source;          /* "csv:PATH" or "influxdb:URL bucket" */
+    const char *destination;     /* "csv:DIR" or "influxdb:URL bucket" */
+    size_t readings;             /* raw readings read */
+    size_t future_readings;      /* of them, dated after the run's clock and left out */
+    size_t unset_clock_readings; /* of them, dated before 2001 and left out */
     uint64_t points_written, requests;
     uint64_t anomaly_flags_deleted;  /* meter_anomaly points the run no longer flags */
     const char *anomaly_flags_error; /* why deleting them failed; NULL when it did not */

@@ -34,6 +34,8 @@ const char *stream_event_kind_name(enum stream_event_kind kind)
         return "late_reading";
     case STREAM_EVENT_FUTURE_READING:
         return "future_reading";
+    case STREAM_EVENT_UNSET_CLOCK:
+        return "unset_clock";
     }
     return "unknown";
 }
@@ -527,25 +529,32 @@ static bool meter_pending_decide(struct stream_meter *meter,
     return true;
 }
 
+bool stream_meter_reading_is_misdated(const struct stream_meter_context *context, int64_t t_ns)
+{
+    if (context->now_ns == 0)
+        return false;
+    return t_ns < STREAM_EARLIEST_READING_NS ||
+           (t_ns > context->now_ns && t_ns - context->now_ns > STREAM_FUTURE_READING_TOLERANCE_NS);
+}
+
 void stream_meter_reading_apply(struct stream_meter *meter,
                                 const struct stream_meter_context *context, int64_t t_ns,
                                 double value, stream_emit_fn emit, void *emit_argument)
 {
     const struct meter_output output = {.emit = emit, .argument = emit_argument};
-    if (context->now_ns != 0 && t_ns > context->now_ns &&
-        t_ns - context->now_ns > STREAM_FUTURE_READING_TOLERANCE_NS) {
-        meter->flags |= STREAM_METER_FUTURE_OPEN;
+    if (stream_meter_reading_is_misdated(context, t_ns)) {
+        bool future = t_ns > context->now_ns;
+        meter->flags |= future ? STREAM_METER_FUTURE_OPEN : STREAM_METER_UNSET_CLOCK_OPEN;
         char when[32];
         stream_time_format(t_ns, when, sizeof when);
         /* Stamped now: at its own time the event would lie where no dashboard looks. */
-        meter_event_emit(&output, STREAM_EVENT_FUTURE_READING, context->now_ns, value,
-                         meter->offset,
-                         "dated %s, more than a day after the relay's clock: a device clock "
-                         "error, ignored",
-                         when);
+        meter_event_emit(&output, future ? STREAM_EVENT_FUTURE_READING : STREAM_EVENT_UNSET_CLOCK,
+                         context->now_ns, value, meter->offset, "dated %s, %s, ignored", when,
+                         future ? "more than a day after the relay's clock: a device clock error"
+                                : "before 2001: the device's clock was not set");
         return;
     }
-    meter->flags &= ~(uint32_t)STREAM_METER_FUTURE_OPEN;
+    meter->flags &= ~(uint32_t)(STREAM_METER_FUTURE_OPEN | STREAM_METER_UNSET_CLOCK_OPEN);
     if ((meter->flags & STREAM_METER_SEEN) && t_ns <= meter->seen_t) {
         meter->late_count++;
         meter_event_emit(&output, STREAM_EVENT_LATE_READING, t_ns, value, meter->offset,

@@ -76,8 +76,9 @@ enum stream_event_kind {
     STREAM_EVENT_SPIKE_RATE,
     STREAM_EVENT_LATE_READING,
     STREAM_EVENT_FUTURE_READING, /* ours: dated after the processing clock (a device clock error) */
+    STREAM_EVENT_UNSET_CLOCK,    /* ours: dated before STREAM_EARLIEST_READING_NS */
 };
-#define STREAM_EVENT_KIND_COUNT (STREAM_EVENT_FUTURE_READING + 1)
+#define STREAM_EVENT_KIND_COUNT (STREAM_EVENT_UNSET_CLOCK + 1)
 
 /* A reading dated more than this after the clock of the process reading it is a device clock
  * error (an RTC reset to 2036, a year typed wrong), not a measurement: taken, it would hold every
@@ -85,6 +86,14 @@ enum stream_event_kind {
  * it. A day leaves room for devices that send local time as UTC (up to 14 hours ahead). The
  * batch leaves out such readings by the same rule. */
 #define STREAM_FUTURE_READING_TOLERANCE_NS (86400LL * 1000000000LL)
+
+/* A reading dated before 2001-01-01T00:00:00Z is no measurement either: a device whose clock is
+ * not set yet (no battery-backed clock, NTP not through) counts from 1970, or from 2000-01-01
+ * where its real-time clock chip starts. Taken as a meter's first reading, it made the stream
+ * interpolate every midnight since 1970 (40 000 points, and InfluxDB a shard for every week of
+ * them) and taught the detectors a daily consumption of nearly zero. The batch leaves such
+ * readings out by the same rule. */
+#define STREAM_EARLIEST_READING_NS (978307200LL * 1000000000LL)
 
 #define STREAM_EMISSION_DETAIL_SIZE 160
 
@@ -133,6 +142,7 @@ enum {
     STREAM_METER_PREVIOUS = 1u << 10,       /* previous_* are set: the reading before last */
     STREAM_METER_PREVIOUS_DAILY = 1u << 11, /* a midnight had been emitted when it was applied */
     STREAM_METER_PENDING_DIP = 1u << 12,    /* with PENDING: the held drop is a small dip */
+    STREAM_METER_UNSET_CLOCK_OPEN = 1u << 13, /* unset_clock reported, no reading applied since */
 };
 
 /* A meter's state. All zero is a meter that has seen nothing. No pointers, fixed size, no padding
@@ -193,6 +203,8 @@ _Static_assert(sizeof(struct stream_meter) <= 680,
  * 0. t_ns more than STREAM_FUTURE_READING_TOLERANCE_NS after context->now_ns (when set):
  *    future_reading, stamped now_ns; nothing else changes but STREAM_METER_FUTURE_OPEN, set until
  *    a reading is taken again (it tells the caller which future reading is the first of a run).
+ *    Likewise, with now_ns set, t_ns before STREAM_EARLIEST_READING_NS: unset_clock, stamped
+ *    now_ns, STREAM_METER_UNSET_CLOCK_OPEN.
  * 1. t_ns not after the newest reading seen: late_reading; only late_count changes.
  *    A value that is not finite, or of magnitude 2^53 or more (no register: a device's
  *    "unavailable" marker such as 2^64 - 1): glitch, discarded.
@@ -223,6 +235,10 @@ _Static_assert(sizeof(struct stream_meter) <= 680,
 void stream_meter_reading_apply(struct stream_meter *meter,
                                 const struct stream_meter_context *context, int64_t t_ns,
                                 double value, stream_emit_fn emit, void *emit_argument);
+
+/* Whether a reading at t_ns is one that step 0 above ignores (future_reading or unset_clock):
+ * never when context->now_ns is 0. */
+bool stream_meter_reading_is_misdated(const struct stream_meter_context *context, int64_t t_ns);
 
 /* The meter_event kind tag ("reset", "late_reading", ...): a static string. */
 const char *stream_event_kind_name(enum stream_event_kind kind);

@@ -55,6 +55,7 @@ static void describe_flags_add(const struct stream_meter *meter, int64_t now_ns,
     cJSON_AddBoolToObject(flags, "stuck", meter->flags & STREAM_METER_STUCK_OPEN);
     cJSON_AddBoolToObject(flags, "leak", meter->flags & STREAM_METER_LEAK_OPEN);
     cJSON_AddBoolToObject(flags, "future_reading", meter->flags & STREAM_METER_FUTURE_OPEN);
+    cJSON_AddBoolToObject(flags, "unset_clock", meter->flags & STREAM_METER_UNSET_CLOCK_OPEN);
     bool stale = (meter->flags & STREAM_METER_SEEN) && meter->stale_after_ns > 0 &&
                  now_ns - meter->seen_t > meter->stale_after_ns;
     cJSON_AddBoolToObject(flags, "stale", stale);

@@ -133,19 +133,25 @@ static int processor_output_flush(struct stream_processor *processor)
     return 0;
 }
 
-/* Once per run of a meter's future readings: the event says it in the processed bucket, this
- * where the operator looks first. */
-static void processor_future_reading_log(struct stream_processor *processor,
-                                         const struct stream_meter_slot *slot, int64_t t_ns)
+/* Once per run of a meter's readings dated after the relay's clock (open_flag
+ * STREAM_METER_FUTURE_OPEN) or before 2001 (STREAM_METER_UNSET_CLOCK_OPEN): the event says it in
+ * the processed bucket, this where the operator looks first. */
+static void processor_clock_error_log(struct stream_processor *processor,
+                                      const struct stream_meter_slot *slot, uint32_t open_flag,
+                                      int64_t t_ns)
 {
     char when[32], meter[256];
     stream_time_format(t_ns, when, sizeof when);
     snprintf(meter, sizeof meter, "%.*s", (int)slot->id_length,
              stream_meter_table_id(&processor->meters, slot));
     log_warning(processor->logger,
-                "a reading dated more than a day after the relay's clock is ignored (the device's "
-                "clock is wrong, or this machine's: is NTP through?); the meter's later readings "
-                "are taken as usual",
+                open_flag == STREAM_METER_FUTURE_OPEN
+                    ? "a reading dated more than a day after the relay's clock is ignored (the "
+                      "device's clock is wrong, or this machine's: is NTP through?); the meter's "
+                      "later readings are taken as usual"
+                    : "a reading dated before 2001 is ignored (the device's clock was not set: "
+                      "does it get the time before it sends?); the meter's later readings are "
+                      "taken as usual",
                 LOG_STRING("meter", meter), LOG_STRING("reading_time", when));
 }
 
@@ -183,10 +189,8 @@ static void processor_record_apply(struct stream_processor *processor,
             processor->emit_status = -ENOMEM;
             return;
         }
-        if (added) {
+        if (added)
             processor_slot_resolve(processor, slot);
-            processor_baseline_seed(processor, slot, reading.t_ns);
-        }
         processor->readings++;
         processor->current = slot;
         const struct stream_meter_context context = {
@@ -195,12 +199,18 @@ static void processor_record_apply(struct stream_processor *processor,
             .seasonal_percentages = slot->seasonal_percentages,
             .now_ns = now_ns,
         };
-        bool future_open = slot->meter.flags & STREAM_METER_FUTURE_OPEN;
+        /* Seeded at the first reading the meter takes: one dated 1970 before it would keep the
+         * batch's register offset from the meter (it seemed to come before the batch's last). */
+        if (!(slot->meter.flags & STREAM_METER_SEEN) &&
+            !stream_meter_reading_is_misdated(&context, reading.t_ns))
+            processor_baseline_seed(processor, slot, reading.t_ns);
+        const uint32_t clock_flags = STREAM_METER_FUTURE_OPEN | STREAM_METER_UNSET_CLOCK_OPEN;
+        uint32_t open_before = slot->meter.flags & clock_flags;
         stream_meter_reading_apply(&slot->meter, &context, reading.t_ns, reading.value,
                                    processor_emit, processor);
-        if (!future_open && (slot->meter.flags & STREAM_METER_FUTURE_OPEN) &&
-            !processor->suppressing)
-            processor_future_reading_log(processor, slot, reading.t_ns);
+        uint32_t opened = slot->meter.flags & clock_flags & ~open_before;
+        if (opened && !processor->suppressing)
+            processor_clock_error_log(processor, slot, opened, reading.t_ns);
     }
 }
 

@@ -206,3 +206,30 @@ Test(readings, readings_after_the_limit_are_left_out_and_named_per_meter)
     cr_assert_eq(batch_readings_drop_after(&readings, 20, NULL, NULL), 0);
     batch_readings_free(&readings);
 }
+
+Test(readings, readings_before_the_limit_are_left_out_and_named_per_meter)
+{
+    struct batch_readings readings = {0};
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 30, 3.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 5, 0.5), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 20, 2.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "gas", 3, 1, 0.1), 0);
+    cr_assert_eq(batch_readings_add(&readings, "strom", 5, 50, 1.0), 0);
+    cr_assert_eq(batch_readings_add(&readings, "wasser", 6, 2, 1.0), 0);
+    struct dropped_seen seen = {0};
+    cr_assert_eq(batch_readings_drop_before(&readings, 20, dropped_note, &seen), 3);
+    cr_assert_eq(seen.calls, 2);
+    cr_expect_str_eq(seen.meters[0], "gas");
+    cr_expect_eq(seen.counts[0], 2);
+    cr_expect_eq(seen.firsts[0], 1, "the earliest of them");
+    cr_expect_str_eq(seen.meters[1], "wasser");
+    const struct batch_meter_readings *gas = batch_readings_find(&readings, "gas");
+    cr_assert_eq(gas->count, 2, "a reading at the limit stays");
+    cr_expect_eq(gas->readings[0].t_ns, 20);
+    cr_expect_eq(gas->readings[0].value, 2.0);
+    cr_expect_eq(gas->readings[1].t_ns, 30);
+    cr_expect_eq(batch_readings_find(&readings, "strom")->count, 1);
+    cr_expect_eq(batch_readings_find(&readings, "wasser")->count, 0);
+    cr_assert_eq(batch_readings_drop_before(&readings, 20, NULL, NULL), 0);
+    batch_readings_free(&readings);
+}

@@ -180,6 +180,53 @@ Test(stream_meter, future_reading_is_an_event_stamped_now_and_changes_nothing_el
     cr_assert_eq(meter.last_raw, 120.0);
 }
 
+/* A device that sends before it has the time counts from 1970 (or from 2000, its clock chip's
+ * start): taken as the meter's first reading, every midnight since 1970 was emitted. */
+Test(stream_meter, reading_before_2001_is_an_unset_clock_event_stamped_now)
+{
+    struct stream_calendar utc = stream_calendar_utc();
+    const int64_t now = utc_ns(2024, 1, 2, 18);
+    const struct stream_meter_context context = {.calendar = &utc, .now_ns = now};
+    struct stream_meter meter = {0};
+    struct collected out = {0};
+    stream_meter_reading_apply(&meter, &context, 7000000000LL, 0.0, collect, &out);
+    cr_assert_eq(out.count, 1);
+    expect_emission(&out, STREAM_EMISSION_EVENT, 0, now, 0.0);
+    cr_assert_str_eq(stream_event_kind_name(out.emissions[0].event), "unset_clock");
+    cr_expect_str_eq(out.emissions[0].detail, "dated 1970-01-01T00:00:07Z, before 2001: the "
+                                              "device's clock was not set, ignored");
+    cr_assert_eq(meter.flags, (uint32_t)STREAM_METER_UNSET_CLOCK_OPEN, "nothing else changed");
+    out.count = 0;
+    stream_meter_reading_apply(&meter, &context, utc_ns(2000, 12, 31, 23), 5.0, collect, &out);
+    cr_assert_str_eq(stream_event_kind_name(out.emissions[0].event), "unset_clock",
+                     "a clock chip started at 2000-01-01");
+
+    /* The first reading with the time set is the meter's first: no midnight before it. */
+    out.count = 0;
+    stream_meter_reading_apply(&meter, &context, utc_ns(2024, 1, 1, 12), 100.0, collect, &out);
+    cr_assert_eq(out.count, 0);
+    cr_assert_eq(meter.last_raw, 100.0);
+    cr_assert_not(meter.flags & STREAM_METER_UNSET_CLOCK_OPEN, "taken readings close the run");
+    stream_meter_reading_apply(&meter, &context, utc_ns(2024, 1, 2, 12), 110.0, collect, &out);
+    cr_assert_eq(count_of(&out, STREAM_EMISSION_DAILY), 1, "only the midnight of Jan 2");
+
+    /* A reboot later: the reading before the clock is set is not late, and changes nothing. */
+    struct stream_meter before = meter;
+    out.count = 0;
+    stream_meter_reading_apply(&meter, &context, 12000000000LL, 111.0, collect, &out);
+    cr_assert_str_eq(stream_event_kind_name(out.emissions[0].event), "unset_clock");
+    cr_assert_eq(meter.late_count, 0);
+    meter.flags &= ~(uint32_t)STREAM_METER_UNSET_CLOCK_OPEN;
+    cr_assert_eq(memcmp(&meter, &before, sizeof meter), 0, "an unset clock changed the state");
+
+    /* 2001-01-01T00:00:00Z itself is a reading. */
+    cr_assert_not(stream_meter_reading_is_misdated(&context, utc_ns(2001, 1, 1, 0)));
+    cr_assert(stream_meter_reading_is_misdated(&context, utc_ns(2001, 1, 1, 0) - 1));
+    /* Without a clock (now_ns 0) nothing is checked, as for future readings. */
+    const struct stream_meter_context unchecked = {.calendar = &utc};
+    cr_assert_not(stream_meter_reading_is_misdated(&unchecked, 7000000000LL));
+}
+
 Test(stream_meter, small_dip_is_noise_and_discarded)
 {
     struct stream_calendar utc = stream_calendar_utc();
@@ -535,9 +582,9 @@ Test(stream_meter, berlin_autumn_day_books_25_hours_and_local_month_end)
 Test(stream_meter, state_is_small_and_event_names_match_the_schema)
 {
     cr_assert_leq(sizeof(struct stream_meter), 1024);
-    static const char *const names[] = {"reset",        "replacement",   "glitch", "negative_delta",
-                                        "stuck",        "leak",          "stale",  "spike_rate",
-                                        "late_reading", "future_reading"};
+    static const char *const names[] = {
+        "reset", "replacement", "glitch",       "negative_delta", "stuck",      "leak",
+        "stale", "spike_rate",  "late_reading", "future_reading", "unset_clock"};
     for (int kind = STREAM_EVENT_RESET; kind < STREAM_EVENT_KIND_COUNT; kind++)
         cr_expect_str_eq(stream_event_kind_name((enum stream_event_kind)kind), names[kind]);
 }
