@@ -167,8 +167,11 @@ baselines_write "$(cat "$work_dir/migrated-night/baselines.json")"
 eventually_deadline=$((SECONDS + 10))
 eventually "the file's two meters wait for their first readings" 1 \
     bash -c "grep -c '\"msg\":\"detector baselines re-seeded\".*\"meters_in_file\":2,\"meters_applied\":0,\"meters_waiting\":2' '$relay_log'"
-code=$(readings_post "m³,domain=input_number,entity_id=kaltwasser value=25 $(date -ud 2024-03-07T12:00:00Z +%s)")
-expect_equal "kaltwasser: its first reading accepted" 204 "$code"
+# Before it, a reading of its device before the clock was set (1970): ignored, it must not take
+# the place of the first reading, which decides whether the batch's offset applies.
+code=$(readings_post "m³,domain=input_number,entity_id=kaltwasser value=3 7
+m³,domain=input_number,entity_id=kaltwasser value=25 $(date -ud 2024-03-07T12:00:00Z +%s)")
+expect_equal "kaltwasser: a reading dated 1970 and its first reading accepted" 204 "$code"
 relay_stream_wait || check_fail "the stream read kaltwasser's reading"
 expect_equal "kaltwasser: the first reading continues the batch's register (offset 525), with its detector" \
     "525 550 $(json_eval 'd.meters.kaltwasser.level.count' <"$work_dir/migrated-night/baselines.json")" \
