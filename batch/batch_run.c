@@ -111,30 +111,19 @@ static int run_date_check(struct batch_run *run)
     return -1;
 }
 
-static void future_readings_log(const struct batch_meter_readings *meter, size_t count,
-                                int64_t first_ns, void *argument)
-{
-    const struct batch_run *run = argument;
-    char first[BATCH_TIMESTAMP_SIZE];
-    batch_timestamp_format(first_ns, first);
-    log_warning(run->logger,
-                "readings dated after the run's clock are left out (the device's clock was "
-                "wrong, or this machine's); delete them from the raw bucket",
-                LOG_STRING("meter", meter->meter_id), LOG_INTEGER("readings", (int64_t)count),
-                LOG_STRING("first", first));
-}
+struct misdated_log {
+    const struct batch_run *run;
+    const char *message;
+};
 
-static void unset_clock_readings_log(const struct batch_meter_readings *meter, size_t count,
-                                     int64_t first_ns, void *argument)
+static void misdated_readings_log(const struct batch_meter_readings *meter, size_t count,
+                                  int64_t first_ns, void *argument)
 {
-    const struct batch_run *run = argument;
+    const struct misdated_log *log = argument;
     char first[BATCH_TIMESTAMP_SIZE];
     batch_timestamp_format(first_ns, first);
-    log_warning(run->logger,
-                "readings dated before 2001 are left out (the device's clock was not set); "
-                "delete them from the raw bucket",
-                LOG_STRING("meter", meter->meter_id), LOG_INTEGER("readings", (int64_t)count),
-                LOG_STRING("first", first));
+    log_warning(log->run->logger, log->message, LOG_STRING("meter", meter->meter_id),
+                LOG_INTEGER("readings", (int64_t)count), LOG_STRING("first", first));
 }
 
 /* A reading dated after now is no measurement: the reference's Flux range stops at now(), and
@@ -146,11 +135,17 @@ static void misdated_readings_drop(struct batch_run *run)
     int64_t limit_ns = (int64_t)time(NULL) * STREAM_CALENDAR_NS_PER_SECOND;
     if (run->compat != CONFIG_COMPAT_REFERENCE) {
         limit_ns += STREAM_FUTURE_READING_TOLERANCE_NS;
-        run->summary.unset_clock_readings = batch_readings_drop_before(
-            &run->readings, STREAM_EARLIEST_READING_NS, unset_clock_readings_log, run);
+        struct misdated_log early = {run, "readings dated before 2001 are left out (the device's "
+                                          "clock was not set); delete them from the raw bucket"};
+        run->summary.unset_clock_readings =
+            batch_readings_drop(&run->readings, BATCH_READINGS_BEFORE, STREAM_EARLIEST_READING_NS,
+                                misdated_readings_log, &early);
     }
-    run->summary.future_readings =
-        batch_readings_drop_after(&run->readings, limit_ns, future_readings_log, run);
+    struct misdated_log late = {run, "readings dated after the run's clock are left out (the "
+                                     "device's clock was wrong, or this machine's); delete them "
+                                     "from the raw bucket"};
+    run->summary.future_readings = batch_readings_drop(&run->readings, BATCH_READINGS_AFTER,
+                                                       limit_ns, misdated_readings_log, &late);
 }
 
 static int history_read(struct batch_run *run)

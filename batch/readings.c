@@ -195,47 +195,33 @@ const struct batch_meter_readings *batch_readings_find(const struct batch_readin
     return NULL;
 }
 
-size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_ns,
-                                 void (*dropped)(const struct batch_meter_readings *meter,
-                                                 size_t count, int64_t first_ns, void *argument),
-                                 void *argument)
+size_t batch_readings_drop(struct batch_readings *readings, enum batch_readings_side side,
+                           int64_t limit_ns,
+                           void (*dropped)(const struct batch_meter_readings *meter, size_t count,
+                                           int64_t first_ns, void *argument),
+                           void *argument)
 {
     batch_readings_finish(readings);
     size_t total = 0;
     for (size_t m = 0; m < readings->meter_count; m++) {
         struct batch_meter_readings *meter = &readings->meters[m];
-        size_t kept = meter->count;
-        while (kept > 0 && meter->readings[kept - 1].t_ns > limit_ns)
-            kept--;
-        if (kept == meter->count)
-            continue;
-        size_t count = meter->count - kept;
-        int64_t first_ns = meter->readings[kept].t_ns;
-        meter->count = kept;
-        total += count;
-        if (dropped)
-            dropped(meter, count, first_ns, argument);
-    }
-    return total;
-}
-
-size_t batch_readings_drop_before(struct batch_readings *readings, int64_t limit_ns,
-                                  void (*dropped)(const struct batch_meter_readings *meter,
-                                                  size_t count, int64_t first_ns, void *argument),
-                                  void *argument)
-{
-    batch_readings_finish(readings);
-    size_t total = 0;
-    for (size_t m = 0; m < readings->meter_count; m++) {
-        struct batch_meter_readings *meter = &readings->meters[m];
-        size_t count = 0;
-        while (count < meter->count && meter->readings[count].t_ns < limit_ns)
-            count++;
+        /* The readings are in time order: those to drop are a run at one end. */
+        size_t count = 0, first = 0;
+        if (side == BATCH_READINGS_AFTER) {
+            while (count < meter->count &&
+                   meter->readings[meter->count - 1 - count].t_ns > limit_ns)
+                count++;
+            first = meter->count - count;
+        } else {
+            while (count < meter->count && meter->readings[count].t_ns < limit_ns)
+                count++;
+        }
         if (count == 0)
             continue;
-        int64_t first_ns = meter->readings[0].t_ns;
-        memmove(meter->readings, meter->readings + count,
-                (meter->count - count) * sizeof *meter->readings);
+        int64_t first_ns = meter->readings[first].t_ns;
+        if (side == BATCH_READINGS_BEFORE)
+            memmove(meter->readings, meter->readings + count,
+                    (meter->count - count) * sizeof *meter->readings);
         meter->count -= count;
         total += count;
         if (dropped)

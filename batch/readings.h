@@ -44,19 +44,17 @@ void batch_readings_finish(struct batch_readings *readings);
 const struct batch_meter_readings *batch_readings_find(const struct batch_readings *readings,
                                                        const char *meter_id);
 
-/* Leaves out of every meter (finishing readings first) the readings dated after limit_ns; a meter
- * that loses all of them keeps its entry with none. Calls dropped (when not NULL) for each meter
- * that lost some, with how many and the earliest of them. Returns how many were left out in all. */
-size_t batch_readings_drop_after(struct batch_readings *readings, int64_t limit_ns,
-                                 void (*dropped)(const struct batch_meter_readings *meter,
-                                                 size_t count, int64_t first_ns, void *argument),
-                                 void *argument);
+enum batch_readings_side { BATCH_READINGS_BEFORE, BATCH_READINGS_AFTER };
 
-/* The same for the readings dated before limit_ns (first_ns: the earliest of them). */
-size_t batch_readings_drop_before(struct batch_readings *readings, int64_t limit_ns,
-                                  void (*dropped)(const struct batch_meter_readings *meter,
-                                                  size_t count, int64_t first_ns, void *argument),
-                                  void *argument);
+/* Leaves out of every meter (finishing readings first) the readings dated before limit_ns (side
+ * BATCH_READINGS_BEFORE) or after it (BATCH_READINGS_AFTER); a meter that loses all of them keeps
+ * its entry with none. Calls dropped (when not NULL) for each meter that lost some, with how many
+ * and the earliest of them. Returns how many were left out in all. */
+size_t batch_readings_drop(struct batch_readings *readings, enum batch_readings_side side,
+                           int64_t limit_ns,
+                           void (*dropped)(const struct batch_meter_readings *meter, size_t count,
+                                           int64_t first_ns, void *argument),
+                           void *argument);
 
 /* Frees what readings owns and zeroes it. */
 void batch_readings_free(struct batch_readings *readings);

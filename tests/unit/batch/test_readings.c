@@ -190,7 +190,7 @@ Test(readings, readings_after_the_limit_are_left_out_and_named_per_meter)
     cr_assert_eq(batch_readings_add(&readings, "strom", 5, 5, 1.0), 0);
     cr_assert_eq(batch_readings_add(&readings, "wasser", 6, 99, 1.0), 0);
     struct dropped_seen seen = {0};
-    cr_assert_eq(batch_readings_drop_after(&readings, 20, dropped_note, &seen), 3);
+    cr_assert_eq(batch_readings_drop(&readings, BATCH_READINGS_AFTER, 20, dropped_note, &seen), 3);
     cr_assert_eq(seen.calls, 2);
     cr_expect_str_eq(seen.meters[0], "gas");
     cr_expect_eq(seen.counts[0], 2);
@@ -203,7 +203,7 @@ Test(readings, readings_after_the_limit_are_left_out_and_named_per_meter)
     cr_expect_eq(gas->readings[1].t_ns, 20);
     cr_expect_eq(batch_readings_find(&readings, "strom")->count, 1);
     cr_expect_eq(batch_readings_find(&readings, "wasser")->count, 0);
-    cr_assert_eq(batch_readings_drop_after(&readings, 20, NULL, NULL), 0);
+    cr_assert_eq(batch_readings_drop(&readings, BATCH_READINGS_AFTER, 20, NULL, NULL), 0);
     batch_readings_free(&readings);
 }
 
@@ -217,7 +217,7 @@ Test(readings, readings_before_the_limit_are_left_out_and_named_per_meter)
     cr_assert_eq(batch_readings_add(&readings, "strom", 5, 50, 1.0), 0);
     cr_assert_eq(batch_readings_add(&readings, "wasser", 6, 2, 1.0), 0);
     struct dropped_seen seen = {0};
-    cr_assert_eq(batch_readings_drop_before(&readings, 20, dropped_note, &seen), 3);
+    cr_assert_eq(batch_readings_drop(&readings, BATCH_READINGS_BEFORE, 20, dropped_note, &seen), 3);
     cr_assert_eq(seen.calls, 2);
     cr_expect_str_eq(seen.meters[0], "gas");
     cr_expect_eq(seen.counts[0], 2);
@@ -230,6 +230,6 @@ Test(readings, readings_before_the_limit_are_left_out_and_named_per_meter)
     cr_expect_eq(gas->readings[1].t_ns, 30);
     cr_expect_eq(batch_readings_find(&readings, "strom")->count, 1);
     cr_expect_eq(batch_readings_find(&readings, "wasser")->count, 0);
-    cr_assert_eq(batch_readings_drop_before(&readings, 20, NULL, NULL), 0);
+    cr_assert_eq(batch_readings_drop(&readings, BATCH_READINGS_BEFORE, 20, NULL, NULL), 0);
     batch_readings_free(&readings);
 }
