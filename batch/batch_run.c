@@ -136,7 +136,8 @@ static void misdated_readings_drop(struct batch_run *run)
     if (run->compat != CONFIG_COMPAT_REFERENCE) {
         limit_ns += STREAM_FUTURE_READING_TOLERANCE_NS;
         struct misdated_log early = {run, "readings dated before 2001 are left out (the device's "
-                                          "clock was not set); delete them from the raw bucket"};
+                                          "clock was not set, or its times were seconds written "
+                                          "without precision); delete them from the raw bucket"};
         run->summary.unset_clock_readings =
             batch_readings_drop(&run->readings, BATCH_READINGS_BEFORE, STREAM_EARLIEST_READING_NS,
                                 misdated_readings_log, &early);

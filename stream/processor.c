@@ -149,9 +149,9 @@ static void processor_clock_error_log(struct stream_processor *processor,
                     ? "a reading dated more than a day after the relay's clock is ignored (the "
                       "device's clock is wrong, or this machine's: is NTP through?); the meter's "
                       "later readings are taken as usual"
-                    : "a reading dated before 2001 is ignored (the device's clock was not set: "
-                      "does it get the time before it sends?); the meter's later readings are "
-                      "taken as usual",
+                    : "a reading dated before 2001 is ignored (the device's clock was not set, "
+                      "or its times are seconds or milliseconds written without the precision "
+                      "parameter); the meter's later readings are taken as usual",
                 LOG_STRING("meter", meter), LOG_STRING("reading_time", when));
 }
 
