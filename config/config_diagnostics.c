@@ -107,17 +107,17 @@ void config_report_out_of_memory(struct config_loader *loader)
     config_diagnostics_add(loader->diagnostics, CONFIG_SEVERITY_ERROR, message);
 }
 
-/* Where the user:password@ of a URL in text lies ([*start, *end) without the '@'), or false. */
+/* Where the user:password@ of a URL in text lies ([*start, *end) without the '@'), or false.
+ * The last '@' anywhere after "://" counts, not only one before the first '/', '?' or '#': a
+ * pasted password holds those too (http://admin:s3/cr#t@db:8086), and a message must hide it
+ * even then; an InfluxDB URL has no '@' in its path that hiding would cost. */
 static bool config_text_userinfo(const char *text, size_t length, size_t *start, size_t *end)
 {
     const char *scheme = length > 3 ? memmem(text, length, "://", 3) : NULL;
     if (!scheme)
         return false;
     *start = (size_t)(scheme - text) + 3;
-    size_t authority = *start;
-    while (authority < length && !memchr("/?#", text[authority], 3))
-        authority++;
-    const char *at = memrchr(text + *start, '@', authority - *start);
+    const char *at = memrchr(text + *start, '@', length - *start);
     if (!at || at == text + *start) /* "http://@host": nothing to hide */
         return false;
     *end = (size_t)(at - text);
