@@ -1,5 +1,6 @@
 #include "config/secrets.h"
 #include "config/error.h"
+#include "config/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,7 @@ static char *secrets_slice_copy(struct secrets_slice slice)
 /* Copies a line into out for an error message. The line may be a secret pasted without a key (a
  * password, KEY and value without '=', a token whose '=' padding made it look like KEY=value), so
  * it is shown only masked like any other secret, whatever its length: "…" alone below 12
- * characters. An empty line has nothing to hide. out_size must be at least 16. */
+ * characters. An empty line has nothing to hide. out_size must be at least 28. */
 static void secrets_line_describe(struct secrets_slice line, char *out, size_t out_size)
 {
     if (line.length == 0) {
@@ -470,15 +471,51 @@ const char *secrets_file_require(const struct secrets_file *file, const char *ke
     return NULL;
 }
 
+/* The bytes of the character at text: a valid UTF-8 sequence, else the one byte (shown as '?'). */
+static size_t secrets_character_length(const char *text, const char *end)
+{
+    if ((unsigned char)text[0] < 0x80)
+        return 1;
+    size_t length = utf8_sequence_length(text, end);
+    return length ? length : 1;
+}
+
 char *secrets_mask(const char *secret, char *out, size_t out_size)
 {
     static const char ellipsis[] = "\xe2\x80\xa6"; /* U+2026 */
     if (!out || out_size == 0)
         return out;
-    size_t length = secret ? strlen(secret) : 0;
-    if (length >= 12)
-        snprintf(out, out_size, "%.3s%s%s", secret, ellipsis, secret + length - 3);
-    else
+    /* Characters, not bytes: a cut UTF-8 sequence (a password with umlauts) is no text, and the
+     * YAML printer of check-config refused it. */
+    const char *end = secret ? secret + strlen(secret) : secret;
+    size_t characters = 0;
+    for (const char *p = secret; p < end; p += secrets_character_length(p, end))
+        characters++;
+    if (characters < 12) {
         snprintf(out, out_size, "%s", ellipsis);
+        return out;
+    }
+    char shown[3 * 4 + sizeof ellipsis + 3 * 4];
+    size_t used = 0;
+    size_t index = 0;
+    for (const char *p = secret; p < end; index++) {
+        size_t length = secrets_character_length(p, end);
+        if (index == characters - 3) {
+            memcpy(shown + used, ellipsis, sizeof ellipsis - 1);
+            used += sizeof ellipsis - 1;
+        }
+        if (index < 3 || index >= characters - 3) {
+            if (length == 1 && (unsigned char)p[0] >= 0x80) {
+                shown[used++] = '?';
+            } else {
+                memcpy(shown + used, p, length);
+                used += length;
+            }
+        }
+        p += length;
+    }
+    shown[used] = '\0';
+    snprintf(out, out_size, "%s", shown);
+    explicit_bzero(shown, sizeof shown);
     return out;
 }

@@ -38,7 +38,8 @@ const char *secrets_file_require(const struct secrets_file *file, const char *ke
 
 /* Writes a masked form of secret (borrowed; NULL counts as empty) into out ("tok…f3a": first 3
  * and last 3 characters for secrets of 12 characters or more, "…" alone for shorter ones; the
- * "…" is U+2026, 3 bytes of UTF-8). 12 bytes of out always suffice. Returns out. */
+ * "…" is U+2026, 3 bytes of UTF-8). Characters are UTF-8 sequences; a byte that is no UTF-8
+ * counts as one and shows as '?'. 28 bytes of out always suffice. Returns out. */
 char *secrets_mask(const char *secret, char *out, size_t out_size);
 
 #endif

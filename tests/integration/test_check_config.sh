@@ -84,6 +84,21 @@ else
     check_pass "secrets never appear unmasked"
 fi
 
+# A password with umlauts (or a Latin-1 file): the mask cuts no character in half, so the YAML
+# printer takes it (a cut one failed check-config, and with it `systemctl reload meter-relay`).
+printf 'relay:\n  auth: basic\n' >"$work_dir/site/config/config.yaml"
+printf 'RELAY_USERS=alice:Grüße-an-alle-2024,bob:pä-12345678901,carol:ab\xfc\xdf-latin1-9\xfc\n' \
+    >"$work_dir/site/secrets/relay.env"
+expect_status "basic auth with non-ASCII passwords passes" 0 \
+    "$BIN_DIR/meter-relay" check-config -c "$work_dir/site/config/config.yaml"
+output=$(cat "$work_dir/last.out")
+expect_contains "a UTF-8 password masked by characters" "- alice:Grü…024" "$output"
+expect_contains "no character cut at the start" "- bob:pä-…901" "$output"
+expect_contains "bytes that are no UTF-8 shown as ?" "- carol:ab?…-9?" "$output"
+printf 'relay:\n  auth: token\n' >"$work_dir/site/config/config.yaml"
+printf 'RELAY_TOKENS=telegraf-token-0123456789abcdef,homeassistant-token-fedcba9876543210\n' \
+    >"$work_dir/site/secrets/relay.env"
+
 # A secrets file others can read is refused with the chmod that fixes it.
 chmod 644 "$work_dir/site/secrets/relay.env"
 expect_status "a readable relay.env is refused" 1 \

@@ -238,6 +238,28 @@ Test(secrets_mask, lengths)
     cr_assert_eq(secrets_mask("abcdefghijkl", out, sizeof out), out);
 }
 
+/* Characters, not bytes: a cut UTF-8 sequence made check-config's YAML printer fail. A byte that
+ * is no UTF-8 (a Latin-1 file) shows as '?', and counts as one character. */
+Test(secrets_mask, characters)
+{
+    char out[32];
+    cr_assert_str_eq(secrets_mask("Gr\xc3\xbc\xc3\x9f"
+                                  "e-an-alle-2024",
+                                  out, sizeof out),
+                     "Gr\xc3\xbc\xe2\x80\xa6"
+                     "024");
+    cr_assert_str_eq(secrets_mask("pass-2024-\xe2\x82\xac\xe2\x82\xac", out, sizeof out),
+                     "pas\xe2\x80\xa6"
+                     "-\xe2\x82\xac\xe2\x82\xac");
+    cr_assert_str_eq(secrets_mask("ab\xfc\xdf-latin1-9\xfc", out, sizeof out), "ab?\xe2\x80\xa6"
+                                                                               "-9?");
+    /* 11 characters in 13 bytes: too short to show any of them. */
+    cr_assert_str_eq(secrets_mask("Gr\xc3\xbc\xc3\x9f"
+                                  "e-an-a",
+                                  out, sizeof out),
+                     "\xe2\x80\xa6");
+}
+
 /* Windows editors (Notepad) may start a UTF-8 file with a byte order mark; it is not part of the
  * first key, as CRLF line ends are not part of the last value. */
 Test(secrets_parse, utf8_byte_order_mark_is_skipped)
