@@ -446,6 +446,8 @@ static int write_points(struct tibber_run *run)
         return -1;
     }
     influx_client_logger_set(client, run->logger);
+    if (target.refusal_hint[0] != '\0')
+        influx_client_refusal_hint_set(client, target.refusal_hint);
     struct influx_writer *writer =
         influx_writer_create(client, bucket, TIBBER_WRITE_BATCH_LINES, TIBBER_WRITE_BATCH_BYTES);
     int status = -1;

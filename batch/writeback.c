@@ -92,6 +92,15 @@ void batch_writeback_target_choose(const struct config *config, bool direct, str
         if (relay_answers(out->url, &server)) {
             out->server = server;
             out->via_relay = true;
+            /* The relay's tokens, not InfluxDB's: a 401 means the running relay does not know
+             * the entry this run presents (relay.env changed since its start or last reload). */
+            if (relay->auth != CONFIG_AUTH_NONE)
+                snprintf(out->refusal_hint, sizeof out->refusal_hint,
+                         "the relay refused the first of %s in %s/%s; after changing that file, "
+                         "reload the relay (systemctl reload meter-relay)",
+                         relay->auth == CONFIG_AUTH_TOKEN ? "RELAY_TOKENS" : "RELAY_USERS",
+                         config->secrets_dir ? config->secrets_dir : ".",
+                         relay->credentials ? relay->credentials : "relay.env");
             log_info(logger, "writing through the relay", LOG_STRING("url", out->url));
             return;
         }
@@ -189,6 +198,8 @@ int batch_writeback_write(const struct batch_reconcile_result *result,
     if (!client)
         return -1;
     influx_client_logger_set(client, logger);
+    if (target->refusal_hint[0] != '\0')
+        influx_client_refusal_hint_set(client, target->refusal_hint);
     struct writeback writeback = {
         .writer = influx_writer_create(client, target->database, WRITEBACK_BATCH_LINES,
                                        WRITEBACK_BATCH_BYTES),

@@ -24,6 +24,8 @@ struct batch_writeback_target {
     char url[512];
     const char *database; /* the processed bucket (borrowed from the config) */
     bool via_relay;
+    /* Via the relay: what its 401 means (influx_client_refusal_hint_set); else empty. */
+    char refusal_hint[600];
 };
 
 /* Chooses where to write: the relay when direct is false and it answers /ping at its listen

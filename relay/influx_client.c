@@ -68,6 +68,11 @@ void influx_client_logger_set(struct influx_client *client, struct logger *logge
     client->logger = logger;
 }
 
+void influx_client_refusal_hint_set(struct influx_client *client, const char *hint)
+{
+    client->refusal_hint = hint;
+}
+
 uint64_t influx_client_requests(const struct influx_client *client)
 {
     return client->requests;
@@ -254,12 +259,16 @@ int influx_request_run(struct influx_client *client, const struct influx_request
             char text[320];
             influx_error_text(&attempt.body, text, sizeof text);
             bool denied = status == 401 || status == 403;
-            snprintf(message, sizeof message, "HTTP %ld: %s%s%s%s", status, text,
-                     denied ? " (check INFLUX_TOKEN, or INFLUX_USERNAME and INFLUX_PASSWORD, in "
-                              "the secrets file "
-                            : "",
-                     denied && client->target->credentials ? client->target->credentials : "",
-                     denied ? ")" : "");
+            if (denied && client->refusal_hint)
+                snprintf(message, sizeof message, "HTTP %ld: %s (%s)", status, text,
+                         client->refusal_hint);
+            else if (denied && client->target->credentials)
+                snprintf(message, sizeof message,
+                         "HTTP %ld: %s (check INFLUX_TOKEN, or INFLUX_USERNAME and "
+                         "INFLUX_PASSWORD, in the secrets file %s)",
+                         status, text, client->target->credentials);
+            else
+                snprintf(message, sizeof message, "HTTP %ld: %s", status, text);
             retryable = status == 429 || status >= 500;
         } else {
             snprintf(message, sizeof message, "%s",

@@ -46,6 +46,11 @@ void influx_client_destroy(struct influx_client *client);
  * the default). */
 void influx_client_logger_set(struct influx_client *client, struct logger *logger);
 
+/* What a 401 or 403 error says to fix, in place of INFLUX_TOKEN (or INFLUX_USERNAME and
+ * INFLUX_PASSWORD) in the target's credentials file: for a target that is not InfluxDB (the
+ * relay). hint is borrowed and must outlive the client. */
+void influx_client_refusal_hint_set(struct influx_client *client, const char *hint);
+
 /* Writes lines[0 .. length) (whole lines of line protocol, '\n'-separated, ns timestamps) to
  * database (v1: /write?db=DATABASE&precision=ns; v2: /api/v2/write?org=&bucket=DATABASE
  * &precision=ns), gzip-compressed. Returns 0 on 2xx, -1 with error otherwise (a 400 names

@@ -13,6 +13,7 @@ struct influx_client {
     CURL *easy;                           /* reused, so connections are kept alive */
     struct logger *logger;                /* borrowed; NULL: retries are not logged */
     char *authorization;                  /* "Authorization: Token ..." or NULL */
+    const char *refusal_hint;             /* borrowed; NULL: the INFLUX_* advice */
     struct buffer compressed;             /* the gzip body of the last write */
     uint64_t requests;
 };

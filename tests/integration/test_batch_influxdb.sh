@@ -12,6 +12,7 @@
 #     InfluxDB and equal; the stream's baselines file is written and re-seeds the stream;
 #   - the relay's job API runs the real meter-batch reconcile and keeps its report;
 #   - wipe-processed refuses without --yes and deletes the processed measurements with it.
+#   - a relay that refuses meter-batch's token: the error names RELAY_TOKENS and relay.env.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/relay_helpers.sh"
 source "$(dirname "$0")/servers.sh"
@@ -179,6 +180,35 @@ if relay_start "$dir"; then
     relay_stop
 else
     check_fail "meter-relay starts"
+fi
+
+# A relay with relay.auth: token that refuses meter-batch's token (relay.env changed, the relay not
+# reloaded): the error says what to fix, not INFLUX_TOKEN in a secrets file it never names.
+auth_dir=$work_dir/auth
+relay_config_write "$auth_dir" "  auth: token"
+printf 'meters:\n  - meter_id: m1\n    type: physical\n    output_unit: kWh\n    installation_date: 2024-01-01\n' \
+    >"$auth_dir/meters.yaml"
+printf 'meter_id,timestamp,value\nm1,2024-01-01T00:00:00Z,1\nm1,2024-01-05T00:00:00Z,5\n' \
+    >"$auth_dir/readings.csv"
+printf 'RELAY_TOKENS=token-the-relay-knows\n' >"$auth_dir/secrets/relay.env"
+chmod 600 "$auth_dir/secrets/relay.env"
+if relay_start "$auth_dir"; then
+    sed -i "s|listen: 127.0.0.1:0|listen: 127.0.0.1:${relay_url##*:}|" "$auth_dir/config.yaml"
+    printf 'RELAY_TOKENS=token-not-reloaded\n' >"$auth_dir/secrets/relay.env"
+    expect_status "reconcile through a relay that refuses its token fails" 1 batch reconcile \
+        -c "$auth_dir/config.yaml" --readings "$auth_dir/readings.csv" --today 2024-01-10
+    refusal=$(grep '"msg":"reconcile failed"' "$work_dir/batch.log" | tail -n 1)
+    expect_contains "the error names the relay's tokens and their file" \
+        "HTTP 401: authorization failed (the relay refused the first of RELAY_TOKENS in $auth_dir/secrets/relay.env" \
+        "$refusal"
+    if [[ "$refusal" == *INFLUX_TOKEN* ]]; then
+        check_fail "the error does not send the user to INFLUX_TOKEN" "$refusal"
+    else
+        check_pass "the error does not send the user to INFLUX_TOKEN"
+    fi
+    relay_stop
+else
+    check_fail "meter-relay with relay.auth: token starts"
 fi
 [ "$checks_failed" -eq 0 ] || tail -n 20 "$work_dir/batch.log"
 finish
