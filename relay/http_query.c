@@ -459,10 +459,16 @@ void http_query_handle(struct relay *relay, struct http_request *request, const 
     /* q is libevent's decoded copy, NUL-terminated; from here on it is a (pointer, length). */
     enum http_query_result result =
         http_query_statements_parse(q, strlen(q), statements, &count, message, sizeof message);
+    /* The relay's own credentials go only with a query that brings none and does not come from a
+     * web page. A browser sends Origin with every cross-site POST (a form needs no preflight) and
+     * CORS GET, so any page opened on the LAN could read, or drop, the query upstream's databases
+     * with the relay's rights. Grafana's server-side proxy deletes Origin; the influx CLI, curl
+     * and the client libraries send none. */
+    bool lend_credentials = !credentials.authorization && !credentials.user &&
+                            !credentials.password &&
+                            !evhttp_find_header(http_request_input_headers(request), "Origin");
     if (result == HTTP_QUERY_UNSUPPORTED)
-        http_query_proxy_forward(relay, request, query,
-                                 credentials.authorization || credentials.user ||
-                                     credentials.password);
+        http_query_proxy_forward(relay, request, query, lend_credentials);
     else if (result == HTTP_QUERY_INVALID)
         http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", message);
     else

@@ -245,7 +245,7 @@ static void http_query_proxy_done(CURL *easy, CURLcode result, void *argument)
  * or -1 (out of memory). */
 static int http_query_proxy_request_build(struct http_query_proxy *proxy,
                                           const struct config_upstream *upstream, const char *query,
-                                          bool credentials_given)
+                                          bool lend_credentials)
 {
     struct http_request *request = proxy->request;
     CURL *easy = proxy->easy;
@@ -285,8 +285,7 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
         if (result != 0)
             return -1;
     }
-    if (http_query_easy_setup(easy, upstream, !credentials_given, &proxy->headers, proxy->error) !=
-        0)
+    if (http_query_easy_setup(easy, upstream, lend_credentials, &proxy->headers, proxy->error) != 0)
         return -1;
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, proxy->headers);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, http_query_proxy_header_read);
@@ -297,7 +296,7 @@ static int http_query_proxy_request_build(struct http_query_proxy *proxy,
 }
 
 void http_query_proxy_forward(struct relay *relay, struct http_request *request, const char *query,
-                              bool credentials_given)
+                              bool lend_credentials)
 {
     const struct config_upstream *upstream = http_query_upstream(relay_started_config(relay));
     struct http_query_proxy *proxy = calloc(1, sizeof *proxy);
@@ -313,7 +312,7 @@ void http_query_proxy_forward(struct relay *relay, struct http_request *request,
     proxy->chunk = evbuffer_new();
     proxy->upstream = strdup(upstream->name);
     if (!proxy->easy || !proxy->chunk || !proxy->upstream ||
-        http_query_proxy_request_build(proxy, upstream, query, credentials_given) != 0) {
+        http_query_proxy_request_build(proxy, upstream, query, lend_credentials) != 0) {
         http_query_proxy_free(proxy);
         http_reply_unavailable(request, HTTP_DIALECT_V1, "out of memory");
         return;

@@ -25,9 +25,10 @@ struct relay;
 
 /* Passes request (borrowed, GET or POST /query, answered and released here or by libevent) with
  * its raw query string query (borrowed, NULL when absent) to the query upstream.
- * credentials_given: the client sent an Authorization header or u/p parameters. */
+ * lend_credentials: the upstream request carries the relay's credentials for the upstream (the
+ * client sent none of its own); otherwise only the client's Authorization header goes along. */
 void http_query_proxy_forward(struct relay *relay, struct http_request *request, const char *query,
-                              bool credentials_given);
+                              bool lend_credentials);
 
 /* Sends CREATE DATABASE "database" (borrowed) to every v1 upstream and returns at once; each
  * outcome is logged when it arrives (a 403, no admin rights there, as a warning). */

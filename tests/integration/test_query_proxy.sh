@@ -323,6 +323,18 @@ expect_equal "no client credentials: the upstream's token, the raw query string,
     'GET ?db=meters&q=SELECT+%22x%22+FROM+y {"authorization":"Token upstream-token","accept":"application/json"}' \
     "$(fake_last 'r.method + " " + r.query + " " + JSON.stringify(r.headers)')"
 
+# From a web page (Origin: a browser's cross-site request): the relay's token stays home, or any
+# page opened on the LAN could query the upstream with it.
+http_request v2_origin -XPOST "$relay_url/query" -H 'Origin: https://evil.example' \
+    --data-urlencode 'q=DROP DATABASE meters'
+expect_equal "with Origin and no credentials: passed on without the relay's token" \
+    'POST q=DROP+DATABASE+meters {"accept":"*/*","content-type":"application/x-www-form-urlencoded"}' \
+    "$(fake_last 'r.method + " " + r.body + " " + JSON.stringify(r.headers)')"
+http_request v2_origin_auth -G "$relay_url/query" -H 'Origin: https://grafana.example' \
+    -H 'Authorization: Token client-token' --data-urlencode 'q=SHOW MEASUREMENTS'
+expect_equal "with Origin and the client's own token: that token passed on" \
+    '{"authorization":"Token client-token","accept":"*/*"}' "$(fake_last 'JSON.stringify(r.headers)')"
+
 http_request v2_auth -G "$relay_url/query" -H 'Authorization: Token client-token' \
     -H 'Accept-Encoding: gzip' --data-urlencode 'q=SHOW RETENTION POLICIES ON meters'
 expect_equal "client's Authorization and Accept-Encoding passed on unchanged" \
