@@ -90,9 +90,9 @@ enum stream_event_kind {
 /* A reading dated before 2001-01-01T00:00:00Z is no measurement either: a device whose clock is
  * not set yet (no battery-backed clock, NTP not through) counts from 1970, or from 2000-01-01
  * where its real-time clock chip starts; a time in seconds or milliseconds written without the
- * precision parameter lands in January 1970 too. Taken as a meter's first reading, it made the
- * stream interpolate every midnight since 1970 (40 000 points, and InfluxDB a shard for every week
- * of them) and taught the detectors a daily consumption of nearly zero. The batch leaves such
+ * precision parameter lands in January 1970 too. Taken as a meter's first reading, it would have
+ * the stream interpolate every midnight since 1970 (40 000 points, and InfluxDB a shard for every
+ * week of them) and teach the detectors a daily consumption of nearly zero. The batch leaves such
  * readings out by the same rule. */
 #define STREAM_EARLIEST_READING_NS (978307200LL * 1000000000LL)
 
