@@ -104,9 +104,19 @@ static void check_quarantine(const char *quarantine_dir, FILE *out)
 
 /* Reports one scanned segment; last is the index of the last segment holding a record. */
 static void check_segment_report(const struct spool_segment_scan *scan, size_t index, long last,
-                                 FILE *out, uint64_t *truncate, uint64_t *quarantine)
+                                 FILE *out, uint64_t *truncate, uint64_t *quarantine,
+                                 uint64_t *newer)
 {
     fprintf(out, "segment %020" PRIu64 ".seg: ", scan->id);
+    if (scan->newer_version != 0) {
+        fprintf(out,
+                "written by a newer meter-relay (spool format version %" PRIu32
+                "; this one reads %d): not read, left as it is; the relay and --fix refuse "
+                "this spool\n",
+                scan->newer_version, SPOOL_FORMAT_VERSION);
+        (*newer)++;
+        return;
+    }
     if (scan->records > 0)
         fprintf(out, "%" PRIu64 " records, sequence %" PRIu64 "..%" PRIu64 ", %" PRIu64 " bytes",
                 scan->records, scan->first_sequence, scan->last_sequence, scan->valid_end);
@@ -172,7 +182,7 @@ static int check_report(struct spool *spool, FILE *out)
     }
     if (result == 0) {
         long last = -1;
-        uint64_t records = 0, truncate = 0, quarantine = 0;
+        uint64_t records = 0, truncate = 0, quarantine = 0, newer = 0;
         for (size_t i = 0; i < count; i++)
             if (scans[i].records > 0)
                 last = (long)i;
@@ -189,17 +199,23 @@ static int check_report(struct spool *spool, FILE *out)
                         previous_last + 1, scans[i].first_sequence - 1);
             if (scans[i].records > 0)
                 previous_last = scans[i].last_sequence;
-            check_segment_report(&scans[i], i, last, out, &truncate, &quarantine);
+            check_segment_report(&scans[i], i, last, out, &truncate, &quarantine, &newer);
             records += scans[i].records;
         }
         check_quarantine(spool->quarantine_dir, out);
         check_cursors(spool->cursor_dir, out);
-        fprintf(out,
-                "summary: %zu segments, %" PRIu64 " records, %" PRIu64
-                " segments to quarantine, %" PRIu64 " bytes to truncate%s\n",
-                count, records, quarantine, truncate,
-                quarantine || truncate ? " (run with --fix, or start the relay)" : "");
-        result = quarantine || truncate ? 1 : 0;
+        if (newer > 0)
+            fprintf(out,
+                    "summary: %zu segments, %" PRIu64 " of a newer spool format that this "
+                    "meter-relay cannot read; neither it nor --fix changes this spool\n",
+                    count, newer);
+        else
+            fprintf(out,
+                    "summary: %zu segments, %" PRIu64 " records, %" PRIu64
+                    " segments to quarantine, %" PRIu64 " bytes to truncate%s\n",
+                    count, records, quarantine, truncate,
+                    quarantine || truncate ? " (run with --fix, or start the relay)" : "");
+        result = quarantine || truncate || newer ? 1 : 0;
     }
     free(scans);
     return result;

@@ -28,6 +28,10 @@ void spool_segment_header_encode(const struct spool_segment_header *header, uint
 /* Decodes in[SPOOL_SEGMENT_HEADER_SIZE] (borrowed) into *header. Returns 0 or -1 (magic,
  * version, size or CRC wrong). */
 int spool_segment_header_decode(const uint8_t *in, struct spool_segment_header *header);
+/* The format version of in[SPOOL_SEGMENT_HEADER_SIZE] (borrowed) when a newer relay wrote it
+ * (our magic, a version above SPOOL_FORMAT_VERSION, its CRC valid if the layout is ours), else 0.
+ * Such a segment holds records this build cannot read: not corruption to quarantine. */
+uint32_t spool_segment_header_newer_version(const uint8_t *in);
 
 /* Padded size on disk of a record of length bytes. */
 static inline uint64_t spool_record_padded(uint64_t length)
@@ -240,6 +244,7 @@ struct spool_segment_scan {
     uint64_t highest_sequence; /* of any good record, those after damage included */
     uint64_t records;
     uint64_t first_sequence, last_sequence;
+    uint32_t newer_version; /* != 0: written by a newer relay in this format version, not read */
 };
 /* Lists the seg/<id>.seg files sorted by id into *out (owned by the caller, free()) with only id
  * set. Returns 0 or a negative errno with a message in error. */

@@ -40,6 +40,21 @@ int spool_segment_header_decode(const uint8_t *in, struct spool_segment_header *
     return 0;
 }
 
+uint32_t spool_segment_header_newer_version(const uint8_t *in)
+{
+    if (memcmp(in, segment_magic, sizeof segment_magic) != 0)
+        return 0;
+    uint32_t version = spool_get_u32(in + 8);
+    if (version <= SPOOL_FORMAT_VERSION)
+        return 0;
+    /* In our header's layout the CRC must hold, or a flipped bit in the version field would stop
+     * the relay where the segment is only corrupt; another header size is another layout. */
+    if (spool_get_u32(in + 12) == SPOOL_SEGMENT_HEADER_SIZE &&
+        spool_get_u32(in + 60) != crc32c_update(0, in, 60))
+        return 0;
+    return version;
+}
+
 static int meta_append_field(struct buffer *out, struct spool_slice field)
 {
     if (field.length > UINT16_MAX)

@@ -156,6 +156,8 @@ int spool_segment_scan_run(struct spool *spool, int fd, struct spool_segment_sca
     }
     if (io->pread(io->context, fd, header, sizeof header, 0) != (ssize_t)sizeof header)
         return -EIO;
+    if ((scan->newer_version = spool_segment_header_newer_version(header)) != 0)
+        return 0;
     if (spool_segment_header_decode(header, &scan->header) != 0 || scan->header.id != scan->id) {
         scan->damaged = true;
         return scan_data_end(io, fd, scan);
@@ -449,6 +451,21 @@ int spool_recovery_run(struct spool *spool, struct spool_recovery_report *report
         if (result != 0) {
             error_message_set(error, error_size, "%s/%020" PRIu64 ".seg: cannot read: %s",
                               spool->segment_dir, scans[i].id, strerror(-result));
+            goto cleanup;
+        }
+    }
+    /* Before anything changes: a rolled-back package must not quarantine, cut or delete the
+     * acknowledged records a newer relay spooled. */
+    for (size_t i = 0; i < count; i++) {
+        if (scans[i].newer_version != 0) {
+            error_message_set(error, error_size,
+                              "%s/%020" PRIu64 ".seg: written by a newer meter-relay (spool format "
+                              "version %" PRIu32 "); this one reads spool format version %d: run "
+                              "the newer meter-relay until its spool is delivered and empty, or "
+                              "move %s aside",
+                              spool->segment_dir, scans[i].id, scans[i].newer_version,
+                              SPOOL_FORMAT_VERSION, spool->dir);
+            result = -EPROTO;
             goto cleanup;
         }
     }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include "test_spool_support.h"
+#include "relay/crc32c.h"
 
 static char *directory;
 
@@ -259,4 +260,46 @@ Test(spool_check, names_what_recovery_quarantined)
              middle.first_sequence, middle.last_sequence);
     cr_assert(strstr(text, missing) != NULL, "names the lost sequences (%s)\n%s", missing, text);
     free(text);
+}
+
+/* A downgrade: a newer relay (spool format version 2) wrote a segment between two of this
+ * version's. The check says so instead of "header invalid: would be quarantined", and --fix
+ * refuses rather than moving the newer relay's undelivered records to quarantine/. */
+Test(spool_check, segment_of_a_newer_format_version_is_reported_and_not_fixed)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 150; n++)
+        test_append(spool, n);
+    test_commit(spool, 150);
+    struct spool_segment middle = spool->segments[1];
+    spool_close(spool);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seg/%020" PRIu64 ".seg", directory, middle.id);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
+    spool_put_u32(header + 60, crc32c_update(0, header, 60));
+    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    cr_assert_eq(close(fd), 0);
+
+    int result;
+    char *text = check_run(false, &result);
+    cr_assert_eq(result, 1, "%s", text);
+    cr_assert(strstr(text, "written by a newer meter-relay (spool format version 2") != NULL, "%s",
+              text);
+    cr_assert(strstr(text, "would be quarantined") == NULL, "%s", text);
+    free(text);
+
+    text = check_run(true, &result);
+    cr_assert_eq(result, -EPROTO, "%s", text);
+    cr_assert(strstr(text, path) != NULL, "names the file: %s", text);
+    free(text);
+    cr_assert(path_exists(path), "--fix moved the newer relay's segment");
+    char quarantined[4096];
+    snprintf(quarantined, sizeof quarantined, "%s/quarantine/%020" PRIu64 ".seg", directory,
+             middle.id);
+    cr_assert_not(path_exists(quarantined));
 }

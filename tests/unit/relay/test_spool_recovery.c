@@ -1,6 +1,7 @@
 /* Recovery at open: torn tails at every byte offset, corrupt middle segments, torn cursor slots,
  * the LOCK. */
 #include "test_spool_support.h"
+#include "relay/crc32c.h"
 
 static char *directory;
 
@@ -490,4 +491,80 @@ Test(spool_recovery, empty_segment_with_a_first_sequence_in_its_header_keeps_its
     cr_assert_eq(report.records, 1);
     cr_assert_eq(report.last_sequence, sequence);
     spool_close(spool);
+}
+
+/* Rewrites the header of segment id as a relay with spool format version `version` would have
+ * written it: the same fields, that version, a valid header CRC. */
+static void segment_version_set(uint64_t id, uint32_t version)
+{
+    char path[4096];
+    segment_file(path, sizeof path, id);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    spool_put_u32(header + 8, version);
+    spool_put_u32(header + 60, crc32c_update(0, header, 60));
+    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    cr_assert_eq(close(fd), 0);
+}
+
+/* A downgrade: every segment was written by a newer relay (spool format version 2). Its records
+ * are acknowledged and undelivered; this relay cannot read them, so it must refuse to start with
+ * a message naming the file and both versions, and leave every segment where and as it is. It
+ * used to take each one for a corrupt header: the segments before the last holding records went
+ * to quarantine/ ("its records are lost"), the rest were quarantined or deleted as interrupted
+ * pre-creations, and the relay started on an empty spool. */
+Test(spool_recovery, segment_of_a_newer_format_version_is_refused_and_left_alone)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 200; n++)
+        test_append(spool, n);
+    test_commit(spool, 200);
+    size_t count = spool->segment_count;
+    cr_assert_geq(count, 3);
+    uint64_t ids[64];
+    cr_assert_lt(count, 64);
+    for (size_t i = 0; i < count; i++)
+        ids[i] = spool->segments[i].id;
+    uint64_t prepared = spool->has_prepared ? spool->prepared.id : 0;
+    spool_close(spool);
+    for (size_t i = 0; i < count; i++)
+        segment_version_set(ids[i], SPOOL_FORMAT_VERSION + 1);
+    if (prepared)
+        segment_version_set(prepared, SPOOL_FORMAT_VERSION + 1);
+    char path[4096];
+    segment_file(path, sizeof path, ids[0]);
+    size_t before_length;
+    uint8_t *before = file_read_all(path, &before_length);
+
+    spool = NULL;
+    char error[1024] = "";
+    struct spool_recovery_report report;
+    int result = spool_open(&options, &spool, &report, error, sizeof error);
+    cr_assert_neq(result, 0, "a spool of a newer format opened");
+    cr_assert_null(spool);
+    cr_assert_not_null(strstr(error, path), "names the file: %s", error);
+    cr_assert_not_null(strstr(error, "version 2"), "names the version found: %s", error);
+    cr_assert_not_null(strstr(error, "version 1"), "names the version understood: %s", error);
+    for (size_t i = 0; i < count; i++) {
+        segment_file(path, sizeof path, ids[i]);
+        cr_assert(path_exists(path), "segment %" PRIu64 " was moved or deleted", ids[i]);
+    }
+    if (prepared) {
+        segment_file(path, sizeof path, prepared);
+        cr_assert(path_exists(path), "the pre-created segment was deleted");
+    }
+    char quarantined[4096];
+    snprintf(quarantined, sizeof quarantined, "%s/quarantine/%020" PRIu64 ".seg", directory,
+             ids[0]);
+    cr_assert_not(path_exists(quarantined));
+    segment_file(path, sizeof path, ids[0]);
+    size_t after_length;
+    uint8_t *after = file_read_all(path, &after_length);
+    cr_assert_eq(after_length, before_length);
+    cr_assert_eq(memcmp(after, before, before_length), 0, "the segment was changed");
+    free(before);
+    free(after);
 }
