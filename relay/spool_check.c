@@ -65,6 +65,12 @@ static void check_cursors(const char *cursor_dir, FILE *out)
         if (got < 0)
             fprintf(out, "cursor %.*s: unreadable: %s\n", (int)(length - 4), entry->d_name,
                     strerror(errno));
+        else if (spool_cursor_image_newer_version(image) != 0)
+            fprintf(out,
+                    "cursor %.*s: written by a newer meter-relay (spool format version %" PRIu32
+                    "; this one reads %d): left as it is\n",
+                    (int)(length - 4), entry->d_name, spool_cursor_image_newer_version(image),
+                    SPOOL_FORMAT_VERSION);
         else if (spool_cursor_image_decode(image, &sequence, &generation) != 0)
             fprintf(out, "cursor %.*s: no valid slot (starts at the oldest record)\n",
                     (int)(length - 4), entry->d_name);

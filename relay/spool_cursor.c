@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,19 @@ int spool_cursor_image_decode(const uint8_t *image, uint64_t *sequence, uint64_t
     return 0;
 }
 
+uint32_t spool_cursor_image_newer_version(const uint8_t *image)
+{
+    const uint8_t *slots[2] = {image, image + SPOOL_CURSOR_SLOT_OFFSET};
+    uint32_t newest = 0;
+    for (size_t i = 0; i < 2; i++) {
+        uint32_t version = spool_get_u32(slots[i] + 4);
+        if (spool_get_u32(slots[i]) == CURSOR_SLOT_MAGIC && version > SPOOL_FORMAT_VERSION &&
+            version > newest)
+            newest = version;
+    }
+    return newest;
+}
+
 static bool consumer_name_valid(const char *name, size_t length)
 {
     if (length == 0 || length > SPOOL_CONSUMER_NAME_MAX || name[0] == '.')
@@ -103,8 +117,10 @@ static int consumer_add(struct spool *spool, const char *name, size_t length, si
     return 0;
 }
 
-/* Opens (creating when asked) the cursor file of consumer and loads its position. */
-static int consumer_file_open(struct spool *spool, struct spool_consumer *consumer, bool create)
+/* Opens (creating when asked) the cursor file of consumer and loads its position. Returns 0, a
+ * negative errno, or -EPROTO with the version in *newer_version when a newer relay wrote it. */
+static int consumer_file_open(struct spool *spool, struct spool_consumer *consumer, bool create,
+                              uint32_t *newer_version)
 {
     const struct spool_io *io = &spool->io;
     char file_name[SPOOL_CONSUMER_NAME_MAX + 8];
@@ -128,6 +144,12 @@ static int consumer_file_open(struct spool *spool, struct spool_consumer *consum
     if (got < 0) {
         log_error(spool->logger, "cannot read a spool cursor file", LOG_STRING("path", path),
                   LOG_STRING("error", strerror(errno)));
+        goto fail;
+    }
+    *newer_version = spool_cursor_image_newer_version(image);
+    if (*newer_version != 0) {
+        /* Before the file is sized or a slot written: the newer relay's position stays. */
+        result = -EPROTO;
         goto fail;
     }
     if (got < (ssize_t)sizeof image) {
@@ -177,9 +199,20 @@ int spool_consumers_load(struct spool *spool, char *error, size_t error_size)
         if (!consumer_name_valid(entry->d_name, length - 4))
             continue;
         size_t index;
+        uint32_t newer_version = 0;
         result = consumer_add(spool, entry->d_name, length - 4, &index);
         if (result == 0)
-            result = consumer_file_open(spool, &spool->consumers[index], false);
+            result = consumer_file_open(spool, &spool->consumers[index], false, &newer_version);
+        if (result == -EPROTO) {
+            error_message_set(error, error_size,
+                              "%s/%s: written by a newer meter-relay (spool format version "
+                              "%" PRIu32 "); this one reads spool format version %d: run the "
+                              "newer meter-relay until its spool is delivered and empty, or move "
+                              "%s aside",
+                              spool->cursor_dir, entry->d_name, newer_version, SPOOL_FORMAT_VERSION,
+                              spool->dir);
+            break;
+        }
         if (result != 0) {
             error_message_set(error, error_size, "%s/%s: cannot load the cursor: %s",
                               spool->cursor_dir, entry->d_name, strerror(-result));
@@ -252,7 +285,8 @@ int spool_cursor_open(struct spool *spool, const char *consumer, struct spool_cu
         int result = consumer_add(spool, consumer, length, &index);
         if (result != 0)
             return result;
-        result = consumer_file_open(spool, &spool->consumers[index], true);
+        uint32_t newer_version;
+        result = consumer_file_open(spool, &spool->consumers[index], true, &newer_version);
         if (result != 0) {
             spool->consumer_count--;
             return result;

@@ -265,6 +265,10 @@ void spool_consumers_release(struct spool *spool);
 /* Decodes the two slots of a cursor file image (SPOOL_CURSOR_FILE_BYTES, borrowed). Returns 0
  * with the winning slot's sequence and generation, or -1 when neither slot is valid. */
 int spool_cursor_image_decode(const uint8_t *image, uint64_t *sequence, uint64_t *generation);
+/* The format version of a slot of image (SPOOL_CURSOR_FILE_BYTES, borrowed) that a newer relay
+ * wrote (our slot magic, a version above SPOOL_FORMAT_VERSION), else 0. Such a slot is no torn
+ * one: falling back to the other slot, or to the oldest record, would re-send what it delivered. */
+uint32_t spool_cursor_image_newer_version(const uint8_t *image);
 /* Encodes one slot (SPOOL_CURSOR_SLOT_BYTES into out, borrowed). */
 void spool_cursor_slot_encode(uint8_t *out, uint64_t sequence, uint64_t generation);
 

@@ -568,3 +568,50 @@ Test(spool_recovery, segment_of_a_newer_format_version_is_refused_and_left_alone
     free(before);
     free(after);
 }
+
+/* A newer relay wrote one cursor slot (version 2, valid CRC, the higher generation): this relay
+ * must not take it for a torn slot and fall back to the older one (re-sending what the newer one
+ * delivered) or, with both slots of the newer version, to the oldest record: it refuses, naming
+ * the file and both versions, and leaves the file as it is. */
+Test(spool_recovery, cursor_slot_of_a_newer_format_version_is_refused)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 10; n++)
+        test_append(spool, n);
+    test_commit(spool, 10);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "upstream-a", &cursor), 0);
+    spool_cursor_acknowledge(cursor, 4);
+    cr_assert_eq(spool_cursor_store(cursor), 0); /* generation 1: slot 1 */
+    spool_close(spool);
+
+    /* The newer relay delivered up to 8 and stored it in slot 0 (generation 2). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cursor/upstream-a.cur", directory);
+    uint8_t slot[SPOOL_CURSOR_SLOT_BYTES];
+    spool_cursor_slot_encode(slot, 8, 2);
+    spool_put_u32(slot + 4, SPOOL_FORMAT_VERSION + 1);
+    spool_put_u32(slot + 28, crc32c_update(0, slot, 28));
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, slot, sizeof slot, 0), (ssize_t)sizeof slot);
+    cr_assert_eq(close(fd), 0);
+    size_t before_length;
+    uint8_t *before = file_read_all(path, &before_length);
+
+    spool = NULL;
+    char error[1024] = "";
+    int result = spool_open(&options, &spool, NULL, error, sizeof error);
+    cr_assert_neq(result, 0, "a cursor of a newer format was used");
+    cr_assert_null(spool);
+    cr_assert_not_null(strstr(error, path), "names the file: %s", error);
+    cr_assert_not_null(strstr(error, "version 2"), "names the version found: %s", error);
+    cr_assert_not_null(strstr(error, "version 1"), "names the version understood: %s", error);
+    size_t after_length;
+    uint8_t *after = file_read_all(path, &after_length);
+    cr_assert_eq(after_length, before_length);
+    cr_assert_eq(memcmp(after, before, before_length), 0, "the cursor file was changed");
+    free(before);
+    free(after);
+}
