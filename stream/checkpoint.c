@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,7 +244,8 @@ static int file_read(const char *path, struct buffer *out)
 /* Decodes image into table; returns a reason or NULL. */
 static const char *checkpoint_image_decode(struct image *image, const char *zone,
                                            struct stream_checkpoint_position *position,
-                                           struct stream_meter_table *table)
+                                           struct stream_meter_table *table, char *reason,
+                                           size_t reason_size)
 {
     if (image->length < 12 || memcmp(image->data, CHECKPOINT_MAGIC, 8) != 0)
         return "not a stream checkpoint";
@@ -266,8 +268,12 @@ static const char *checkpoint_image_decode(struct image *image, const char *zone
         expected_size = offsetof(struct stream_meter, previous_t);
     else if (version == CHECKPOINT_VERSION_NO_OFFSET_TIME)
         expected_size = offsetof(struct stream_meter, offset_t);
-    else
-        return "written by another version";
+    else {
+        snprintf(reason, reason_size,
+                 "written by checkpoint version %" PRIu32 "; this build reads versions %u to %u",
+                 version, CHECKPOINT_VERSION_NO_OFFSET_TIME, CHECKPOINT_VERSION);
+        return reason;
+    }
     if (take_u32(image, &state_size) != 0 || state_size != expected_size)
         return "written by a build with another meter state layout";
     uint64_t baseline_mtime;
@@ -324,7 +330,9 @@ int stream_checkpoint_load(const char *directory, const char *zone,
         return status;
     }
     struct image image = {(const uint8_t *)contents.data, contents.length, 0};
-    const char *reason = checkpoint_image_decode(&image, zone, position, table);
+    char version_reason[128];
+    const char *reason = checkpoint_image_decode(&image, zone, position, table, version_reason,
+                                                 sizeof version_reason);
     buffer_release(&contents);
     if (reason) {
         stream_meter_table_release(table);

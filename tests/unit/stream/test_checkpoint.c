@@ -442,3 +442,24 @@ Test(stream_checkpoint, a_checkpoint_without_the_reading_before_last_loads)
     cr_expect(strstr(error, "layout") != NULL, "%s", error);
     stream_meter_table_release(&table);
 }
+
+/* A downgrade: a newer relay wrote checkpoint version 6. Refused (the processor starts its meters
+ * afresh and the nightly batch recomputes), with a message that names the version found and the
+ * versions this build reads, so the log says why: it said only "written by another version". */
+Test(stream_checkpoint, a_newer_version_is_refused_naming_both_versions)
+{
+    static const char *const ids[] = {"a"};
+    struct stream_meter_table table = {0};
+    table_fill(&table, ids, 1);
+    checkpoint_write(&(struct stream_checkpoint_position){.position = 9}, "UTC", &table);
+    stream_meter_table_release(&table);
+    struct buffer image = BUFFER_INITIALIZER;
+    file_read(&image);
+    cr_assert_eq(image.data[8], 5, "the version this test bumps");
+    image.data[8] = 6;
+    checksum_fix(&image);
+    file_write(image.data, image.length);
+    expect_load_fails("UTC", "version 6", "a newer version");
+    expect_load_fails("UTC", "versions 3 to 5", "a newer version");
+    buffer_release(&image);
+}
