@@ -29,8 +29,9 @@ struct spool_directory_reader {
     uint64_t from;
     int fd; /* -1 when no segment is open */
     struct spool_reader reader;
-    uint64_t expected; /* sequence of the next record in this segment, 0 = unknown */
-    bool complete;     /* the open segment's end was re-read after the next segment started */
+    uint64_t expected;      /* sequence of the next record in this segment, 0 = unknown */
+    bool complete;          /* the open segment's end was re-read after the next segment started */
+    uint32_t newer_version; /* of the last header read, when a newer relay wrote it (else 0) */
 };
 
 /* True when the segment file at path holds a record (or part of one) after its header: the
@@ -115,6 +116,9 @@ static int reader_header_read(struct spool_directory_reader *reader, size_t inde
     else if (got != (ssize_t)sizeof bytes || spool_segment_header_decode(bytes, header) != 0 ||
              header->id != reader->segments[index].id)
         result = -EBADMSG;
+    reader->newer_version = result == -EBADMSG && got == (ssize_t)sizeof bytes
+                                ? spool_segment_header_newer_version(bytes)
+                                : 0;
     if (result != 0 || !fd_out)
         close(fd); /* read-only descriptor: nothing to lose */
     else
@@ -152,6 +156,15 @@ static int reader_segment_open(struct spool_directory_reader *reader, char *erro
         (result == -EBADMSG && reader->segments[index].file_size == 0 && index >= reader->tail)) {
         reader->index++; /* deleted after delivery, or being created right now */
         return 0;
+    }
+    if (result == -EBADMSG && reader->newer_version != 0) {
+        /* Not corruption: neither the relay nor --fix touches it (spool_recovery_run). */
+        error_message_set(error, error_size,
+                          "%s/%020" PRIu64 ".seg: written by a newer meter-relay (spool format "
+                          "version %" PRIu32 "; this one reads %d); its records are skipped",
+                          reader->segment_dir, id, reader->newer_version, SPOOL_FORMAT_VERSION);
+        reader->index++;
+        return -EBADMSG;
     }
     if (result != 0) {
         error_message_set(error, error_size,

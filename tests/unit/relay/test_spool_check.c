@@ -4,6 +4,7 @@
 
 #include "test_spool_support.h"
 #include "relay/crc32c.h"
+#include "relay/spool_reader.h"
 
 static char *directory;
 
@@ -262,6 +263,21 @@ Test(spool_check, names_what_recovery_quarantined)
     free(text);
 }
 
+/* Rewrites segment id's header as a relay of the next spool format version would write it (that
+ * version, a valid CRC); its path goes to path. */
+static void segment_version_bump(uint64_t id, char *path, size_t path_size)
+{
+    snprintf(path, path_size, "%s/seg/%020" PRIu64 ".seg", directory, id);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
+    spool_put_u32(header + 60, crc32c_update(0, header, 60));
+    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    cr_assert_eq(close(fd), 0);
+}
+
 /* A downgrade: a newer relay (spool format version 2) wrote a segment between two of this
  * version's. The check says so instead of "header invalid: would be quarantined", and --fix
  * refuses rather than moving the newer relay's undelivered records to quarantine/. */
@@ -275,15 +291,7 @@ Test(spool_check, segment_of_a_newer_format_version_is_reported_and_not_fixed)
     struct spool_segment middle = spool->segments[1];
     spool_close(spool);
     char path[4096];
-    snprintf(path, sizeof path, "%s/seg/%020" PRIu64 ".seg", directory, middle.id);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
-    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
-    spool_put_u32(header + 60, crc32c_update(0, header, 60));
-    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    cr_assert_eq(close(fd), 0);
+    segment_version_bump(middle.id, path, sizeof path);
 
     int result;
     char *text = check_run(false, &result);
@@ -302,4 +310,43 @@ Test(spool_check, segment_of_a_newer_format_version_is_reported_and_not_fixed)
     snprintf(quarantined, sizeof quarantined, "%s/quarantine/%020" PRIu64 ".seg", directory,
              middle.id);
     cr_assert_not(path_exists(quarantined));
+}
+
+/* spool-dump's walk over a spool with a newer relay's segment in the middle: it skips that
+ * segment's records and says why. It called the header "invalid" and told the operator that
+ * spool-check --fix quarantines it, which --fix refuses (and must) for a newer format. */
+Test(spool_check, dump_walk_names_a_segment_of_a_newer_format_version)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 150; n++)
+        test_append(spool, n);
+    test_commit(spool, 150);
+    struct spool_segment middle = spool->segments[1];
+    spool_close(spool);
+    char path[4096];
+    segment_version_bump(middle.id, path, sizeof path);
+
+    struct spool_directory_reader *reader;
+    char error[1024] = "";
+    cr_assert_eq(spool_directory_reader_open(directory, 0, &reader, error, sizeof error), 0, "%s",
+                 error);
+    struct spool_record record;
+    int result;
+    uint64_t records = 0, damaged = 0;
+    while ((result = spool_directory_reader_next(reader, &record, error, sizeof error)) != 0) {
+        if (result == -EBADMSG) {
+            damaged++;
+            cr_assert(strstr(error, path) != NULL, "names the file: %s", error);
+            cr_assert(strstr(error, "newer meter-relay (spool format version 2") != NULL, "%s",
+                      error);
+            cr_assert(strstr(error, "quarantine") == NULL, "%s", error);
+            continue;
+        }
+        cr_assert_eq(result, 1, "%s", error);
+        records++;
+    }
+    spool_directory_reader_close(reader);
+    cr_assert_eq(damaged, 1);
+    cr_assert_eq(records, 150 - (middle.last_sequence - middle.first_sequence + 1));
 }
