@@ -549,6 +549,16 @@ static int dead_letter_file_decode(struct dead_letter_entry *entry, const struct
                                    size_t size, const char *path, char *error, size_t error_size)
 {
     struct spool_segment_header header;
+    uint32_t newer_version =
+        size < SPOOL_SEGMENT_HEADER_SIZE ? 0 : spool_segment_header_newer_version(entry->file);
+    if (newer_version != 0) {
+        /* Not damage: a rolled-back relay cannot read it, and leaves it as it is. */
+        error_message_set(error, error_size,
+                          "dead letter %s was written by a newer meter-relay (spool format "
+                          "version %" PRIu32 "; this one reads %d); left as it is",
+                          path, newer_version, SPOOL_FORMAT_VERSION);
+        return -EBADMSG;
+    }
     if (size < SPOOL_SEGMENT_HEADER_SIZE || spool_segment_header_decode(entry->file, &header) != 0)
         return dead_letter_damaged(error, error_size, path, "no valid segment header");
     if (header.id != id->first_sequence || header.first_sequence != id->first_sequence)

@@ -1,5 +1,6 @@
 /* Dead letters: write, list, read back byte for byte, answer cut at 64 KiB, binary answers,
  * damaged files, two upstreams with the same batch, remove; ids, time and answer previews. */
+#include "relay/crc32c.h"
 #include "relay/dead_letter.h"
 #include "test_spool_support.h"
 
@@ -457,4 +458,35 @@ Test(dead_letter_text, answer_preview_is_one_safe_line)
     cr_assert_str_eq(out, "abc...");
     dead_letter_answer_preview("abcdefgh", 8, false, 8, out, 6);
     cr_assert_str_eq(out, "abcde");
+}
+
+/* A downgrade: a newer relay (spool format version 2) wrote the dead letter. `dlq` cannot read
+ * it and leaves it, and says that a newer relay wrote it, with both versions, rather than calling
+ * a good file "damaged: no valid segment header". */
+Test(dead_letter_file, entry_of_a_newer_format_version_is_named_not_damaged)
+{
+    struct dead_letter letter = test_letter("influx-a", "answer", 6);
+    test_write(&letter);
+    char path[4096];
+    entry_path(path, "influx-a", 42);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
+    spool_put_u32(header + 60, crc32c_update(0, header, 60));
+    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    cr_assert_eq(close(fd), 0);
+
+    struct dead_letter_id id = {.upstream = "influx-a", .first_sequence = 42};
+    struct dead_letter_entry *entry = NULL;
+    char error[1024] = "";
+    cr_assert_eq(dead_letter_entry_read(directory, &id, &entry, error, sizeof error), -EBADMSG,
+                 "%s", error);
+    cr_assert_null(entry);
+    cr_assert(strstr(error, path), "%s", error);
+    cr_assert(strstr(error, "newer meter-relay (spool format version 2; this one reads 1)"), "%s",
+              error);
+    cr_assert_null(strstr(error, "damaged"), "%s", error);
+    cr_assert(path_exists(path), "left as it is");
 }
