@@ -40,12 +40,14 @@ static int check_fix(const char *dir, FILE *out)
     return report.truncated_bytes > 0 || report.quarantined_segments > 0 ? 1 : 0;
 }
 
-static void check_cursors(const char *cursor_dir, FILE *out)
+/* Reports each cursor; returns how many a newer relay wrote (the relay refuses those). */
+static uint64_t check_cursors(const char *cursor_dir, FILE *out)
 {
+    uint64_t newer = 0;
     DIR *directory = opendir(cursor_dir);
     if (!directory) {
         fprintf(out, "cursors: cannot list %s: %s\n", cursor_dir, strerror(errno));
-        return;
+        return 0;
     }
     struct dirent *entry;
     while ((entry = readdir(directory)) != NULL) {
@@ -62,15 +64,16 @@ static void check_cursors(const char *cursor_dir, FILE *out)
         if (fd >= 0 && close(fd) != 0)
             got = -1;
         uint64_t sequence, generation;
+        uint32_t newer_version = got < 0 ? 0 : spool_cursor_image_newer_version(image);
+        newer += newer_version != 0;
         if (got < 0)
             fprintf(out, "cursor %.*s: unreadable: %s\n", (int)(length - 4), entry->d_name,
                     strerror(errno));
-        else if (spool_cursor_image_newer_version(image) != 0)
+        else if (newer_version != 0)
             fprintf(out,
                     "cursor %.*s: written by a newer meter-relay (spool format version %" PRIu32
                     "; this one reads %d): left as it is\n",
-                    (int)(length - 4), entry->d_name, spool_cursor_image_newer_version(image),
-                    SPOOL_FORMAT_VERSION);
+                    (int)(length - 4), entry->d_name, newer_version, SPOOL_FORMAT_VERSION);
         else if (spool_cursor_image_decode(image, &sequence, &generation) != 0)
             fprintf(out, "cursor %.*s: no valid slot (starts at the oldest record)\n",
                     (int)(length - 4), entry->d_name);
@@ -79,6 +82,7 @@ static void check_cursors(const char *cursor_dir, FILE *out)
                     entry->d_name, sequence);
     }
     closedir(directory);
+    return newer;
 }
 
 /* Lists what recovery set aside under quarantine/: the README and /health send the operator here
@@ -205,15 +209,18 @@ static int check_report(struct spool *spool, FILE *out)
                         previous_last + 1, scans[i].first_sequence - 1);
             if (scans[i].records > 0)
                 previous_last = scans[i].last_sequence;
+            if (scans[i].newer_version != 0)
+                previous_last = 0; /* its records are there, only unread */
             check_segment_report(&scans[i], i, last, out, &truncate, &quarantine, &newer);
             records += scans[i].records;
         }
         check_quarantine(spool->quarantine_dir, out);
-        check_cursors(spool->cursor_dir, out);
+        newer += check_cursors(spool->cursor_dir, out);
         if (newer > 0)
             fprintf(out,
-                    "summary: %zu segments, %" PRIu64 " of a newer spool format that this "
-                    "meter-relay cannot read; neither it nor --fix changes this spool\n",
+                    "summary: %zu segments, %" PRIu64 " segment or cursor files of a newer spool "
+                    "format that this meter-relay cannot read; neither it nor --fix changes this "
+                    "spool\n",
                     count, newer);
         else
             fprintf(out,

@@ -299,6 +299,7 @@ Test(spool_check, segment_of_a_newer_format_version_is_reported_and_not_fixed)
     cr_assert(strstr(text, "written by a newer meter-relay (spool format version 2") != NULL, "%s",
               text);
     cr_assert(strstr(text, "would be quarantined") == NULL, "%s", text);
+    cr_assert(strstr(text, "missing:") == NULL, "its records are there, only unread: %s", text);
     free(text);
 
     text = check_run(true, &result);
@@ -349,4 +350,42 @@ Test(spool_check, dump_walk_names_a_segment_of_a_newer_format_version)
     spool_directory_reader_close(reader);
     cr_assert_eq(damaged, 1);
     cr_assert_eq(records, 150 - (middle.last_sequence - middle.first_sequence + 1));
+}
+
+/* A newer relay wrote a cursor file: the relay and --fix refuse the spool, so the check must not
+ * call it clean (exit 0), nor say "no valid slot (starts at the oldest record)". */
+Test(spool_check, cursor_of_a_newer_format_version_is_not_clean)
+{
+    struct spool_options options = test_options(directory, NULL);
+    struct spool *spool = test_spool_open(&options, NULL);
+    for (uint64_t n = 1; n <= 10; n++)
+        test_append(spool, n);
+    test_commit(spool, 10);
+    struct spool_cursor *cursor;
+    cr_assert_eq(spool_cursor_open(spool, "up", &cursor), 0);
+    spool_cursor_acknowledge(cursor, 7);
+    cr_assert_eq(spool_cursor_store(cursor), 0);
+    spool_close(spool);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cursor/up.cur", directory);
+    uint8_t slot[SPOOL_CURSOR_SLOT_BYTES];
+    spool_cursor_slot_encode(slot, 9, 2);
+    spool_put_u32(slot + 4, SPOOL_FORMAT_VERSION + 1);
+    spool_put_u32(slot + 28, crc32c_update(0, slot, 28));
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, slot, sizeof slot, 0), (ssize_t)sizeof slot);
+    cr_assert_eq(close(fd), 0);
+
+    int result;
+    char *text = check_run(false, &result);
+    cr_assert_eq(result, 1, "%s", text);
+    cr_assert(strstr(text, "cursor up: written by a newer meter-relay (spool format version 2") !=
+                  NULL,
+              "%s", text);
+    free(text);
+    text = check_run(true, &result);
+    cr_assert_eq(result, -EPROTO, "%s", text);
+    cr_assert(strstr(text, path) != NULL, "names the file: %s", text);
+    free(text);
 }
