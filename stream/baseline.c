@@ -627,10 +627,18 @@ int stream_baseline_file_load(const char *path, stream_baseline_fn each, void *a
     int result = -1;
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(document, "version");
     const cJSON *meters = cJSON_GetObjectItemCaseSensitive(document, "meters");
-    if (!cJSON_IsNumber(version) || version->valuedouble != STREAM_BASELINE_VERSION)
-        baseline_fail(error, error_size, "%s: version: expected %d (a baseline file of this relay)",
-                      path, STREAM_BASELINE_VERSION);
-    else if (!cJSON_IsObject(meters))
+    if (!cJSON_IsNumber(version) || version->valuedouble != STREAM_BASELINE_VERSION) {
+        /* The version found tells a newer meter-batch's file (a downgrade) from a foreign one. */
+        char found[32] = "missing";
+        if (cJSON_IsNumber(version))
+            snprintf(found, sizeof found, "%.17g", version->valuedouble);
+        else if (version)
+            snprintf(found, sizeof found, "not a number");
+        baseline_fail(error, error_size,
+                      "%s: version: %s, expected %d (a baseline file of this relay; the next "
+                      "meter-batch reconcile writes one)",
+                      path, found, STREAM_BASELINE_VERSION);
+    } else if (!cJSON_IsObject(meters))
         baseline_fail(error, error_size, "%s: meters: expected an object of meter ids", path);
     else
         result = 0;

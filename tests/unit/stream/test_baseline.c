@@ -235,7 +235,9 @@ Test(stream_baseline, bad_files_are_refused_with_the_file_and_the_place)
 {
     expect_rejected("{\"version\":1,\"meters\":{\"a\":" GOOD_METER ",}", "not valid JSON (line 1");
     expect_rejected("{\"version\":1,\n \"meters\": [}", "not valid JSON (line 2");
-    expect_rejected("{\"version\":2,\"meters\":{}}", "version: expected 1");
+    /* A newer meter-batch's file (a downgrade): the message names the version found too. */
+    expect_rejected("{\"version\":2,\"meters\":{}}", "version: 2, expected 1");
+    expect_rejected("{\"meters\":{}}", "version: missing, expected 1");
     expect_rejected("{\"version\":1,\"meters\":[]}", "meters: expected an object");
     expect_rejected("{\"version\":1,\"meters\":{\"ok\":" GOOD_METER ",\"wasser\":{\"days\":3}}}",
                     "meters.wasser: flagged_run: missing");
