@@ -77,8 +77,9 @@ uint32_t spool_cursor_image_newer_version(const uint8_t *image)
     uint32_t newest = 0;
     for (size_t i = 0; i < 2; i++) {
         uint32_t version = spool_get_u32(slots[i] + 4);
+        /* With its CRC, as for segment headers: a flipped bit is damage, not a newer relay. */
         if (spool_get_u32(slots[i]) == CURSOR_SLOT_MAGIC && version > SPOOL_FORMAT_VERSION &&
-            version > newest)
+            spool_get_u32(slots[i] + 28) == crc32c_update(0, slots[i], 28) && version > newest)
             newest = version;
     }
     return newest;

@@ -29,7 +29,7 @@ void spool_segment_header_encode(const struct spool_segment_header *header, uint
  * version, size or CRC wrong). */
 int spool_segment_header_decode(const uint8_t *in, struct spool_segment_header *header);
 /* The format version of in[SPOOL_SEGMENT_HEADER_SIZE] (borrowed) when a newer relay wrote it
- * (our magic, a version above SPOOL_FORMAT_VERSION, its CRC valid if the layout is ours), else 0.
+ * (our magic, a version above SPOOL_FORMAT_VERSION, the CRC of bytes 0-59 at 60), else 0.
  * Such a segment holds records this build cannot read: not corruption to quarantine. */
 uint32_t spool_segment_header_newer_version(const uint8_t *in);
 
@@ -266,7 +266,8 @@ void spool_consumers_release(struct spool *spool);
  * with the winning slot's sequence and generation, or -1 when neither slot is valid. */
 int spool_cursor_image_decode(const uint8_t *image, uint64_t *sequence, uint64_t *generation);
 /* The format version of a slot of image (SPOOL_CURSOR_FILE_BYTES, borrowed) that a newer relay
- * wrote (our slot magic, a version above SPOOL_FORMAT_VERSION), else 0. Such a slot is no torn
+ * wrote (our slot magic, a version above SPOOL_FORMAT_VERSION, the CRC of bytes 0-27 at 28),
+ * else 0. Such a slot is no torn
  * one: falling back to the other slot, or to the oldest record, would re-send what it delivered. */
 uint32_t spool_cursor_image_newer_version(const uint8_t *image);
 /* Encodes one slot (SPOOL_CURSOR_SLOT_BYTES into out, borrowed). */

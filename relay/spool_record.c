@@ -47,10 +47,10 @@ uint32_t spool_segment_header_newer_version(const uint8_t *in)
     uint32_t version = spool_get_u32(in + 8);
     if (version <= SPOOL_FORMAT_VERSION)
         return 0;
-    /* In our header's layout the CRC must hold, or a flipped bit in the version field would stop
-     * the relay where the segment is only corrupt; another header size is another layout. */
-    if (spool_get_u32(in + 12) == SPOOL_SEGMENT_HEADER_SIZE &&
-        spool_get_u32(in + 60) != crc32c_update(0, in, 60))
+    /* The CRC must hold, or a flipped bit (or garbage after the magic) would stop the relay where
+     * the segment is only corrupt: a newer format keeps these first 64 bytes' magic, version and
+     * CRC where they are, whatever it adds after them. */
+    if (spool_get_u32(in + 60) != crc32c_update(0, in, 60))
         return 0;
     return version;
 }

@@ -3,7 +3,8 @@
  * (under /dev/shm when it exists) and the spool is opened offline, which scans, truncates and
  * quarantines. What must always hold:
  * - arbitrary bytes never make spool_open fail (data problems are counted, not fatal), crash or
- *   read out of bounds;
+ *   read out of bounds; the one refusal is a segment whose header a newer spool format version
+ *   wrote (magic, version above ours, valid CRC), which recovery must leave alone;
  * - recovery leaves a spool that recovers again with nothing to cut or quarantine and the same
  *   records, and the records it kept read back through a cursor without a CRC error;
  * - a record appended after recovery is there at the next open, after the kept ones. */
@@ -20,6 +21,7 @@
 
 #include "config/log.h"
 #include "relay/spool.h"
+#include "relay/spool_internal.h"
 
 #define FUZZ_SPLIT "NKSPLIT!"
 #define FUZZ_SEGMENTS_MAX 3
@@ -115,6 +117,21 @@ static uint64_t fuzz_records_read(struct spool *spool, uint64_t *last)
     return count;
 }
 
+/* True when one of the input's segments (split as LLVMFuzzerTestOneInput splits them) starts
+ * with the header of a newer spool format version. */
+static bool fuzz_newer_segment(const uint8_t *data, size_t size)
+{
+    const uint8_t *rest = data, *end = data + size;
+    for (int id = 1; id <= FUZZ_SEGMENTS_MAX && rest < end; id++) {
+        const uint8_t *split = memmem(rest, (size_t)(end - rest), FUZZ_SPLIT, 8);
+        const uint8_t *stop = split && id < FUZZ_SEGMENTS_MAX ? split : end;
+        if (stop - rest >= SPOOL_SEGMENT_HEADER_SIZE && spool_segment_header_newer_version(rest))
+            return true;
+        rest = stop == end ? end : stop + 8;
+    }
+    return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_logger)
@@ -141,6 +158,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct spool_io io = spool_io_system();
     io.fsync = fuzz_sync_skip;
     io.fdatasync = fuzz_sync_skip;
+    if (fuzz_newer_segment(data, size)) {
+        struct spool_options options = {
+            .dir = fuzz_root, .sync_mode = CONFIG_SYNC_ALWAYS, .offline = true, .io = &io};
+        struct spool *refused = NULL;
+        char error[512] = "";
+        fuzz_require(spool_open(&options, &refused, NULL, error, sizeof error) == -EPROTO &&
+                         refused == NULL,
+                     "a newer format's segment is refused");
+        return 0;
+    }
     struct spool_recovery_report first = {0}, second = {0};
     struct spool *spool = fuzz_spool_open(&io, &first);
     uint64_t last = 0;

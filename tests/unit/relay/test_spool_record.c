@@ -1,5 +1,6 @@
 /* Spool codecs: segment header, routing meta, records, cursor slots. */
 #include "test_spool_support.h"
+#include "relay/crc32c.h"
 
 Test(spool_record, segment_header_round_trip_and_crc)
 {
@@ -146,4 +147,34 @@ Test(spool_record, cursor_image_prefers_valid_slot_with_higher_sequence)
     cr_assert_eq(spool_cursor_image_decode(image, &sequence, &generation), 0);
     cr_assert_eq(sequence, 100);
     cr_assert_eq(generation, 1);
+}
+
+/* A header or cursor slot is a newer relay's only with our magic, a higher version and a valid
+ * CRC: garbage after the magic (the fuzz corpus's bad_header_data) or a flipped bit in a
+ * version field is damage, which recovery handles as before, not a reason to refuse the spool. */
+Test(spool_record, newer_version_needs_magic_and_crc)
+{
+    struct spool_segment_header header = {.id = 1, .created_ns = 1, .salt = 7};
+    uint8_t bytes[SPOOL_SEGMENT_HEADER_SIZE];
+    spool_segment_header_encode(&header, bytes);
+    cr_assert_eq(spool_segment_header_newer_version(bytes), 0, "our own version");
+    spool_put_u32(bytes + 8, 2);
+    cr_assert_eq(spool_segment_header_newer_version(bytes), 0, "version 2 with a stale CRC");
+    spool_put_u32(bytes + 60, crc32c_update(0, bytes, 60));
+    cr_assert_eq(spool_segment_header_newer_version(bytes), 2);
+    bytes[0] = 'X';
+    spool_put_u32(bytes + 60, crc32c_update(0, bytes, 60));
+    cr_assert_eq(spool_segment_header_newer_version(bytes), 0, "another magic");
+    memset(bytes, 7, sizeof bytes);
+    memcpy(bytes, "NKSPOOL", 8);
+    cr_assert_eq(spool_segment_header_newer_version(bytes), 0, "garbage after the magic");
+
+    uint8_t image[SPOOL_CURSOR_FILE_BYTES];
+    memset(image, 0, sizeof image);
+    spool_cursor_slot_encode(image, 5, 1);
+    cr_assert_eq(spool_cursor_image_newer_version(image), 0, "our own version");
+    spool_put_u32(image + 4, 3);
+    cr_assert_eq(spool_cursor_image_newer_version(image), 0, "version 3 with a stale CRC");
+    spool_put_u32(image + 28, crc32c_update(0, image, 28));
+    cr_assert_eq(spool_cursor_image_newer_version(image), 3);
 }
