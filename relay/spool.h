@@ -18,7 +18,12 @@
  * bytes, then a u8 consumer count and each consumer name as u8 length + bytes.
  * Segments are preallocated to segment_bytes (fallocate) and are zero after their last record: an
  * all-zero record header ends the data, so does the end of the file (a file system that cannot
- * preallocate, or a segment cut after a failed write). */
+ * preallocate, or a segment cut after a failed write).
+ * Versions: a segment header or cursor slot with the magic, a version above this build's and a
+ * valid CRC is a newer relay's; spool_open refuses the spool (-EPROTO, the file and both versions
+ * in the message) and changes nothing. A newer format must keep those fields where they are, and
+ * bump the version for any change an older build would misread (a record flag or meta version it
+ * does not know makes the record look torn or corrupt). */
 #ifndef NEBENKOSTEN_RELAY_SPOOL_H
 #define NEBENKOSTEN_RELAY_SPOOL_H
 
@@ -124,7 +129,8 @@ struct spool;
  * the LOCK (a second process on the same directory gets -EWOULDBLOCK and a message naming the
  * directory), scans every segment, truncates a torn tail, quarantines corrupt earlier segments,
  * loads cursors, pre-creates the next segment and the reserve file. Data problems never make it
- * fail; only environment problems do (permissions, lock held, I/O errors). options is borrowed;
+ * fail; only environment problems do (permissions, lock held, I/O errors), and files a newer
+ * spool format version wrote (-EPROTO, nothing changed). options is borrowed;
  * *report (may be NULL) is filled. Returns 0 and an owned spool in *out (free with spool_close),
  * or a negative errno with a message in error. */
 int spool_open(const struct spool_options *options, struct spool **out,
