@@ -6,12 +6,14 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 
+#include "config/utf8.h"
 #include "relay/buffer.h"
 #include "relay/http_auth.h"
 #include "relay/http_query_format.h"
@@ -103,8 +105,14 @@ static int http_query_name_take(struct http_query_scanner *scanner,
     if (start < scanner->length && text[start] == '"') {
         size_t end = start + 1;
         while (end < scanner->length && text[end] != '"') {
-            if (text[end] == '\\')
+            if (text[end] == '\\') {
+                /* InfluxQL knows only these four; it refuses the query on any other. */
+                if (end + 1 < scanner->length && !strchr("\\\"'n", text[end + 1])) {
+                    scanner->position = end;
+                    return -1;
+                }
                 end++;
+            }
             end++;
         }
         if (end >= scanner->length || end == start + 1)
@@ -231,8 +239,14 @@ static char *http_query_name_copy(const struct http_query_statement *statement)
         return NULL;
     size_t out = 0;
     for (size_t i = 0; i < statement->name_length; i++) {
-        if (statement->name_quoted && statement->name[i] == '\\' && i + 1 < statement->name_length)
+        if (statement->name_quoted && statement->name[i] == '\\' &&
+            i + 1 < statement->name_length) {
             i++;
+            if (statement->name[i] == 'n') {
+                name[out++] = '\n';
+                continue;
+            }
+        }
         name[out++] = statement->name[i];
     }
     name[out] = '\0';
@@ -301,10 +315,42 @@ static cJSON *http_query_databases_series(struct relay *relay)
     return series;
 }
 
-/* Runs one statement and adds its result to results. Returns 0 or -1 (out of memory). */
+/* What InfluxDB's meta.ValidName accepts: not empty, "." or "..", no '/' or '\\' (a database is a
+ * directory, and db/rp names a retention policy), and only printable characters. Printable is Go's
+ * unicode.IsPrint; the characters checked here are those a name can carry by accident: ASCII and
+ * C1 control characters, spaces other than ' ', line and paragraph separators, soft hyphen and
+ * byte order mark. */
+static bool http_query_database_name_valid(const char *name)
+{
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    const char *end = name + strlen(name);
+    for (const char *p = name; p < end;) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7F || c == '/' || c == '\\')
+            return false;
+        size_t length = c < 0x80 ? 1 : utf8_sequence_length(p, end);
+        if (length == 0) {
+            p++; /* Go reads an invalid byte as U+FFFD, which is printable */
+            continue;
+        }
+        uint32_t code = length == 1 ? c : (uint32_t)(c & (0xFF >> (length + 1)));
+        for (size_t i = 1; i < length; i++)
+            code = code << 6 | ((unsigned char)p[i] & 0x3F);
+        if ((code >= 0x80 && code <= 0xA0) || code == 0xAD || code == 0x1680 ||
+            (code >= 0x2000 && code <= 0x200F) || (code >= 0x2028 && code <= 0x202F) ||
+            code == 0x205F || code == 0x3000 || code == 0xFEFF)
+            return false;
+        p += length;
+    }
+    return true;
+}
+
+/* Runs one statement and adds its result to results. Returns 0, 1 when the statement failed (the
+ * rest are not run, as InfluxDB stops at the first failing statement) or -1 (out of memory). */
 static int http_query_statement_run(struct relay *relay,
                                     const struct http_query_statement *statement, size_t index,
-                                    cJSON *results)
+                                    bool last, cJSON *results)
 {
     cJSON *result = cJSON_CreateObject();
     if (!result || !cJSON_AddItemToArray(results, result)) {
@@ -317,6 +363,14 @@ static int http_query_statement_run(struct relay *relay,
         char *name = http_query_name_copy(statement);
         if (!name)
             return -1;
+        if (!http_query_database_name_valid(name)) {
+            free(name);
+            /* InfluxDB 1.x answers with the error on the statement. When more statements follow,
+             * its executor sends "not executed" under the same statement id, which replaces it. */
+            return cJSON_AddStringToObject(result, "error", last ? "invalid name" : "not executed")
+                       ? 1
+                       : -1;
+        }
         http_query_proxy_database_create(relay, name);
         cJSON *databases = relay_databases(relay);
         bool known = false;
@@ -358,8 +412,12 @@ static void http_query_statements_run(struct relay *relay,
     char *text = NULL;
     struct buffer csv = BUFFER_INITIALIZER;
     bool failed = !results;
-    for (size_t i = 0; i < count && !failed; i++)
-        failed = http_query_statement_run(relay, &statements[i], i, results) != 0;
+    for (size_t i = 0; i < count && !failed; i++) {
+        int status = http_query_statement_run(relay, &statements[i], i, i + 1 == count, results);
+        failed = status < 0;
+        if (status > 0)
+            break;
+    }
     if (!failed && format == HTTP_QUERY_FORMAT_JSON)
         failed = (text = cJSON_PrintUnformatted(object)) == NULL;
     else if (!failed)

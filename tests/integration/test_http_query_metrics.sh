@@ -43,6 +43,33 @@ expect_equal "two statements: one result each" \
     '{"results":[{"statement_id":0},{"statement_id":1,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"],["x"]]}]}]}' \
     "$http_body"
 
+# Names InfluxDB refuses are refused, as influxd 1.6.7 answers them: a database is a directory
+# (meta.ValidName: no '/' or '\\', not "." or "..", printable characters only), so "invalid name" on
+# the statement, or "not executed" when more statements follow (its executor stops there and sends
+# that under the same statement id); an escape InfluxQL does not know is a parse error, and \n is a
+# line break, not an 'n'. None of them is listed afterwards (nor sent to a v1 upstream, which
+# would have created "aqb" and "tnz").
+http_request bad_names -XPOST "$relay_url/query" --data-urlencode 'q=CREATE DATABASE "a/b"'
+expect_equal "CREATE DATABASE with '/': InfluxDB's answer" \
+    '200 {"results":[{"statement_id":0,"error":"invalid name"}]}' "$http_code $http_body"
+for name in '"x\\y"' '".."' '"t\nz"' $'"tab\tx"' $'"nb\u00a0sp"' $'"c1\u0085x"'; do
+    http_request bad_name -XPOST "$relay_url/query" --data-urlencode "q=CREATE DATABASE $name"
+    expect_equal "CREATE DATABASE $name: InfluxDB's answer" \
+        '200 {"results":[{"statement_id":0,"error":"invalid name"}]}' "$http_code $http_body"
+done
+http_request bad_then_good -XPOST "$relay_url/query" \
+    --data-urlencode 'q=CREATE DATABASE "ok1"; CREATE DATABASE "x/y"; CREATE DATABASE "ok2"'
+expect_equal "CREATE DATABASE: statements after an invalid name are not executed" \
+    '200 {"results":[{"statement_id":0},{"statement_id":1,"error":"not executed"}]}' \
+    "$http_code $http_body"
+http_request bad_escape -XPOST "$relay_url/query" --data-urlencode 'q=CREATE DATABASE "a\qb"'
+expect_equal "CREATE DATABASE with an escape InfluxQL does not know: 400" 400 "$http_code"
+expect_contains "CREATE DATABASE with an unknown escape: says where" 'found \\qb\", expected' "$http_body"
+http_request show_after "$relay_url/query?q=SHOW%20DATABASES"
+expect_equal "SHOW DATABASES: no refused name listed, the one before the failing statement is" \
+    '{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["lampfi"],["lampfi_processed"],["home_meters"],["my db"],["x"],["ok1"]]}]}]}' \
+    "$http_body"
+
 # Accept: application/csv or text/csv gets CSV, as InfluxDB 1.x answers (checked against influxd
 # 1.6.7 and 1.8's response writer): a header per statement with series, a line per database, a
 # blank line between statements, fields quoted as Go's encoding/csv quotes them; a CREATE
@@ -54,7 +81,7 @@ expect_equal "CREATE DATABASE with Accept: application/csv: 200, empty body" "20
 expect_contains "CREATE DATABASE: CSV" "Content-Type: application/csv" "$http_headers"
 http_request show_csv -H 'Accept: application/csv' -G "$relay_url/query" \
     --data-urlencode 'q=SHOW DATABASES; CREATE DATABASE x; SHOW DATABASES'
-databases_csv=$'databases,,lampfi\ndatabases,,lampfi_processed\ndatabases,,home_meters\ndatabases,,my db\ndatabases,,x\ndatabases,,"a,b"\n'
+databases_csv=$'databases,,lampfi\ndatabases,,lampfi_processed\ndatabases,,home_meters\ndatabases,,my db\ndatabases,,x\ndatabases,,ok1\ndatabases,,"a,b"\n'
 expect_equal "SHOW DATABASES with Accept: application/csv: CSV as InfluxDB writes it" \
     "200 name,tags,name"$'\n'"${databases_csv}"$'\n'"name,tags,name"$'\n'"${databases_csv}." \
     "$http_code $(cat "$work_dir/show_csv.body"; echo .)"
