@@ -63,13 +63,29 @@ static int csv_close(struct csv_file *file, char *error, size_t error_size)
     return 0;
 }
 
+/* The meter_id column: quoted as RFC 4180 (and pandas) quote a field holding a comma, a quote or a
+ * line break, "" for each quote, so that the row keeps its columns. */
+static void csv_meter_id_write(FILE *stream, const char *id)
+{
+    if (!strpbrk(id, ",\"\r\n")) {
+        fputs(id, stream);
+        return;
+    }
+    putc('"', stream);
+    for (const char *p = id; *p; p++) {
+        if (*p == '"')
+            putc('"', stream);
+        putc(*p, stream);
+    }
+    putc('"', stream);
+}
+
 static void series_write(FILE *stream, const struct batch_series *series)
 {
     /* Built by hand: fprintf per field costs more than formatting the numbers. */
-    size_t id_length = strlen(series->meter_id);
     char line[BATCH_TIMESTAMP_SIZE + 48];
     for (size_t i = 0; i < series->count; i++) {
-        fwrite(series->meter_id, 1, id_length, stream);
+        csv_meter_id_write(stream, series->meter_id);
         char *at = line;
         *at++ = ',';
         batch_timestamp_format(series->t_ns[i], at);
@@ -145,8 +161,9 @@ static int anomalies_write(const struct batch_reconcile_result *result, const ch
             batch_float_format(anomaly->summary.iqr_lower, lower);
             batch_float_format(anomaly->summary.iqr_upper, upper);
             batch_float_format(day->rolling_z_score, rolling);
-            fprintf(file.stream, "%s,%s,%s,%s,%d,%s,%s,%d,%s,%d,%d,%d\n", anomaly->series->meter_id,
-                    time, value, z, day->anomaly_zscore, lower, upper, day->anomaly_iqr, rolling,
+            csv_meter_id_write(file.stream, anomaly->series->meter_id);
+            fprintf(file.stream, ",%s,%s,%s,%d,%s,%s,%d,%s,%d,%d,%d\n", time, value, z,
+                    day->anomaly_zscore, lower, upper, day->anomaly_iqr, rolling,
                     day->anomaly_rolling, day->anomaly_count, day->is_anomaly);
         }
     }

@@ -386,16 +386,52 @@ static bool integer_parse(const char *text, size_t length, int64_t *out)
     return true;
 }
 
+/* A meter_id in double quotes (RFC 4180, as the --out files and pandas write an id holding a comma
+ * or a quote): unquotes it in place, "" standing for one quote. Returns the id's length and sets
+ * *rest to the ',' after the closing quote, or returns 0 when the quotes do not close there. */
+static size_t csv_quoted_id_take(char *line, size_t length, char **rest)
+{
+    size_t out = 0;
+    for (size_t i = 1; i < length; i++) {
+        if (line[i] != '"') {
+            line[out++] = line[i];
+            continue;
+        }
+        if (i + 1 < length && line[i + 1] == '"') {
+            line[out++] = '"';
+            i++;
+            continue;
+        }
+        if (i + 1 < length && line[i + 1] == ',') {
+            *rest = line + i + 1;
+            return out;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 static int csv_line_read(const char *path, size_t line_number, char *line, size_t length,
                          struct batch_readings *readings, char *error, size_t error_size)
 {
-    char *first = memchr(line, ',', length);
+    size_t quoted_length = 0;
+    char *first = NULL;
+    if (line[0] == '"') {
+        quoted_length = csv_quoted_id_take(line, length, &first);
+        if (quoted_length == 0) {
+            snprintf(error, error_size, "%s:%zu: a quoted meter_id must end in '\",'", path,
+                     line_number);
+            return -1;
+        }
+    } else {
+        first = memchr(line, ',', length);
+    }
     char *second = first ? memchr(first + 1, ',', length - (size_t)(first + 1 - line)) : NULL;
     if (!first || !second) {
         snprintf(error, error_size, "%s:%zu: expected meter_id,timestamp,value", path, line_number);
         return -1;
     }
-    size_t id_length = (size_t)(first - line);
+    size_t id_length = quoted_length ? quoted_length : (size_t)(first - line);
     const char *time_text = first + 1;
     size_t time_length = (size_t)(second - time_text);
     int64_t t_ns;
