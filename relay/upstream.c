@@ -337,22 +337,26 @@ static void upstream_retry_after_date_apply(struct upstream_request *request)
 }
 
 /* The bucket a v2 upstream gets for routing: a routing rule for "db" or "db/rp", else the bucket
- * the client wrote to, else db or db/rp. Writes a NUL-terminated name into out. */
-static void upstream_bucket_name(const struct upstream *upstream,
-                                 const struct spool_routing *routing, char *out, size_t size)
+ * the client wrote to, else db or db/rp. Returns it as an owned string (the spool keeps names up
+ * to 64 KiB, so no fixed buffer), or NULL when out of memory. */
+static char *upstream_bucket_name(const struct upstream *upstream,
+                                  const struct spool_routing *routing)
 {
-    char key[1024];
-    snprintf(key, sizeof key, "%.*s%s%.*s", (int)routing->db.length, routing->db.data,
+    size_t size = routing->db.length + 1 + routing->rp.length + 1;
+    char *key = malloc(size);
+    if (!key)
+        return NULL;
+    snprintf(key, size, "%.*s%s%.*s", (int)routing->db.length, routing->db.data,
              routing->rp.length ? "/" : "", (int)routing->rp.length, routing->rp.data);
     for (size_t i = 0; i < upstream->route_count; i++)
         if (strcmp(upstream->routes[i].source, key) == 0) {
-            snprintf(out, size, "%s", upstream->routes[i].bucket);
-            return;
+            free(key);
+            return strdup(upstream->routes[i].bucket);
         }
-    if (routing->bucket.length)
-        snprintf(out, size, "%.*s", (int)routing->bucket.length, routing->bucket.data);
-    else
-        snprintf(out, size, "%s", key);
+    if (!routing->bucket.length)
+        return key;
+    free(key);
+    return strndup(routing->bucket.data, routing->bucket.length);
 }
 
 /* Builds the write URL for routing into request->url. Returns 0 or -ENOMEM. */
@@ -363,10 +367,10 @@ static int upstream_url_build(struct upstream_request *request, const struct spo
     char *first = NULL, *second = NULL;
     bool v2 = upstream->api == CONFIG_API_V2;
     if (v2) {
-        char bucket[1024];
-        upstream_bucket_name(upstream, routing, bucket, sizeof bucket);
+        char *bucket = upstream_bucket_name(upstream, routing);
         first = curl_easy_escape(easy, upstream->org ? upstream->org : "", 0);
-        second = curl_easy_escape(easy, bucket, 0);
+        second = bucket ? curl_easy_escape(easy, bucket, 0) : NULL;
+        free(bucket);
     } else {
         first = curl_easy_escape(easy, routing->db.data ? routing->db.data : "",
                                  (int)routing->db.length);

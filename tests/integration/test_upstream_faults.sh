@@ -213,6 +213,32 @@ for upstream in v1 v2; do
         metric_row "$upstream" state sent_records_total sent_lines_total backlog_records backlog_bytes
 done
 
+# --- database names as clients spell them ------------------------------------------------------
+# Spaces, '&', '/', umlauts and an emoji reach both upstreams URL-encoded and whole; so does a
+# name longer than 1 KiB (the spool keeps up to 64 KiB), which a v2 upstream once got cut to its
+# first 1023 bytes: another bucket.
+scenario_start names "$(upstream_yaml v1 credentials=v1.env)
+$(upstream_yaml v2 api=v2 org=home-org credentials=v2.env gzip=false)"
+long_name=$(printf 'd%.0s' $(seq 1 1100))
+relay_write "/write?db=$long_name" 'names,k=1 n=1i 1700000000000000001'
+relay_write '/write?db=Z%C3%A4hler%20%26%20%F0%9F%94%A5&rp=r%20p' 'names,k=2 n=2i 1700000000000000002'
+relay_write '/api/v2/write?org=o&bucket=K%C3%BCche%2Fr%2Fp' 'names,k=3 n=3i 1700000000000000003'
+writes_check
+# names_view PATH: per stored line "query line", the query sorted, a long value as its length.
+names_view() {
+    fault_upstream_requests | json_eval "d.filter((r) => r.path === '$1' && r.stored).flatMap((r) => {
+        const query = Object.keys(r.query).sort().map((k) => k + '=' +
+            (r.query[k].length > 100 ? r.query[k].length + ' bytes of ' + r.query[k][0] : r.query[k])).join('&');
+        return r.body.split('\\n').filter((l) => l !== '').map((l) => query + ' ' + l);
+    }).join('\\n')"
+}
+eventually "names: v1: db and rp whole" "db=1100 bytes of d&precision=ns names,k=1 n=1i 1700000000000000001
+db=Zähler & 🔥&precision=ns&rp=r p names,k=2 n=2i 1700000000000000002
+db=Küche&precision=ns&rp=r/p names,k=3 n=3i 1700000000000000003" names_view /write
+eventually "names: v2: the bucket whole" "bucket=1100 bytes of d&org=home-org&precision=ns names,k=1 n=1i 1700000000000000001
+bucket=Zähler & 🔥/r p&org=home-org&precision=ns names,k=2 n=2i 1700000000000000002
+bucket=Küche/r/p&org=home-org&precision=ns names,k=3 n=3i 1700000000000000003" names_view /api/v2/write
+
 # --- 400, 422, rejecting bodies ----------------------------------------------------------------
 # Each poisoned batch answers after 300 ms (its round trip); the batch behind it must follow
 # within that plus slack, never after a backoff. A hold at the start lets every write queue up.
