@@ -484,8 +484,10 @@ void http_query_handle(struct relay *relay, struct http_request *request, const 
     struct evkeyvalq form;
     TAILQ_INIT(&parameters);
     TAILQ_INIT(&form);
-    if (query && http_query_parse(query, &parameters) != 0) {
-        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid", "cannot parse the query string");
+    int parsed = query ? http_query_parse(query, &parameters) : 0;
+    if (parsed != 0) {
+        http_reply_error(request, HTTP_DIALECT_V1, 400, "invalid",
+                         HTTP_QUERY_PARSE_MESSAGE(parsed));
         goto cleanup;
     }
     if (http_request_method(request) == HTTP_REQUEST_POST && http_query_form_posted(request) &&

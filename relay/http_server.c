@@ -144,7 +144,7 @@ int http_query_parse(const char *query, struct evkeyvalq *parameters)
      * are cut in one copy of the query and decoded by libevent. */
     char *copy = strdup(query);
     if (!copy)
-        return -1;
+        return -ENOMEM;
     int status = 0;
     for (char *piece = copy, *next; piece && status == 0; piece = next) {
         next = strchr(piece, '&');
@@ -158,9 +158,13 @@ int http_query_parse(const char *query, struct evkeyvalq *parameters)
         /* Inserted directly: evhttp_add_header refuses values with a line break, and a query
          * written over several lines (Grafana's raw InfluxQL) is q with line breaks. */
         struct evkeyval *entry = calloc(1, sizeof *entry);
-        char *key_decoded = evhttp_uridecode(piece, 1, NULL);
-        char *value_decoded = evhttp_uridecode(value ? value : "", 1, NULL);
-        if (entry && key_decoded && value_decoded) {
+        size_t key_length = 0, value_length = 0;
+        char *key_decoded = evhttp_uridecode(piece, 1, &key_length);
+        char *value_decoded = evhttp_uridecode(value ? value : "", 1, &value_length);
+        /* %00 would end the decoded copy early: db=home%00x must not write to database home. */
+        bool nul = (key_decoded && strlen(key_decoded) != key_length) ||
+                   (value_decoded && strlen(value_decoded) != value_length);
+        if (entry && key_decoded && value_decoded && !nul) {
             entry->key = key_decoded;
             entry->value = value_decoded;
             TAILQ_INSERT_TAIL(parameters, entry, next);
@@ -168,11 +172,11 @@ int http_query_parse(const char *query, struct evkeyvalq *parameters)
             free(entry);
             free(key_decoded);
             free(value_decoded);
-            status = -1;
+            status = nul ? -EINVAL : -ENOMEM;
         }
     }
     free(copy);
-    return status == 0 ? 0 : -1;
+    return status;
 }
 
 /* A client's request id is echoed only when it is short printable ASCII. */

@@ -5,6 +5,7 @@
 #ifndef NEBENKOSTEN_RELAY_HTTP_SERVER_H
 #define NEBENKOSTEN_RELAY_HTTP_SERVER_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,8 +52,13 @@ void http_reply_json_object(struct http_request *request, int code, struct cJSON
  * code_name borrowed. */
 void http_reply_error(struct http_request *request, enum http_dialect dialect, int code,
                       const char *code_name, const char *message);
+/* The message of a 400 for what http_query_parse returned. */
+#define HTTP_QUERY_PARSE_MESSAGE(status)                                                           \
+    ((status) == -EINVAL ? "cannot parse the query string: a parameter holds a NUL byte (%00)"     \
+                         : "cannot parse the query string")
 /* Parses a query string ("a=b&c") into parameters as InfluxDB does (values may hold line breaks:
- * a q written over several lines); 0, or -1 when out of memory. */
+ * a q written over several lines); 0, -EINVAL when a key or value decodes to a NUL byte (the
+ * NUL-terminated copies would cut it short), or -ENOMEM. */
 int http_query_parse(const char *query, struct evkeyvalq *parameters);
 /* 503 with Retry-After in the dialect's error body. */
 void http_reply_unavailable(struct http_request *request, enum http_dialect dialect,

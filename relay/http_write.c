@@ -292,8 +292,9 @@ void http_write_handle(struct relay *relay, struct http_request *request, enum h
 {
     struct evkeyvalq parameters;
     TAILQ_INIT(&parameters);
-    if (query && http_query_parse(query, &parameters) != 0) {
-        http_reply_error(request, dialect, 400, "invalid", "cannot parse the query string");
+    int parsed = query ? http_query_parse(query, &parameters) : 0;
+    if (parsed != 0) {
+        http_reply_error(request, dialect, 400, "invalid", HTTP_QUERY_PARSE_MESSAGE(parsed));
         goto cleanup;
     }
     /* Credentials were checked at the headers (http_write_authorized), before the body. */

@@ -85,6 +85,16 @@ http_request lenient1 -XPOST "$relay_url/write?db=home&&precision=s" --data-bina
 expect_equal "a query with an empty piece: 204" 204 "$http_code"
 http_request lenient2 -XPOST "$relay_url/write?db=home&verbose" --data-binary 'q v=2 1700000000000000000'
 expect_equal "a query with a key without a value: 204" 204 "$http_code"
+# A parameter that decodes to a NUL byte is refused: the decoded copy ended there, so
+# db=home%00evil was spooled for database home. InfluxDB 1.6.7 answers 404 database not found:
+# "home\x00evil" (no database name holds a NUL); nothing must reach another database.
+http_request nul_db -XPOST "$relay_url/write?db=home%00evil" --data-binary 'nul v=1 1700000000000000000'
+expect_equal "db with an encoded NUL: 400, nothing accepted" 400 "$http_code"
+expect_equal "db with an encoded NUL: says why" \
+    '{"error":"cannot parse the query string: a parameter holds a NUL byte (%00)"}' "$http_body"
+http_request nul_bucket -XPOST "$relay_url/api/v2/write?bucket=home%00evil" \
+    --data-binary 'nul v=2 1700000000000000000'
+expect_equal "v2 bucket with an encoded NUL: 400, nothing accepted" 400 "$http_code"
 # A v2 write refused before its headers are complete still gets a v2 error.
 http_request v2_431 -XPOST "$relay_url/api/v2/write?bucket=b" \
     -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)" --data-binary 'q v=1'
