@@ -10,6 +10,7 @@
 
 #include "relay/http_auth.h"
 #include "relay/http_server.h"
+#include "relay/lineproto.h"
 #include "stream/processor_internal.h"
 
 static int metric_append(struct buffer *out, const char *format, ...)
@@ -216,10 +217,15 @@ void stream_processor_request_handle(void *argument, struct http_request *reques
     const struct stream_meter_slot *slot =
         id ? stream_meter_table_find(&processor->meters, id, length) : NULL;
     if (!slot) {
-        char message[512];
+        /* Quoted as the parse errors quote names: invalid UTF-8 as \xNN and a long id cut between
+         * characters, so the JSON body stays UTF-8. */
+        char quoted[256], message[512];
+        if (id)
+            lineproto_quote(quoted, sizeof quoted, id, length, 200);
+        else
+            lineproto_quote(quoted, sizeof quoted, rest + 1, strlen(rest + 1), 200);
         snprintf(message, sizeof message,
-                 "no meter \"%.200s\" has sent a reading (GET /api/v1/meters lists them)",
-                 id ? id : rest + 1);
+                 "no meter %s has sent a reading (GET /api/v1/meters lists them)", quoted);
         free(id);
         http_reply_error(request, HTTP_DIALECT_V1, 404, "not found", message);
         return;

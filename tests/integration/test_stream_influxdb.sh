@@ -132,6 +132,23 @@ http_request unknown "$relay_url/api/v1/meters/gas"
 expect_equal "GET /api/v1/meters/gas (no readings): 404 with a JSON error" \
     "404 no meter \"gas\" has sent a reading (GET /api/v1/meters lists them)" \
     "$http_code $(json_eval 'd.error' <<<"$http_body")"
+# Ids that are not plain text stay UTF-8 JSON in the 404 (Python's json and requests refuse the
+# body otherwise), quoted as the parse errors quote names: a long id (1 + 120 umlauts of 2
+# bytes, URL-encoded) cut between characters with "...", a byte that is not UTF-8 as \xFF.
+# utf8_error NAME: the error of the answer's body decoded strictly as UTF-8.
+utf8_error() {
+    python3 -c 'import json, sys; print(json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))["error"])' \
+        "$work_dir/$1.body" 2>&1 | tail -n 1
+}
+long_id="a$(printf '%%C3%%A4%.0s' $(seq 1 120))"
+http_request unknown_long "$relay_url/api/v1/meters/$long_id"
+expect_equal "GET /api/v1/meters/<long umlaut id>: 404, UTF-8 JSON, the id cut at a character" \
+    "404 no meter \"a$(printf 'ä%.0s' $(seq 1 98))...\" has sent a reading (GET /api/v1/meters lists them)" \
+    "$http_code $(utf8_error unknown_long)"
+http_request unknown_ff "$relay_url/api/v1/meters/a%FFb"
+expect_equal "GET /api/v1/meters/a%FFb: 404, UTF-8 JSON, the byte as \\xFF" \
+    '404 no meter "a\xFFb" has sent a reading (GET /api/v1/meters lists them)' \
+    "$http_code $(utf8_error unknown_ff)"
 http_request post -XPOST "$relay_url/api/v1/meters"
 expect_equal "POST /api/v1/meters: 405, Allow: GET, HEAD" "405 GET, HEAD" \
     "$http_code $(sed -n 's/^Allow: *//Ip' <<<"$http_headers")"
