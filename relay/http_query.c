@@ -19,6 +19,7 @@
 #include "relay/http_query_format.h"
 #include "relay/http_query_proxy.h"
 #include "relay/http_server.h"
+#include "relay/lineproto.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/upstream.h"
@@ -89,10 +90,16 @@ static void http_query_found_describe(const struct http_query_scanner *scanner, 
     size_t end = start;
     while (end < scanner->length && !http_query_is_space(scanner->text[end]) && end - start < 32)
         end++;
-    if (end == start)
+    if (end == start) {
         snprintf(out, size, "EOF");
-    else
-        snprintf(out, size, "%.*s", (int)(end - start), scanner->text + start);
+        return;
+    }
+    /* Rendered as the parse errors render names (a byte that is not UTF-8 as \xNN, cut between
+     * characters), without their quotes: the message goes into a JSON body. */
+    char quoted[HTTP_QUERY_MESSAGE_SIZE];
+    size_t length = lineproto_quote(quoted, sizeof quoted, scanner->text + start, end - start,
+                                    size > 3 ? size - 3 : 3);
+    snprintf(out, size, "%.*s", length >= 2 ? (int)(length - 2) : 0, quoted + 1);
 }
 
 /* Reads a database name: bare identifier or "double quoted" with backslash escapes. */

@@ -111,6 +111,13 @@ expect_equal "missing q: body" '{"error":"missing required parameter \"q\""}' "$
 http_request bad_name -G "$relay_url/query" --data-urlencode 'q=CREATE DATABASE 1x'
 expect_equal "CREATE DATABASE with a bad name: 400" 400 "$http_code"
 expect_contains "bad name: what was found" 'found 1x, expected a database name' "$http_body"
+# What was found is shown as the parse errors show names: a byte that is not UTF-8 as \xFF, so the
+# error stays UTF-8 JSON (Python's json refuses it otherwise).
+http_request bad_byte -XPOST "$relay_url/query?q=CREATE%20DATABASE%20a%22b%22%FF"
+expect_equal "CREATE DATABASE with a byte that is not UTF-8: 400, UTF-8 JSON" \
+    '400 error parsing query: found "b"\xFF, expected WITH or ; at char 18' \
+    "$http_code $(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))["error"])' \
+        "$work_dir/bad_byte.body" 2>&1 | tail -n 1)"
 
 http_request put -XPUT "$relay_url/query?q=SHOW+DATABASES"
 expect_equal "PUT /query: 405" 405 "$http_code"
