@@ -469,14 +469,7 @@ Test(dead_letter_file, entry_of_a_newer_format_version_is_named_not_damaged)
     test_write(&letter);
     char path[4096];
     entry_path(path, "influx-a", 42);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
-    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
-    spool_put_u32(header + 60, crc32c_update(0, header, 60));
-    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    cr_assert_eq(close(fd), 0);
+    test_segment_version_set(path, SPOOL_FORMAT_VERSION + 1);
 
     struct dead_letter_id id = {.upstream = "influx-a", .first_sequence = 42};
     struct dead_letter_entry *entry = NULL;

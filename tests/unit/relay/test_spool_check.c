@@ -268,14 +268,7 @@ Test(spool_check, names_what_recovery_quarantined)
 static void segment_version_bump(uint64_t id, char *path, size_t path_size)
 {
     snprintf(path, path_size, "%s/seg/%020" PRIu64 ".seg", directory, id);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
-    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    spool_put_u32(header + 8, SPOOL_FORMAT_VERSION + 1);
-    spool_put_u32(header + 60, crc32c_update(0, header, 60));
-    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    cr_assert_eq(close(fd), 0);
+    test_segment_version_set(path, SPOOL_FORMAT_VERSION + 1);
 }
 
 /* A downgrade: a newer relay (spool format version 2) wrote a segment between two of this
@@ -368,14 +361,7 @@ Test(spool_check, cursor_of_a_newer_format_version_is_not_clean)
     spool_close(spool);
     char path[4096];
     snprintf(path, sizeof path, "%s/cursor/up.cur", directory);
-    uint8_t slot[SPOOL_CURSOR_SLOT_BYTES];
-    spool_cursor_slot_encode(slot, 9, 2);
-    spool_put_u32(slot + 4, SPOOL_FORMAT_VERSION + 1);
-    spool_put_u32(slot + 28, crc32c_update(0, slot, 28));
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, slot, sizeof slot, 0), (ssize_t)sizeof slot);
-    cr_assert_eq(close(fd), 0);
+    test_cursor_slot_version_write(path, 9, 2, SPOOL_FORMAT_VERSION + 1);
 
     int result;
     char *text = check_run(false, &result);

@@ -499,14 +499,7 @@ static void segment_version_set(uint64_t id, uint32_t version)
 {
     char path[4096];
     segment_file(path, sizeof path, id);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
-    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    spool_put_u32(header + 8, version);
-    spool_put_u32(header + 60, crc32c_update(0, header, 60));
-    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
-    cr_assert_eq(close(fd), 0);
+    test_segment_version_set(path, version);
 }
 
 /* A downgrade: every segment was written by a newer relay (spool format version 2). Its records
@@ -589,14 +582,7 @@ Test(spool_recovery, cursor_slot_of_a_newer_format_version_is_refused)
     /* The newer relay delivered up to 8 and stored it in slot 0 (generation 2). */
     char path[4096];
     snprintf(path, sizeof path, "%s/cursor/upstream-a.cur", directory);
-    uint8_t slot[SPOOL_CURSOR_SLOT_BYTES];
-    spool_cursor_slot_encode(slot, 8, 2);
-    spool_put_u32(slot + 4, SPOOL_FORMAT_VERSION + 1);
-    spool_put_u32(slot + 28, crc32c_update(0, slot, 28));
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, slot, sizeof slot, 0), (ssize_t)sizeof slot);
-    cr_assert_eq(close(fd), 0);
+    test_cursor_slot_version_write(path, 8, 2, SPOOL_FORMAT_VERSION + 1);
     size_t before_length;
     uint8_t *before = file_read_all(path, &before_length);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "relay/crc32c.h"
 #include "relay/spool.h"
 #include "relay/spool_internal.h"
 
@@ -247,6 +248,36 @@ static inline int path_exists(const char *path)
 {
     struct stat status;
     return stat(path, &status) == 0;
+}
+
+/* Rewrites the segment header of the file at path (a segment or a dead letter) as a relay with
+ * spool format version `version` would have written it: the same fields, that version, a valid
+ * header CRC. */
+static inline void test_segment_version_set(const char *path, uint32_t version)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s", path);
+    uint8_t header[SPOOL_SEGMENT_HEADER_SIZE];
+    cr_assert_eq(pread(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    spool_put_u32(header + 8, version);
+    spool_put_u32(header + 60, crc32c_update(0, header, 60));
+    cr_assert_eq(pwrite(fd, header, sizeof header, 0), (ssize_t)sizeof header);
+    cr_assert_eq(close(fd), 0);
+}
+
+/* Writes slot 0 of the cursor file at path as a relay with spool format version `version` would:
+ * sequence, generation, that version, a valid slot CRC. */
+static inline void test_cursor_slot_version_write(const char *path, uint64_t sequence,
+                                                  uint64_t generation, uint32_t version)
+{
+    uint8_t slot[SPOOL_CURSOR_SLOT_BYTES];
+    spool_cursor_slot_encode(slot, sequence, generation);
+    spool_put_u32(slot + 4, version);
+    spool_put_u32(slot + 28, crc32c_update(0, slot, 28));
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "open %s", path);
+    cr_assert_eq(pwrite(fd, slot, sizeof slot, 0), (ssize_t)sizeof slot);
+    cr_assert_eq(close(fd), 0);
 }
 
 #endif
