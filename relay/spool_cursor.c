@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,13 +204,8 @@ int spool_consumers_load(struct spool *spool, char *error, size_t error_size)
         if (result == 0)
             result = consumer_file_open(spool, &spool->consumers[index], false, &newer_version);
         if (result == -EPROTO) {
-            error_message_set(error, error_size,
-                              "%s/%s: written by a newer meter-relay (spool format version "
-                              "%" PRIu32 "); this one reads spool format version %d: run the "
-                              "newer meter-relay until its spool is delivered and empty, or move "
-                              "%s aside",
-                              spool->cursor_dir, entry->d_name, newer_version, SPOOL_FORMAT_VERSION,
-                              spool->dir);
+            spool_newer_version_refusal_set(spool, spool->cursor_dir, entry->d_name, newer_version,
+                                            error, error_size);
             break;
         }
         if (result != 0) {

@@ -32,6 +32,11 @@ int spool_segment_header_decode(const uint8_t *in, struct spool_segment_header *
  * (our magic, a version above SPOOL_FORMAT_VERSION, the CRC of bytes 0-59 at 60), else 0.
  * Such a segment holds records this build cannot read: not corruption to quarantine. */
 uint32_t spool_segment_header_newer_version(const uint8_t *in);
+/* Sets error to why spool_open refuses the spool: directory/file_name was written by a newer relay
+ * in spool format version `version`. */
+void spool_newer_version_refusal_set(const struct spool *spool, const char *directory,
+                                     const char *file_name, uint32_t version, char *error,
+                                     size_t error_size);
 
 /* Padded size on disk of a record of length bytes. */
 static inline uint64_t spool_record_padded(uint64_t length)

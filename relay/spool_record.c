@@ -1,8 +1,10 @@
 /* On-disk codecs of the spool: segment header, record header, routing meta, and the buffered
  * reader that walks the records of one segment. */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
+#include "config/error.h"
 #include "relay/crc32c.h"
 #include "relay/spool_internal.h"
 
@@ -53,6 +55,17 @@ uint32_t spool_segment_header_newer_version(const uint8_t *in)
     if (spool_get_u32(in + 60) != crc32c_update(0, in, 60))
         return 0;
     return version;
+}
+
+void spool_newer_version_refusal_set(const struct spool *spool, const char *directory,
+                                     const char *file_name, uint32_t version, char *error,
+                                     size_t error_size)
+{
+    error_message_set(error, error_size,
+                      "%s/%s: written by a newer meter-relay (spool format version %" PRIu32
+                      "); this one reads spool format version %d: run the newer meter-relay until "
+                      "its spool is delivered and empty, or move %s aside",
+                      directory, file_name, version, SPOOL_FORMAT_VERSION, spool->dir);
 }
 
 static int meta_append_field(struct buffer *out, struct spool_slice field)

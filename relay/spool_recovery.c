@@ -458,13 +458,10 @@ int spool_recovery_run(struct spool *spool, struct spool_recovery_report *report
      * acknowledged records a newer relay spooled. */
     for (size_t i = 0; i < count; i++) {
         if (scans[i].newer_version != 0) {
-            error_message_set(error, error_size,
-                              "%s/%020" PRIu64 ".seg: written by a newer meter-relay (spool format "
-                              "version %" PRIu32 "); this one reads spool format version %d: run "
-                              "the newer meter-relay until its spool is delivered and empty, or "
-                              "move %s aside",
-                              spool->segment_dir, scans[i].id, scans[i].newer_version,
-                              SPOOL_FORMAT_VERSION, spool->dir);
+            char name[32];
+            snprintf(name, sizeof name, "%020" PRIu64 ".seg", scans[i].id);
+            spool_newer_version_refusal_set(spool, spool->segment_dir, name, scans[i].newer_version,
+                                            error, error_size);
             result = -EPROTO;
             goto cleanup;
         }

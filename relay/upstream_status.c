@@ -9,14 +9,14 @@
 
 static const char *const upstream_state_names[] = {"ok", "backoff", "paused"};
 
-/* Committed records past the upstream's acknowledged position (records addressed only to other
- * consumers count too: the cursor steps over them only when it reads that far). */
 int64_t upstream_waiting_ns(const struct upstream *upstream, int64_t monotonic_ns)
 {
     return monotonic_ns > upstream->waiting_since_ns ? monotonic_ns - upstream->waiting_since_ns
                                                      : 0;
 }
 
+/* Committed records past the upstream's acknowledged position (records addressed only to other
+ * consumers count too: the cursor steps over them only when it reads that far). */
 uint64_t upstream_backlog_count(const struct upstream *upstream)
 {
     uint64_t committed = spool_committed_sequence(upstream->set->environment.spool);
